@@ -1,0 +1,218 @@
+"""The ``sgdsm`` command line. Each command parses, loads configuration and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import SgdsmError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _region(text: str):
+    from .grid import Region
+
+    try:
+        return Region.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
+    g.add_argument("--cluster", metavar="SPEC", help="cluster spec YAML (see cluster/)")
+    g.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster")
+
+
+class _Progress:
+    """A tqdm bar over days (silent when stderr is not a terminal)."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="day", disable=None, file=sys.stderr)
+
+    def __call__(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _client(args: argparse.Namespace):
+    from .cluster import connect
+
+    return connect(scheduler=args.scheduler, cluster=args.cluster, n_workers=args.workers)
+
+
+def _announce(client: Any) -> None:
+    print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import SynthRequest, write_archive
+
+    missing = tuple(_date(d) for d in args.missing_day or [])
+    req = SynthRequest(
+        out_dir=args.out_dir, start=args.start, days=args.days, region=args.region, seed=args.seed,
+        imerg_version=args.imerg_version, missing_days=missing,
+    )
+    with _client(args) as client:
+        _announce(client)
+        bar = _Progress(req.days, "synth")
+        try:
+            out = write_archive(req, client, progress=bar)
+        finally:
+            bar.close()
+    print(f"synthetic archive: {out}  (lprm/, imerg/, truth.zarr)")
+    return 0
+
+
+def build_stage_request(args: argparse.Namespace):
+    from .config import StageConfig
+    from .readers.cube import inspect_cube
+    from .staging import StageRequest, plan_days
+    from .staging.inventory import list_files
+
+    config = StageConfig(band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error)
+    if args.cube:
+        if args.lprm or args.imerg:
+            raise SgdsmError("give either --cube or --lprm/--imerg, not both")
+        info = inspect_cube(args.cube)
+        region = args.region if args.region is not None else info.region
+        return StageRequest(out=args.out, region=region, config=config, cube=info)
+    if not args.lprm:
+        raise SgdsmError("stage needs --lprm PATH (LPRM files) or --cube FILE_OR_STORE")
+    plans = plan_days(
+        list_files(args.lprm), list_files(args.imerg) if args.imerg else [], config.timeline,
+        args.start, args.end, on_error=args.on_error, lprm_root=args.lprm,
+    )
+    from .grid import Region
+
+    return StageRequest(out=args.out, region=args.region or Region(), config=config, plans=tuple(plans))
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from .staging import stage
+
+    req = build_stage_request(args)
+    if not args.imerg and req.cube is None:
+        print("warning: no --imerg given; precipitation is recorded as unavailable, not as zero rain", file=sys.stderr)
+    with _client(args) as client:
+        _announce(client)
+        bar = _Progress(req.dates().size, "stage")
+        try:
+            summary = stage(req, client, overwrite=args.overwrite, progress=bar)
+        finally:
+            bar.close()
+    for day, why in summary["skip_reasons"].items():
+        print(f"skipped {day}: {why}", file=sys.stderr)
+    summary.pop("skip_reasons")
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .download import download, plan_queries
+
+    bbox = args.region.bounds if args.region is not None else None
+    queries = plan_queries(args.start, args.end, products=tuple(args.product), bounding_box=bbox)
+    for q in queries:
+        print(f"{q.folder}: earthaccess.search_data({q.kwargs()})")
+    if args.dry_run:
+        return 0
+    files = download(queries, args.out_dir)
+    print(f"downloaded {len(files)} files into {args.out_dir}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    with _client(args) as client:
+        _announce(client)
+        outputs = run_demo(Path(args.out_dir), client, days=args.days)
+    for what, where in outputs.items():
+        print(f"{what}: {where}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sgdsm", description="Seamless global daily soil moisture (SGD-SM 2.0) on Dask.")
+    p.add_argument("--version", action="version", version=f"sgdsm-dask {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write a synthetic LPRM + IMERG archive with its truth")
+    s.add_argument("out_dir")
+    s.add_argument("--start", type=_date, required=True)
+    s.add_argument("--days", type=int, required=True)
+    s.add_argument("--region", type=_region, default=None, help="W,S,E,N in degrees (default: global)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--imerg-version", type=int, choices=(6, 7), default=7)
+    s.add_argument("--missing-day", action="append", metavar="DATE", help="leave this day out of the LPRM archive")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("stage", help="stage daily files or a cube into a chunked Zarr cube")
+    s.add_argument("--lprm", metavar="PATH", help="LPRM L3 daily files: folder, glob or fsspec URL")
+    s.add_argument("--imerg", metavar="PATH", help="IMERG Final daily files (optional)")
+    s.add_argument("--cube", metavar="FILE_OR_STORE", help="a CF NetCDF/Zarr cube with sm [and precip]")
+    s.add_argument("--out", required=True, metavar="STORE")
+    s.add_argument("--start", type=_date)
+    s.add_argument("--end", type=_date)
+    s.add_argument("--region", type=_region, default=None, help="W,S,E,N in degrees (default: global / the cube's)")
+    s.add_argument("--band", choices=("c1", "c2", "x"), default="c1")
+    s.add_argument("--time-chunk", type=int, default=8)
+    s.add_argument("--space-chunk", type=int, default=360)
+    s.add_argument("--on-error", choices=("raise", "skip"), default="raise")
+    s.add_argument("--overwrite", action="store_true", help="replace a store staged from a different request")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_stage)
+
+    s = sub.add_parser("download", help="download LPRM and IMERG days with earthaccess (Earthdata login)")
+    s.add_argument("out_dir")
+    s.add_argument("--start", type=_date, required=True)
+    s.add_argument("--end", type=_date, required=True)
+    s.add_argument("--region", type=_region, default=None)
+    s.add_argument("--product", action="append", choices=("lprm", "imerg"), default=None)
+    s.add_argument("--dry-run", action="store_true", help="print the searches only")
+    s.set_defaults(func=cmd_download)
+
+    s = sub.add_parser("demo", help="synthetic archive -> staged cube -> picture, on a local cluster")
+    s.add_argument("out_dir", nargs="?", default="sgdsm-demo")
+    s.add_argument("--days", type=int, default=30)
+    _cluster_args(s)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "product", None) is None and args.command == "download":
+        args.product = ["lprm", "imerg"]
+    try:
+        return int(args.func(args))
+    except SgdsmError as exc:
+        print(f"sgdsm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sgdsm: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Configuration models (pydantic, ``extra="forbid"``) and YAML loading.
+
+Only this module and the command line know YAML; the library takes these
+models or plain arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import ConfigError
+
+Band = Literal["c1", "c2", "x"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensorPeriod(Strict):
+    """One sensor used for a span of days (both ends included)."""
+
+    sensor: Literal["AMSR-E", "WindSat", "AMSR2"]
+    start: dt.date
+    end: dt.date | None = None  # open-ended: still flying
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SensorPeriod:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"{self.sensor}: end {self.end} before start {self.start}")
+        return self
+
+
+#: The paper's timeline (sect. 2.1): WindSat only bridges AMSR-E and AMSR2.
+PAPER_TIMELINE: tuple[SensorPeriod, ...] = (
+    SensorPeriod(sensor="AMSR-E", start=dt.date(2002, 6, 19), end=dt.date(2011, 10, 4)),
+    SensorPeriod(sensor="WindSat", start=dt.date(2011, 10, 5), end=dt.date(2012, 7, 2)),
+    SensorPeriod(sensor="AMSR2", start=dt.date(2012, 7, 3), end=None),
+)
+
+
+class SensorTimeline(Strict):
+    """Which sensor supplies soil moisture on which day."""
+
+    periods: tuple[SensorPeriod, ...] = PAPER_TIMELINE
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> SensorTimeline:
+        ps = sorted(self.periods, key=lambda p: p.start)
+        for a, b in zip(ps, ps[1:]):
+            if a.end is None or a.end >= b.start:
+                raise ValueError(f"sensor periods overlap: {a.sensor} and {b.sensor}")
+        return self
+
+    def sensor_on(self, day: dt.date) -> str | None:
+        for p in self.periods:
+            if p.start <= day and (p.end is None or day <= p.end):
+                return p.sensor
+        return None
+
+
+class StageConfig(Strict):
+    """What ``sgdsm stage`` builds."""
+
+    band: Band = "c1"
+    timeline: SensorTimeline = Field(default_factory=SensorTimeline)
+    time_chunk: int = Field(8, ge=1, le=366)
+    space_chunk: int = Field(360, ge=40)
+    on_error: Literal["raise", "skip"] = "raise"
+
+    @model_validator(mode="after")
+    def _patch_multiple(self) -> StageConfig:
+        if self.space_chunk % 40:
+            raise ValueError(f"space_chunk {self.space_chunk} must be a multiple of the 40-cell patch")
+        return self
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, with a clear error for a missing or malformed file."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: configuration file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    return data

@@ -1,0 +1,37 @@
+"""Errors that reach the user as one clear line."""
+
+from __future__ import annotations
+
+
+class SgdsmError(Exception):
+    """Base class of errors the command line reports without a traceback."""
+
+
+class InputError(SgdsmError):
+    """A file or store that cannot be used, with the reason.
+
+    Parameters
+    ----------
+    path
+        The file or store at fault (any string; fsspec URLs included).
+    problem
+        What is wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(SgdsmError):
+    """A configuration or command-line request that cannot be honoured."""
+
+
+def _reduce_input_error(self: InputError) -> tuple:
+    # Exceptions cross process boundaries (Dask workers -> client) by pickle,
+    # which by default calls cls(*args); InputError takes two arguments.
+    return (self.__class__, (self.path, self.problem))
+
+
+InputError.__reduce__ = _reduce_input_error  # type: ignore[method-assign,assignment]

@@ -1,0 +1,15 @@
+"""Readers: one day of a real product onto the canonical 0.25 deg grid."""
+
+from .cube import open_cube
+from .imerg import parse_imerg_name, read_imerg_day
+from .landmask import land_mask
+from .lprm import parse_lprm_name, read_lprm_day
+
+__all__ = [
+    "land_mask",
+    "open_cube",
+    "parse_imerg_name",
+    "parse_lprm_name",
+    "read_imerg_day",
+    "read_lprm_day",
+]

@@ -1,0 +1,120 @@
+"""Which file serves which day: list the archive, apply the sensor timeline.
+
+Missing days are recorded as missing, duplicate days are an error that
+names both files (or a recorded skip with ``on_error="skip"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..config import SensorTimeline
+from ..errors import InputError
+from ..readers.imerg import parse_imerg_name
+from ..readers.lprm import parse_lprm_name
+
+NC_SUFFIXES = (".nc", ".nc4", ".h5", ".hdf5", ".HDF5")
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The sources of one day of the cube."""
+
+    date: dt.date
+    sensor: str | None  # the timeline's sensor for the day (None: no sensor flies)
+    lprm: str | None  # file, or None if the archive lacks the day
+    imerg: str | None
+    problem: str | None = None  # a reason to skip the day (duplicates), recorded in the store
+
+
+def list_files(path: str | None) -> list[str]:
+    """Files under a folder (recursively), matching a glob, or the file itself; fsspec URLs too."""
+    if path is None:
+        return []
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(path)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+
+    def unstrip(p: str) -> str:
+        return p if protocol in ("file", "local") else f"{protocol}://{p}"
+
+    if any(c in root for c in "*?["):
+        found = fs.glob(root)
+    elif fs.isdir(root):
+        found = [p for p in fs.find(root) if p.endswith(NC_SUFFIXES)]
+    elif fs.exists(root):
+        found = [root]
+    else:
+        raise InputError(path, "no such file or folder")
+    return sorted(unstrip(p) for p in found if not p.rsplit("/", 1)[-1].startswith("."))
+
+
+def plan_days(
+    lprm_files: list[str],
+    imerg_files: list[str],
+    timeline: SensorTimeline,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    on_error: str = "raise",
+    lprm_root: str = "",
+) -> list[DayPlan]:
+    """One :class:`DayPlan` per day from ``start`` to ``end``.
+
+    The range defaults to the span of the LPRM files. Only descending-pass
+    files of the sensor the timeline names for a day are used; files of other
+    sensors are ignored for that day.
+    """
+    by_day: dict[tuple[dt.date, str], list[str]] = defaultdict(list)
+    ascending = []
+    for f in lprm_files:
+        name = parse_lprm_name(f)
+        if name is None:
+            continue
+        if name.orbit_pass != "D":
+            ascending.append(f)
+            continue
+        by_day[(name.date, name.sensor)].append(f)
+    if not by_day:
+        extra = f" ({len(ascending)} ascending-pass files ignored: the method uses the descending pass)" if ascending else ""
+        raise InputError(lprm_root or "lprm", f"no LPRM L3 descending daily file found{extra}")
+    rain: dict[dt.date, list[str]] = defaultdict(list)
+    for f in imerg_files:
+        d = parse_imerg_name(f)
+        if d is not None:
+            rain[d].append(f)
+
+    first = min(d for d, _ in by_day)
+    last = max(d for d, _ in by_day)
+    start = start or first
+    end = end or last
+    if end < start:
+        raise InputError(lprm_root or "lprm", f"end {end} is before start {start}")
+
+    plans = []
+    day = start
+    while day <= end:
+        sensor = timeline.sensor_on(day)
+        files = sorted(by_day.get((day, sensor), [])) if sensor else []
+        problem = None
+        if len(files) > 1:
+            problem = f"duplicate date {day}: {files[0]} and {files[1]}"
+        rfiles = sorted(rain.get(day, []))
+        if len(rfiles) > 1:
+            problem = f"duplicate IMERG date {day}: {rfiles[0]} and {rfiles[1]}"
+        if problem and on_error != "skip":
+            raise InputError(files[1] if len(files) > 1 else rfiles[1], problem)
+        plans.append(
+            DayPlan(
+                date=day,
+                sensor=sensor,
+                lprm=files[0] if files and not problem else None,
+                imerg=rfiles[0] if rfiles and not problem else None,
+                problem=problem,
+            )
+        )
+        day += dt.timedelta(days=1)
+    return plans

@@ -1,0 +1,267 @@
+"""``sgdsm stage``: daily files -> a chunked Zarr format 3 cube, on a Dask cluster.
+
+The store is written as a template first (metadata, coordinates, land mask),
+then each Dask task reads the days of one time chunk and writes that chunk's
+``sm`` and ``precip`` for the whole region. Only after a task's data is in
+the store does the client write the chunk's per-day records (``day_status``,
+``sensor``, ``available``, ``precip_available``). A stage stopped at any
+point and started again finds the chunks whose records are written and does
+only the others; a chunk torn by the stop is simply done again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import __version__
+from ..config import StageConfig
+from ..errors import InputError, SgdsmError
+from ..grid import Region
+from ..io import zarr_store
+from ..readers.cube import CubeInfo, read_cube_block
+from ..readers.imerg import read_imerg_day
+from ..readers.landmask import land_mask
+from ..readers.lprm import read_lprm_day
+from .inventory import DayPlan
+
+SENSOR_CODES = {None: 0, "AMSR-E": 1, "WindSat": 2, "AMSR2": 3, "other": 4}
+SENSOR_MEANINGS = "none AMSR-E WindSat AMSR2 other"
+PENDING, STAGED, MISSING, SKIPPED = 0, 1, 2, 3
+STATUS_MEANINGS = "pending staged missing_in_archive skipped_bad_input"
+RECORDS = ("day_status", "sensor", "available", "precip_available")
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """A cube to build: from an LPRM/IMERG archive (``plans``) or from a CF cube (``cube``)."""
+
+    out: str
+    region: Region
+    config: StageConfig = field(default_factory=StageConfig)
+    plans: tuple[DayPlan, ...] = ()
+    cube: CubeInfo | None = None
+
+    def dates(self) -> np.ndarray:
+        if self.cube is not None:
+            return self.cube.times
+        return np.array([p.date for p in self.plans], dtype="datetime64[D]")
+
+    def fingerprint(self) -> str:
+        """Identity of the request; a store is resumed only by the same request."""
+        key = {
+            "region": self.region.to_text(),
+            "dates": [str(d) for d in self.dates()],
+            "band": self.config.band,
+            "time_chunk": self.config.time_chunk,
+            "space_chunk": self.config.space_chunk,
+            "sources": [(p.lprm, p.imerg, p.problem) for p in self.plans] if self.cube is None else self.cube.path,
+        }
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    t0: int
+    records: dict[str, np.ndarray]
+    skipped: dict[str, str]  # date -> reason
+
+
+def _template(req: StageRequest) -> xr.Dataset:
+    dates = req.dates()
+    nt = dates.size
+    ny, nx = req.region.shape
+    tc = req.config.time_chunk
+    sc = req.config.space_chunk
+    chunks = (tc, min(sc, ny), min(sc, nx))
+    shape = (nt, ny, nx)
+    cf_time = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"}
+    ds = xr.Dataset(
+        {
+            "sm": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan), {
+                "units": "m3 m-3", "standard_name": "volume_fraction_of_condensed_water_in_soil",
+                "long_name": f"surface soil moisture, LPRM descending pass, band {req.config.band} (NaN: not observed)",
+            }),
+            "precip": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan), {
+                "units": "mm day-1", "standard_name": "lwe_thickness_of_precipitation_amount",
+                "long_name": "daily precipitation, GPM IMERG Final, conservatively regridded to 0.25 deg (NaN: unavailable)",
+            }),
+            "land": (("lat", "lon"), land_mask(req.region), {
+                "long_name": "land to reconstruct (global-land-mask GLOBE 1 km, >=50% land; Antarctica and most of Greenland excluded)",
+            }),
+            "day_status": ("time", zarr_store.lazy((nt,), (tc,), np.int8, 0), {
+                "flag_values": np.arange(4, dtype=np.int8), "flag_meanings": STATUS_MEANINGS,
+            }),
+            "sensor": ("time", zarr_store.lazy((nt,), (tc,), np.int8, 0), {
+                "flag_values": np.arange(5, dtype=np.int8), "flag_meanings": SENSOR_MEANINGS,
+            }),
+            "available": ("time", zarr_store.lazy((nt,), (tc,), bool, False), {
+                "long_name": "soil moisture staged for the day"}),
+            "precip_available": ("time", zarr_store.lazy((nt,), (tc,), bool, False), {
+                "long_name": "precipitation staged for the day (false: unavailable, not zero rain)"}),
+        },
+        coords={
+            "time": ("time", pd.DatetimeIndex(dates.astype("datetime64[ns]")), {"standard_name": "time"}),
+            "lat": ("lat", req.region.lat, {"units": "degrees_north", "standard_name": "latitude"}),
+            "lon": ("lon", req.region.lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        attrs={
+            "title": "sgdsm-dask staged cube",
+            "Conventions": "CF-1.8",
+            "source": "LPRM L3 daily descending + GPM IMERG Final daily" if req.cube is None else f"cube {req.cube.path}",
+            "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm stage (sgdsm-dask {__version__})",
+            "sgdsm_version": __version__,
+            "stage_fingerprint": req.fingerprint(),
+            "region": req.region.to_text(),
+            "band": req.config.band,
+            "patch_size": 40,
+            "sources": json.dumps(
+                {str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]] for p in req.plans}
+            ),
+            "skipped": json.dumps({}),
+        },
+    )
+    ds["time"].encoding.update(cf_time)
+    for name in ("sm", "precip"):
+        ds[name].encoding.update({"chunks": chunks})
+    for name in RECORDS:
+        ds[name].encoding.update({"chunks": (tc,)})
+    return ds
+
+
+def stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
+    """Read days ``t0:t1`` and write their ``sm`` and ``precip`` into the store (runs on a worker)."""
+    ny, nx = req.region.shape
+    n = t1 - t0
+    sm = np.full((n, ny, nx), np.nan, dtype=np.float32)
+    precip = np.full((n, ny, nx), np.nan, dtype=np.float32)
+    status = np.full(n, MISSING, dtype=np.int8)
+    sensor = np.zeros(n, dtype=np.int8)
+    pavail = np.zeros(n, dtype=bool)
+    skipped: dict[str, str] = {}
+    skip = req.config.on_error == "skip"
+    if req.cube is not None:
+        block = read_cube_block(req.cube, t0, t1, req.region)
+        sm[:] = block["sm"]
+        status[:] = STAGED
+        sensor[:] = SENSOR_CODES["other"]
+        if "precip" in block:
+            precip[:] = block["precip"]
+            pavail[:] = np.isfinite(block["precip"]).reshape(n, -1).any(axis=1)
+    else:
+        for i, plan in enumerate(req.plans[t0:t1]):
+            sensor[i] = SENSOR_CODES.get(plan.sensor, 0)
+            if plan.problem:
+                status[i] = SKIPPED
+                skipped[str(plan.date)] = plan.problem
+                continue
+            if plan.lprm is not None:
+                try:
+                    sm[i] = read_lprm_day(plan.lprm, req.region, req.config.band)
+                    status[i] = STAGED
+                except InputError as exc:
+                    if not skip:
+                        raise
+                    status[i] = SKIPPED
+                    skipped[str(plan.date)] = str(exc)
+            if plan.imerg is not None:
+                try:
+                    precip[i] = read_imerg_day(plan.imerg, req.region)
+                    pavail[i] = True
+                except InputError as exc:
+                    if not skip:
+                        raise
+                    skipped[f"{plan.date} precip"] = str(exc)
+    zarr_store.write_region(req.out, {"sm": sm, "precip": precip}, t0)
+    records = {"day_status": status, "sensor": sensor, "available": status == STAGED, "precip_available": pavail}
+    return BlockResult(t0=t0, records=records, skipped=skipped)
+
+
+def _prepare_store(req: StageRequest, overwrite: bool) -> np.ndarray:
+    """Create the store, or check it belongs to this request; return ``day_status``."""
+    nt = req.dates().size
+    if zarr_store.exists(req.out) and not overwrite:
+        attrs = zarr_store.read_attrs(req.out)
+        if attrs.get("stage_fingerprint") != req.fingerprint():
+            raise InputError(
+                req.out,
+                "store exists and was staged from a different request (dates, region, band, chunks or files); "
+                "choose another --out or pass --overwrite",
+            )
+        return zarr_store.read_chunks_safely(req.out, "day_status", req.config.time_chunk, nt, PENDING)
+    zarr_store.write_template(req.out, _template(req))
+    return np.full(nt, PENDING, dtype=np.int8)
+
+
+def stage(
+    req: StageRequest,
+    client: Any | None = None,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Build or resume the staged cube; returns a summary.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``; without one the blocks run in this process.
+    overwrite
+        Start afresh even if ``req.out`` holds a cube of another request.
+    progress
+        Called with the number of days each finished block held.
+    """
+    status = _prepare_store(req, overwrite)
+    nt = status.size
+    tc = req.config.time_chunk
+    todo = [(t0, min(nt, t0 + tc)) for t0 in range(0, nt, tc) if np.any(status[t0 : t0 + tc] == PENDING)]
+    resumed = nt // tc + (nt % tc > 0) - len(todo)
+    if progress and resumed:
+        progress(int(np.count_nonzero(status != PENDING)))
+    skipped = json.loads(zarr_store.read_attrs(req.out).get("skipped", "{}"))
+
+    def commit(res: BlockResult) -> None:
+        zarr_store.write_region(req.out, res.records, res.t0)
+        if res.skipped:
+            skipped.update(res.skipped)
+            zarr_store.update_attrs(req.out, {"skipped": json.dumps(skipped, sort_keys=True)})
+        if progress:
+            progress(res.records["day_status"].size)
+
+    if client is None:
+        for t0, t1 in todo:
+            commit(stage_block(req, t0, t1))
+    else:
+        from distributed import as_completed
+
+        futures = [client.submit(stage_block, req, t0, t1, key=f"stage-{req.fingerprint()}-{t0}", pure=False) for t0, t1 in todo]
+        try:
+            for fut in as_completed(futures):
+                commit(fut.result())
+        except (SgdsmError, OSError):
+            client.cancel(futures)
+            raise
+    final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, PENDING)
+    zarr_store.update_attrs(req.out, {"stage_complete": bool(np.all(final != PENDING))})
+    return {
+        "store": req.out,
+        "days": nt,
+        "staged": int(np.count_nonzero(final == STAGED)),
+        "missing": int(np.count_nonzero(final == MISSING)),
+        "skipped": int(np.count_nonzero(final == SKIPPED)),
+        "blocks_done": len(todo),
+        "blocks_resumed": resumed,
+        "skip_reasons": skipped,
+    }
+
+
+def dates_span(dates: Sequence[dt.date]) -> str:
+    return f"{min(dates)}..{max(dates)}" if dates else "no days"

@@ -1,0 +1,226 @@
+"""Pure NumPy physics of the synthetic archive: rain, soil water, gaps.
+
+Everything here is arrays in, arrays out, deterministic by (seed, date) and
+independent of the region asked for: fields are drawn on the global grid and
+cropped, so a regional archive is a window of the global one.
+
+- Rain: a smooth Gaussian latent field per day (global 0.5 deg, ~150 km
+  correlation, MA(1) in time for storm persistence), thresholded to a wet-day
+  probability and scaled to a climatological mean that follows the seasonal
+  ITCZ, mid-latitude storm tracks and a static wet/dry pattern; upsampled to
+  IMERG's 0.1 deg.
+- Soil water: a surface bucket (5 cm) that wets with infiltrating rain,
+  dries by evaporation limited by temperature and moisture, drains above
+  field capacity, and stops changing when frozen.
+- Gaps, from the causes of real gaps: the swaths of a sun-synchronous
+  descending orbit (01:30 local time), frozen ground at night, dense
+  vegetation (high optical depth), and sporadic retrieval failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, special
+
+from ..grid import LAT, LON, NLAT, NLON, Region
+
+EPOCH = dt.date(1993, 1, 1)  # LPRM scantime epoch
+
+#: Swath widths (km) of the descending-pass sensors.
+SWATH_KM = {"AMSR2": 1450.0, "AMSR-E": 1445.0, "WindSat": 1025.0}
+ORBIT_MIN = 98.9  # orbital period, minutes
+KM_PER_DEG = 111.2
+
+# Gap causes written to the truth store.
+OBSERVED, GAP_ORBIT, GAP_FROZEN, GAP_VEGETATION, GAP_RETRIEVAL, NOT_LAND = 0, 1, 2, 3, 4, 5
+GAP_MEANINGS = "observed outside_swath frozen_ground dense_vegetation retrieval_failure not_land"
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng([seed & 0xFFFFFFFF, *key])
+
+
+def _smooth_field(seed: int, key: int, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Unit-variance smooth Gaussian field, periodic in longitude."""
+    noise = _rng(seed, key).standard_normal(shape)
+    f = ndimage.gaussian_filter(noise, sigma=sigma, mode=("nearest", "wrap"))
+    return (f - f.mean()) / f.std()
+
+
+@dataclass(frozen=True)
+class StaticFields:
+    """Soil and climate properties that do not change (global 0.25 deg)."""
+
+    porosity: np.ndarray
+    residual: np.ndarray
+    wetness: np.ndarray  # multiplies the climatological rain
+    vegetation: np.ndarray  # base optical depth
+
+
+def static_fields(seed: int) -> StaticFields:
+    lat2 = np.broadcast_to(LAT[:, None], (NLAT, NLON))
+    soil = _smooth_field(seed, 1, (NLAT, NLON), 8.0)
+    porosity = (0.43 + 0.05 * soil).clip(0.32, 0.52)
+    residual = (0.05 - 0.02 * soil).clip(0.01, 0.09)
+    wet = _smooth_field(seed, 2, (NLAT, NLON), 14.0)
+    wetness = np.exp(0.7 * wet)
+    veg = 0.15 + 1.1 * np.exp(-((lat2 / 12.0) ** 2)) * np.clip(0.6 + 0.5 * wet, 0, None)
+    return StaticFields(porosity, residual, wetness.astype(np.float64), veg)
+
+
+def day_of_year(day: dt.date) -> float:
+    return float(day.timetuple().tm_yday)
+
+
+def mean_rain(day: dt.date, lat: np.ndarray) -> np.ndarray:
+    """Climatological rain (mm/day) by latitude: a seasonal ITCZ and storm tracks."""
+    season = np.sin(2 * np.pi * (day_of_year(day) - 80.0) / 365.25)
+    itcz = 7.0 * season
+    return (
+        7.0 * np.exp(-(((lat - itcz) / 11.0) ** 2))
+        + 2.6 * np.exp(-(((np.abs(lat) - 47.0) / 12.0) ** 2)) * (1.0 - 0.3 * season * np.sign(lat))
+        + 0.35
+    )
+
+
+def _latent(seed: int, day: dt.date) -> np.ndarray:
+    """Global 0.5 deg latent rain field with MA(1) persistence from day to day."""
+    def noise(d: dt.date) -> np.ndarray:
+        return _smooth_field(seed, 1000 + d.toordinal(), (NLAT // 2, NLON // 2), 1.5)
+
+    return (noise(day) + 0.8 * noise(day - dt.timedelta(days=1))) / np.sqrt(1.64)
+
+
+def rain_fine(seed: int, day: dt.date, statics: StaticFields, rows: slice, cols: slice) -> np.ndarray:
+    """Rain in mm/day at 0.1 deg on 0.5 deg blocks ``rows`` x ``cols`` (north first)."""
+    z = _latent(seed, day)[rows, cols]
+    lat_half = LAT.reshape(-1, 2).mean(axis=1)[rows]
+    wet_half = statics.wetness.reshape(NLAT // 2, 2, NLON // 2, 2).mean(axis=(1, 3))[rows, cols]
+    mu = mean_rain(day, lat_half)[:, None] * wet_half
+    p_wet = np.clip(mu / (mu + 5.0), 0.03, 0.75)
+    thr = special.ndtri(1.0 - p_wet)
+    mills = np.exp(-0.5 * thr**2) / np.sqrt(2 * np.pi) / p_wet - thr  # E[z - thr | z > thr]
+    fine_z = ndimage.zoom(z, 5, order=1, mode="nearest", grid_mode=True)
+    fine_thr = ndimage.zoom(thr, 5, order=1, mode="nearest", grid_mode=True)
+    fine_scale = ndimage.zoom(mu / (p_wet * mills), 5, order=1, mode="nearest", grid_mode=True)
+    excess = np.clip(fine_z - fine_thr, 0.0, None)
+    return (fine_scale * excess).astype(np.float32)
+
+
+def night_temperature(day: dt.date, lat: np.ndarray, seed: int) -> np.ndarray:
+    """Skin temperature (K) at the 01:30 overpass, global (lat, lon)."""
+    alat = np.abs(lat)[:, None]
+    mean = 299.0 - 38.0 * (alat / 60.0) ** 2
+    amp = 16.0 * np.clip(alat / 55.0, 0, 1.3)
+    season = np.cos(2 * np.pi * (day_of_year(day) - 196.0) / 365.25) * np.sign(lat)[:, None]
+    weather = 3.0 * _smooth_field(seed, 5000 + day.toordinal(), (NLAT // 4, NLON // 4), 2.0)
+    weather = np.repeat(np.repeat(weather, 4, axis=0), 4, axis=1)
+    return mean + amp * season + weather - 4.0
+
+
+@dataclass
+class SoilState:
+    theta: np.ndarray  # volumetric soil moisture, m3/m3
+
+
+class Bucket:
+    """Surface soil water balance on the 0.25 deg cells of a region."""
+
+    depth_mm = 50.0
+
+    def __init__(self, statics: StaticFields, region: Region) -> None:
+        self.porosity = statics.porosity[region.slices]
+        self.residual = statics.residual[region.slices]
+        self.field_capacity = 0.72 * self.porosity
+
+    def initial(self) -> SoilState:
+        return SoilState(theta=0.5 * (self.residual + self.field_capacity))
+
+    def step(self, state: SoilState, rain: np.ndarray, temperature: np.ndarray) -> SoilState:
+        th = state.theta
+        frozen = temperature < 273.15
+        rain = np.nan_to_num(rain, nan=0.0)
+        room = (self.porosity - th) * self.depth_mm
+        infil = np.minimum(0.85 * rain, room)
+        pet = np.clip(0.28 * (temperature + 8.0 - 273.15), 0.0, 7.5)  # mm/day; day warmer than night
+        beta = np.clip((th - self.residual) / (0.75 * self.porosity - self.residual), 0.0, 1.0)
+        et = pet * beta
+        drain = 0.35 * np.clip(th - self.field_capacity, 0.0, None) * self.depth_mm
+        new = th + (infil - et - drain) / self.depth_mm
+        new = np.where(frozen, th, new)
+        return SoilState(theta=np.clip(new, self.residual, self.porosity))
+
+
+@dataclass(frozen=True)
+class Overpass:
+    """Where and when a descending pass saw each cell of a region."""
+
+    seen: np.ndarray  # bool (lat, lon)
+    scantime: np.ndarray  # seconds since 1993-01-01 (0 where not seen)
+
+
+def descending_swaths(day: dt.date, region: Region, sensor: str, seed: int) -> Overpass:
+    """Cells inside the day's descending swaths of a sun-synchronous orbit.
+
+    The descending node is at 01:30 local time; consecutive orbits are one
+    period apart, so their tracks step westwards by 360 deg * period / day and
+    the pattern drifts from day to day, leaving diamond-shaped gaps at low
+    latitudes as the real daily files show.
+    """
+    half = SWATH_KM.get(sensor, 1450.0) / 2.0
+    lat = region.lat
+    lon = region.lon
+    day_start_min = (day.toordinal() - EPOCH.toordinal()) * 1440.0
+    phase = (_rng(seed, 7).uniform(0, ORBIT_MIN) + day_start_min) % ORBIT_MIN
+    t_orbits = -phase + ORBIT_MIN * np.arange(0, int(1440 / ORBIT_MIN) + 2)  # minutes from 00 UTC
+    seen = np.zeros(region.shape, dtype=bool)
+    when = np.zeros(region.shape, dtype=np.float64)
+    coslat = np.clip(np.cos(np.deg2rad(lat)), 0.05, None)
+    for t in t_orbits:
+        # Time at latitude: descending, north earlier. Local time 01:30 at the node.
+        t_lat = t - lat / 360.0 * ORBIT_MIN * 2.0 / 2.0  # minutes
+        lon_track = (1.5 * 60.0 - t_lat) * 0.25 + 0.11 * lat  # 0.25 deg/min Earth rotation; inclination skew
+        dlon = (lon[None, :] - lon_track[:, None] + 180.0) % 360.0 - 180.0
+        inside = np.abs(dlon) * coslat[:, None] * KM_PER_DEG <= half
+        in_day = (t_lat >= 0) & (t_lat < 1440.0)
+        inside &= in_day[:, None]
+        seen |= inside
+        when = np.where(inside, day_start_min * 60.0 + t_lat[:, None] * 60.0, when)
+    return Overpass(seen=seen, scantime=when)
+
+
+def observe(
+    day: dt.date,
+    region: Region,
+    sensor: str,
+    theta: np.ndarray,
+    land: np.ndarray,
+    temperature: np.ndarray,
+    vegetation: np.ndarray,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, Overpass]:
+    """The retrieval a descending pass makes of ``theta`` and why each gap is there.
+
+    Returns the retrieved soil moisture (m3/m3, NaN for no retrieval, rounded
+    to whole percent as LPRM stores it), the gap cause per cell and the overpass.
+    """
+    rng = _rng(seed, 3, day.toordinal())
+    over = descending_swaths(day, region, sensor, seed)
+    cause = np.full(region.shape, OBSERVED, dtype=np.int8)
+    frozen = temperature < 273.15
+    veg = vegetation * (1.0 + 0.08 * rng.standard_normal(region.shape))
+    dense = veg > 0.8
+    failure = rng.random(region.shape) < 0.03
+    cause[failure] = GAP_RETRIEVAL
+    cause[dense] = GAP_VEGETATION
+    cause[frozen] = GAP_FROZEN
+    cause[~over.seen] = GAP_ORBIT
+    cause[~land] = NOT_LAND
+    noise = 0.025 * rng.standard_normal(region.shape)
+    retrieved = np.clip(theta + noise, 0.0, 0.99)
+    retrieved = np.round(retrieved * 100.0) / 100.0
+    retrieved = np.where(cause == OBSERVED, retrieved, np.nan).astype(np.float32)
+    return retrieved, cause, over
