@@ -66,9 +66,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import SynthRequest, write_archive
 
     missing = tuple(_date(d) for d in args.missing_day or [])
+    from .grid import Region
+
     req = SynthRequest(
-        out_dir=args.out_dir, start=args.start, days=args.days, region=args.region, seed=args.seed,
-        imerg_version=args.imerg_version, missing_days=missing,
+        out_dir=args.out_dir,
+        start=args.start,
+        days=args.days,
+        region=args.region or Region(),
+        seed=args.seed,
+        imerg_version=args.imerg_version,
+        missing_days=missing,
     )
     with _client(args) as client:
         _announce(client)
@@ -87,7 +94,9 @@ def build_stage_request(args: argparse.Namespace):
     from .staging import StageRequest, plan_days
     from .staging.inventory import list_files
 
-    config = StageConfig(band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error)
+    config = StageConfig(
+        band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
+    )
     if args.cube:
         if args.lprm or args.imerg:
             raise SgdsmError("give either --cube or --lprm/--imerg, not both")
@@ -97,8 +106,13 @@ def build_stage_request(args: argparse.Namespace):
     if not args.lprm:
         raise SgdsmError("stage needs --lprm PATH (LPRM files) or --cube FILE_OR_STORE")
     plans = plan_days(
-        list_files(args.lprm), list_files(args.imerg) if args.imerg else [], config.timeline,
-        args.start, args.end, on_error=args.on_error, lprm_root=args.lprm,
+        list_files(args.lprm),
+        list_files(args.imerg) if args.imerg else [],
+        config.timeline,
+        args.start,
+        args.end,
+        on_error=args.on_error,
+        lprm_root=args.lprm,
     )
     from .grid import Region
 

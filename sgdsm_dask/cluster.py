@@ -66,11 +66,14 @@ def connect(
         return
     spec = load_spec(cluster) if cluster else LocalSpec()
     workers = n_workers or spec.n_workers or default_workers()
-    with LocalCluster(
-        n_workers=workers,
-        threads_per_worker=spec.threads_per_worker,
-        processes=True,
-        memory_limit=spec.memory_limit,
-        dashboard_address=spec.dashboard_address,
-    ) as lc, Client(lc) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=spec.threads_per_worker,
+            processes=True,
+            memory_limit=spec.memory_limit,
+            dashboard_address=spec.dashboard_address,
+        ) as lc,
+        Client(lc) as client,
+    ):
         yield client

@@ -51,7 +51,7 @@ class SensorTimeline(Strict):
     @model_validator(mode="after")
     def _no_overlap(self) -> SensorTimeline:
         ps = sorted(self.periods, key=lambda p: p.start)
-        for a, b in zip(ps, ps[1:]):
+        for a, b in zip(ps, ps[1:], strict=False):
             if a.end is None or a.end >= b.start:
                 raise ValueError(f"sensor periods overlap: {a.sensor} and {b.sensor}")
         return self

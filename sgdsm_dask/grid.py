@@ -33,13 +33,17 @@ class Region:
 
     def __post_init__(self) -> None:
         if not (0 <= self.row0 < self.row1 <= NLAT and 0 <= self.col0 < self.col1 <= NLON):
-            raise ValueError(f"region rows {self.row0}:{self.row1} cols {self.col0}:{self.col1} is empty or off the grid")
+            raise ValueError(
+                f"region rows {self.row0}:{self.row1} cols {self.col0}:{self.col1} is empty or off the grid"
+            )
 
     @classmethod
     def from_bounds(cls, west: float, south: float, east: float, north: float) -> Region:
         """Smallest set of cells covering the box ``W,S,E,N`` in degrees."""
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise ValueError(f"region {west},{south},{east},{north} must be W,S,E,N with W<E and S<N inside -180..180, -90..90")
+            raise ValueError(
+                f"region {west},{south},{east},{north} must be W,S,E,N with W<E and S<N inside -180..180, -90..90"
+            )
         eps = 1e-9
         row0 = int(math.floor((90.0 - north) / RES + eps))
         row1 = int(math.ceil((90.0 - south) / RES - eps))

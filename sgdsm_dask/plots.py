@@ -28,12 +28,19 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
         raise ValueError(f"{store}: no staged day to show")
     t = int(staged[-1])
     day = ds.isel(time=t)
-    extent = [float(ds.lon.min()) - 0.125, float(ds.lon.max()) + 0.125, float(ds.lat.min()) - 0.125, float(ds.lat.max()) + 0.125]
+    extent = [
+        float(ds.lon.min()) - 0.125,
+        float(ds.lon.max()) + 0.125,
+        float(ds.lat.min()) - 0.125,
+        float(ds.lat.max()) + 0.125,
+    ]
     ncols = 3 if truth else 2
     fig = plt.figure(figsize=(5.2 * ncols, 8.0), constrained_layout=True)
     grid = fig.add_gridspec(2, ncols, height_ratios=[2.2, 1])
     ax = fig.add_subplot(grid[0, 0])
-    im = ax.imshow(np.where(ds["land"].values, day["sm"].values, np.nan), extent=extent, vmin=0, vmax=0.5, cmap="YlGnBu")
+    im = ax.imshow(
+        np.where(ds["land"].values, day["sm"].values, np.nan), extent=extent, vmin=0, vmax=0.5, cmap="YlGnBu"
+    )
     ax.set_facecolor("0.85")
     ax.set_title(f"staged soil moisture {str(day.time.values)[:10]}")
     fig.colorbar(im, ax=ax, label="m3/m3", shrink=0.8)

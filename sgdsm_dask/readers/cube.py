@@ -142,8 +142,10 @@ def read_cube_block(info: CubeInfo, t0: int, t1: int, region: Region) -> dict[st
         for key, var in (("sm", info.sm_var), ("precip", info.precip_var)):
             if var is None:
                 continue
-            da = ds[var].transpose("time", info.lat_name, info.lon_name).isel(
-                time=slice(t0, t1), **{info.lat_name: rows, info.lon_name: cols}
+            da = (
+                ds[var]
+                .transpose("time", info.lat_name, info.lon_name)
+                .isel(time=slice(t0, t1), **{info.lat_name: rows, info.lon_name: cols})
             )
             try:
                 values = np.asarray(da.values, dtype=np.float32)
@@ -155,7 +157,9 @@ def read_cube_block(info: CubeInfo, t0: int, t1: int, region: Region) -> dict[st
         sm /= np.float32(info.sm_divisor)
     finite = sm[np.isfinite(sm)]
     if finite.size and float(finite.max()) > 1.0:
-        raise InputError(info.path, f"{info.sm_var} has values up to {float(finite.max()):g} m3/m3: the values look like percent")
+        raise InputError(
+            info.path, f"{info.sm_var} has values up to {float(finite.max()):g} m3/m3: the values look like percent"
+        )
     if finite.size and float(finite.min()) < 0.0:
         raise InputError(info.path, f"{info.sm_var} has negative soil moisture ({float(finite.min()):g})")
     if "precip" in out:

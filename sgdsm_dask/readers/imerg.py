@@ -52,9 +52,7 @@ def _axis_key(path: str, name: str, values: np.ndarray) -> tuple[float, float, i
         raise InputError(path, f"{name} axis must be 1-D with at least two cells")
     steps = np.diff(v)
     if not np.allclose(steps, steps[0], atol=1e-4) or abs(abs(steps[0]) - 0.1) > 1e-3:
-        raise InputError(
-            path, f"wrong grid: {name} step {abs(float(steps[0])):g} deg; expected the IMERG 0.1 deg grid"
-        )
+        raise InputError(path, f"wrong grid: {name} step {abs(float(steps[0])):g} deg; expected the IMERG 0.1 deg grid")
     return (round(float(v[0]), 4), round(float(v[-1]), 4), int(v.size))
 
 
@@ -72,7 +70,9 @@ def read_imerg_day(path: str, region: Region | None = None) -> np.ndarray:
         found = find_var(ds, _VARS, groups=("", "Grid"))
         if found is None:
             have = ", ".join(variable_names(ds)) or "none"
-            raise InputError(path, f"missing variable 'precipitation' (V07) or 'precipitationCal' (V06) (the file has: {have})")
+            raise InputError(
+                path, f"missing variable 'precipitation' (V07) or 'precipitationCal' (V06) (the file has: {have})"
+            )
         var, name, group = found
         for axis in ("lat", "lon"):
             if axis not in group.variables:

@@ -79,9 +79,7 @@ def _units_to_fraction(path: str, var: str, units: str, valid: np.ndarray) -> fl
         return 100.0
     if u in ("m3m-3", "m3/m3", "m^3/m^3", "cm3cm-3", "cm3/cm3", "1", ""):
         if vmax > 1.0:
-            raise InputError(
-                path, f"{var} has values up to {vmax:g} but units={units!r}: the values look like percent"
-            )
+            raise InputError(path, f"{var} has values up to {vmax:g} but units={units!r}: the values look like percent")
         return 1.0
     raise InputError(path, f"{var} has units {units!r}; expected percent or m3 m-3")
 

@@ -79,7 +79,11 @@ def plan_days(
             continue
         by_day[(name.date, name.sensor)].append(f)
     if not by_day:
-        extra = f" ({len(ascending)} ascending-pass files ignored: the method uses the descending pass)" if ascending else ""
+        extra = (
+            f" ({len(ascending)} ascending-pass files ignored: the method uses the descending pass)"
+            if ascending
+            else ""
+        )
         raise InputError(lprm_root or "lprm", f"no LPRM L3 descending daily file found{extra}")
     rain: dict[dt.date, list[str]] = defaultdict(list)
     for f in imerg_files:

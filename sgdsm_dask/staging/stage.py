@@ -24,7 +24,7 @@ import xarray as xr
 
 from .. import __version__
 from ..config import StageConfig
-from ..errors import InputError, SgdsmError
+from ..errors import InputError
 from ..grid import Region
 from ..io import zarr_store
 from ..readers.cube import CubeInfo, read_cube_block
@@ -73,6 +73,7 @@ class BlockResult:
     t0: int
     records: dict[str, np.ndarray]
     skipped: dict[str, str]  # date -> reason
+    error: InputError | None = None  # bad input with on_error="raise": nothing of the block was written
 
 
 def _template(req: StageRequest) -> xr.Dataset:
@@ -86,27 +87,57 @@ def _template(req: StageRequest) -> xr.Dataset:
     cf_time = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"}
     ds = xr.Dataset(
         {
-            "sm": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan), {
-                "units": "m3 m-3", "standard_name": "volume_fraction_of_condensed_water_in_soil",
-                "long_name": f"surface soil moisture, LPRM descending pass, band {req.config.band} (NaN: not observed)",
-            }),
-            "precip": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan), {
-                "units": "mm day-1", "standard_name": "lwe_thickness_of_precipitation_amount",
-                "long_name": "daily precipitation, GPM IMERG Final, conservatively regridded to 0.25 deg (NaN: unavailable)",
-            }),
-            "land": (("lat", "lon"), land_mask(req.region), {
-                "long_name": "land to reconstruct (global-land-mask GLOBE 1 km, >=50% land; Antarctica and most of Greenland excluded)",
-            }),
-            "day_status": ("time", zarr_store.lazy((nt,), (tc,), np.int8, 0), {
-                "flag_values": np.arange(4, dtype=np.int8), "flag_meanings": STATUS_MEANINGS,
-            }),
-            "sensor": ("time", zarr_store.lazy((nt,), (tc,), np.int8, 0), {
-                "flag_values": np.arange(5, dtype=np.int8), "flag_meanings": SENSOR_MEANINGS,
-            }),
-            "available": ("time", zarr_store.lazy((nt,), (tc,), bool, False), {
-                "long_name": "soil moisture staged for the day"}),
-            "precip_available": ("time", zarr_store.lazy((nt,), (tc,), bool, False), {
-                "long_name": "precipitation staged for the day (false: unavailable, not zero rain)"}),
+            "sm": (
+                ("time", "lat", "lon"),
+                zarr_store.lazy(shape, chunks, np.float32, np.nan),
+                {
+                    "units": "m3 m-3",
+                    "standard_name": "volume_fraction_of_condensed_water_in_soil",
+                    "long_name": f"surface soil moisture, LPRM descending pass, band {req.config.band} (NaN: not observed)",
+                },
+            ),
+            "precip": (
+                ("time", "lat", "lon"),
+                zarr_store.lazy(shape, chunks, np.float32, np.nan),
+                {
+                    "units": "mm day-1",
+                    "standard_name": "lwe_thickness_of_precipitation_amount",
+                    "long_name": "daily precipitation, GPM IMERG Final, conservatively regridded to 0.25 deg (NaN: unavailable)",
+                },
+            ),
+            "land": (
+                ("lat", "lon"),
+                land_mask(req.region),
+                {
+                    "long_name": "land to reconstruct (global-land-mask GLOBE 1 km, >=50% land; Antarctica and most of Greenland excluded)",
+                },
+            ),
+            "day_status": (
+                "time",
+                zarr_store.lazy((nt,), (tc,), np.int8, 0),
+                {
+                    "flag_values": np.arange(4, dtype=np.int8),
+                    "flag_meanings": STATUS_MEANINGS,
+                },
+            ),
+            "sensor": (
+                "time",
+                zarr_store.lazy((nt,), (tc,), np.int8, 0),
+                {
+                    "flag_values": np.arange(5, dtype=np.int8),
+                    "flag_meanings": SENSOR_MEANINGS,
+                },
+            ),
+            "available": (
+                "time",
+                zarr_store.lazy((nt,), (tc,), bool, False),
+                {"long_name": "soil moisture staged for the day"},
+            ),
+            "precip_available": (
+                "time",
+                zarr_store.lazy((nt,), (tc,), bool, False),
+                {"long_name": "precipitation staged for the day (false: unavailable, not zero rain)"},
+            ),
         },
         coords={
             "time": ("time", pd.DatetimeIndex(dates.astype("datetime64[ns]")), {"standard_name": "time"}),
@@ -116,7 +147,9 @@ def _template(req: StageRequest) -> xr.Dataset:
         attrs={
             "title": "sgdsm-dask staged cube",
             "Conventions": "CF-1.8",
-            "source": "LPRM L3 daily descending + GPM IMERG Final daily" if req.cube is None else f"cube {req.cube.path}",
+            "source": "LPRM L3 daily descending + GPM IMERG Final daily"
+            if req.cube is None
+            else f"cube {req.cube.path}",
             "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm stage (sgdsm-dask {__version__})",
             "sgdsm_version": __version__,
             "stage_fingerprint": req.fingerprint(),
@@ -124,7 +157,10 @@ def _template(req: StageRequest) -> xr.Dataset:
             "band": req.config.band,
             "patch_size": 40,
             "sources": json.dumps(
-                {str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]] for p in req.plans}
+                {
+                    str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]]
+                    for p in req.plans
+                }
             ),
             "skipped": json.dumps({}),
         },
@@ -138,7 +174,18 @@ def _template(req: StageRequest) -> xr.Dataset:
 
 
 def stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
-    """Read days ``t0:t1`` and write their ``sm`` and ``precip`` into the store (runs on a worker)."""
+    """Read days ``t0:t1`` and write their ``sm`` and ``precip`` into the store (runs on a worker).
+
+    Bad input is returned, not raised: it is the user's data, not a worker
+    failure, so Dask should neither log a traceback nor retry it.
+    """
+    try:
+        return _stage_block(req, t0, t1)
+    except InputError as exc:
+        return BlockResult(t0=t0, records={}, skipped={}, error=exc)
+
+
+def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
     ny, nx = req.region.shape
     n = t1 - t0
     sm = np.full((n, ny, nx), np.nan, dtype=np.float32)
@@ -229,6 +276,8 @@ def stage(
     skipped = json.loads(zarr_store.read_attrs(req.out).get("skipped", "{}"))
 
     def commit(res: BlockResult) -> None:
+        if res.error is not None:
+            raise res.error
         zarr_store.write_region(req.out, res.records, res.t0)
         if res.skipped:
             skipped.update(res.skipped)
@@ -242,13 +291,12 @@ def stage(
     else:
         from distributed import as_completed
 
-        futures = [client.submit(stage_block, req, t0, t1, key=f"stage-{req.fingerprint()}-{t0}", pure=False) for t0, t1 in todo]
-        try:
-            for fut in as_completed(futures):
-                commit(fut.result())
-        except (SgdsmError, OSError):
-            client.cancel(futures)
-            raise
+        futures = [
+            client.submit(stage_block, req, t0, t1, key=f"stage-{req.fingerprint()}-{t0}", pure=False)
+            for t0, t1 in todo
+        ]
+        for fut in as_completed(futures):
+            commit(fut.result())
     final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, PENDING)
     zarr_store.update_attrs(req.out, {"stage_complete": bool(np.all(final != PENDING))})
     return {

@@ -80,7 +80,9 @@ def rain_task(req: SynthRequest, dates: list[dt.date]) -> np.ndarray:
     lat, lon = _fine_axes(req.region)
     from ..regrid import regular_edges
 
-    regrid = ConservativeRegridder(regular_edges(lat), regular_edges(lon), req.region.lat_edges(), req.region.lon_edges())
+    regrid = ConservativeRegridder(
+        regular_edges(lat), regular_edges(lon), req.region.lat_edges(), req.region.lon_edges()
+    )
     out = np.empty((len(dates), *req.region.shape), dtype=np.float32)
     for i, day in enumerate(dates):
         fine = physics.rain_fine(req.seed, day, statics, rows, cols)
@@ -128,12 +130,21 @@ def _truth_template(req: SynthRequest, chunk: int) -> xr.Dataset:
     }
     ds = xr.Dataset(
         {
-            "sm": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan),
-                   {"units": "m3 m-3", "long_name": "true surface soil moisture (gap-free)"}),
-            "precip": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.float32, np.nan),
-                       {"units": "mm day-1", "long_name": "precipitation regridded to 0.25 deg"}),
-            "gap_cause": (("time", "lat", "lon"), zarr_store.lazy(shape, chunks, np.int8, 0),
-                          {"flag_values": np.arange(6, dtype=np.int8), "flag_meanings": physics.GAP_MEANINGS}),
+            "sm": (
+                ("time", "lat", "lon"),
+                zarr_store.lazy(shape, chunks, np.float32, np.nan),
+                {"units": "m3 m-3", "long_name": "true surface soil moisture (gap-free)"},
+            ),
+            "precip": (
+                ("time", "lat", "lon"),
+                zarr_store.lazy(shape, chunks, np.float32, np.nan),
+                {"units": "mm day-1", "long_name": "precipitation regridded to 0.25 deg"},
+            ),
+            "gap_cause": (
+                ("time", "lat", "lon"),
+                zarr_store.lazy(shape, chunks, np.int8, 0),
+                {"flag_values": np.arange(6, dtype=np.int8), "flag_meanings": physics.GAP_MEANINGS},
+            ),
             "land": (("lat", "lon"), land_mask(req.region)),
         },
         coords=coords,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, special
 
-from ..grid import LAT, LON, NLAT, NLON, Region
+from ..grid import LAT, NLAT, NLON, Region
 
 EPOCH = dt.date(1993, 1, 1)  # LPRM scantime epoch
 
@@ -88,6 +88,7 @@ def mean_rain(day: dt.date, lat: np.ndarray) -> np.ndarray:
 
 def _latent(seed: int, day: dt.date) -> np.ndarray:
     """Global 0.5 deg latent rain field with MA(1) persistence from day to day."""
+
     def noise(d: dt.date) -> np.ndarray:
         return _smooth_field(seed, 1000 + d.toordinal(), (NLAT // 2, NLON // 2), 1.5)
 
@@ -96,18 +97,25 @@ def _latent(seed: int, day: dt.date) -> np.ndarray:
 
 def rain_fine(seed: int, day: dt.date, statics: StaticFields, rows: slice, cols: slice) -> np.ndarray:
     """Rain in mm/day at 0.1 deg on 0.5 deg blocks ``rows`` x ``cols`` (north first)."""
-    z = _latent(seed, day)[rows, cols]
-    lat_half = LAT.reshape(-1, 2).mean(axis=1)[rows]
-    wet_half = statics.wetness.reshape(NLAT // 2, 2, NLON // 2, 2).mean(axis=(1, 3))[rows, cols]
+    # Upsample with a one-block margin so that a region's rain is exactly the
+    # window of the global field (interpolation near the crop edge needs it).
+    r0, r1 = max(rows.start - 1, 0), min(rows.stop + 1, NLAT // 2)
+    c0, c1 = max(cols.start - 1, 0), min(cols.stop + 1, NLON // 2)
+    lat_half = LAT.reshape(-1, 2).mean(axis=1)[r0:r1]
+    wet_half = statics.wetness.reshape(NLAT // 2, 2, NLON // 2, 2).mean(axis=(1, 3))[r0:r1, c0:c1]
+    z = _latent(seed, day)[r0:r1, c0:c1]
     mu = mean_rain(day, lat_half)[:, None] * wet_half
     p_wet = np.clip(mu / (mu + 5.0), 0.03, 0.75)
     thr = special.ndtri(1.0 - p_wet)
     mills = np.exp(-0.5 * thr**2) / np.sqrt(2 * np.pi) / p_wet - thr  # E[z - thr | z > thr]
-    fine_z = ndimage.zoom(z, 5, order=1, mode="nearest", grid_mode=True)
-    fine_thr = ndimage.zoom(thr, 5, order=1, mode="nearest", grid_mode=True)
-    fine_scale = ndimage.zoom(mu / (p_wet * mills), 5, order=1, mode="nearest", grid_mode=True)
-    excess = np.clip(fine_z - fine_thr, 0.0, None)
-    return (fine_scale * excess).astype(np.float32)
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return ndimage.zoom(a, 5, order=1, mode="nearest", grid_mode=True)
+
+    excess = np.clip(up(z) - up(thr), 0.0, None)
+    fine = up(mu / (p_wet * mills)) * excess
+    top, left = 5 * (rows.start - r0), 5 * (cols.start - c0)
+    return fine[top : top + 5 * (rows.stop - rows.start), left : left + 5 * (cols.stop - cols.start)].astype(np.float32)
 
 
 def night_temperature(day: dt.date, lat: np.ndarray, seed: int) -> np.ndarray:

@@ -104,9 +104,24 @@ def write_lprm_day(
             ("opt_depth_c2", vod, 0.01, {"long_name": "Optical Depth from 7.3 GHz"}),
             ("soil_moisture_x", obs, 1.0, {"long_name": "Volumetric Soil Moisture from 10.7 GHz", "units": "percent"}),
             ("opt_depth_x", vod, 0.01, {"long_name": "Optical Depth from 10.7 GHz"}),
-            ("soil_moisture_c1_error", err, 0.01, {"long_name": "Uncertainty of Soil Moisture in 6.9 GHz", "units": "percent"}),
-            ("soil_moisture_c2_error", err, 0.01, {"long_name": "Uncertainty of Soil Moisture in 7.3 GHz", "units": "percent"}),
-            ("soil_moisture_x_error", err, 0.01, {"long_name": "Uncertainty of Soil Moisture in 10.7 GHz", "units": "percent"}),
+            (
+                "soil_moisture_c1_error",
+                err,
+                0.01,
+                {"long_name": "Uncertainty of Soil Moisture in 6.9 GHz", "units": "percent"},
+            ),
+            (
+                "soil_moisture_c2_error",
+                err,
+                0.01,
+                {"long_name": "Uncertainty of Soil Moisture in 7.3 GHz", "units": "percent"},
+            ),
+            (
+                "soil_moisture_x_error",
+                err,
+                0.01,
+                {"long_name": "Uncertainty of Soil Moisture in 10.7 GHz", "units": "percent"},
+            ),
         ]
         for name, values, scale, attrs in int_vars:
             v = ds.createVariable(name, "i2", dims, zlib=True, complevel=2, fill_value=LPRM_FILL)
@@ -166,7 +181,9 @@ def write_imerg_day(
         ds.EndDate = f"{day:%Y-%m-%d}"
         ds.EndTime = "23:59:59.999Z"
         ds.title = f"GPM IMERG Final Precipitation L3 1 day 0.1 degree x 0.1 degree ({'V07' if version == 7 else 'V06'}) [sgdsm synthetic]"
-        ds.FileHeader = f"StartGranuleDateTime={day:%Y-%m-%d}T00:00:00.000Z;\nStopGranuleDateTime={day:%Y-%m-%d}T23:59:59.999Z"
+        ds.FileHeader = (
+            f"StartGranuleDateTime={day:%Y-%m-%d}T00:00:00.000Z;\nStopGranuleDateTime={day:%Y-%m-%d}T23:59:59.999Z"
+        )
         ds.createDimension("time", 1)
         ds.createDimension("lon", lon.size)
         ds.createDimension("lat", lat.size)

@@ -1,0 +1,91 @@
+"""Helpers for tests and benchmarks: small archives and a corpus of bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .grid import Region
+from .synth import SynthRequest, write_archive
+
+#: A small box over Europe (40 x 80 cells): land, sea, mountains.
+SMALL_REGION = Region.from_bounds(0.0, 40.0, 20.0, 50.0)
+
+
+def small_archive(
+    out_dir: str | os.PathLike,
+    days: int = 10,
+    *,
+    start: dt.date = dt.date(2015, 4, 1),
+    region: Region = SMALL_REGION,
+    seed: int = 7,
+    **kw,
+) -> Path:
+    """A synthetic archive written in this process (no cluster)."""
+    return write_archive(SynthRequest(str(out_dir), start, days, region, seed=seed, **kw))
+
+
+BAD_KINDS = (
+    "truncated",
+    "random_bytes",
+    "half_degree",
+    "missing_variable",
+    "percent_as_fraction",
+    "fraction_as_percent",
+    "all_fill",
+    "swapped_dims",
+)
+
+
+def write_bad_lprm(kind: str, good: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """A broken copy of the LPRM file ``good``, with the same (valid) file name."""
+    import netCDF4
+
+    good = Path(good)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / good.name
+    if kind == "truncated":
+        data = good.read_bytes()
+        out.write_bytes(data[: len(data) // 2])
+        return out
+    if kind == "random_bytes":
+        out.write_bytes(np.random.default_rng(0).bytes(50_000))
+        return out
+    if kind in ("half_degree", "swapped_dims"):
+        lat = 90.0 - 0.25 - 0.5 * np.arange(360)
+        lon = -180.0 + 0.25 + 0.5 * np.arange(720)
+        with netCDF4.Dataset(out, "w") as ds:
+            ds.createDimension("Longitude", lon.size)
+            ds.createDimension("Latitude", lat.size)
+            ds.createVariable("Latitude", "f4", ("Latitude",))[:] = lat
+            ds.createVariable("Longitude", "f4", ("Longitude",))[:] = lon
+            dims = ("Longitude", "Latitude") if kind == "half_degree" else ("Longitude", "Time")
+            if kind == "swapped_dims":
+                ds.createDimension("Time", lat.size)
+            v = ds.createVariable("soil_moisture_c1", "i2", dims, fill_value=np.int16(-32767))
+            v.units = "percent"
+            v[:] = np.full((lon.size, lat.size), 20, dtype=np.int16)
+        return out
+    shutil.copy(good, out)
+    with netCDF4.Dataset(out, "a") as ds:
+        v = ds.variables["soil_moisture_c1"]
+        v.set_auto_maskandscale(False)
+        raw = v[:]
+        if kind == "missing_variable":
+            ds.renameVariable("soil_moisture_c1", "sm_c1_renamed")
+        elif kind == "percent_as_fraction":
+            v.units = "m3 m-3"  # values stay in percent
+        elif kind == "fraction_as_percent":
+            valid = raw != -32767
+            frac = np.where(valid, np.where(raw > 0, 1, 0), -32767).astype(np.int16)
+            v[:] = frac
+        elif kind == "all_fill":
+            v[:] = np.full(raw.shape, -32767, dtype=np.int16)
+        else:
+            raise ValueError(f"unknown bad kind {kind!r}")
+    return out

@@ -1,0 +1,133 @@
+"""End-to-end runs of the ``sgdsm`` command, as a user types it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdsm_dask.io.zarr_store import exists, read_chunks_safely
+from sgdsm_dask.testing import write_bad_lprm
+
+SGDSM = [sys.executable, "-m", "sgdsm_dask.cli"]
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SGDSM, *args], capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sgdsm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _open(store: Path) -> xr.Dataset:
+    ds = xr.open_zarr(store, consolidated=False)
+    return ds.drop_attrs()
+
+
+@pytest.fixture(scope="module")
+def global_archive(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("global") / "archive"
+    run("synth", str(out), "--start", "2015-04-01", "--days", "30", "--seed", "11", "--workers", "2")
+    return out
+
+
+@pytest.mark.slow
+def test_synth_then_stage_30_global_days_and_sigkill_resume(global_archive, tmp_path):
+    lprm, imerg = str(global_archive / "lprm"), str(global_archive / "imerg")
+    common = ["--lprm", lprm, "--imerg", imerg, "--time-chunk", "2", "--workers", "2"]
+    full = tmp_path / "full.zarr"
+    run("stage", *common, "--out", str(full))
+    ds = _open(full)
+    assert ds.sm.shape == (30, 720, 1440) and bool(ds.available.all())
+    cov = np.isfinite(ds.sm.values[:, ds.land.values]).mean(axis=1)
+    assert (cov > 0.15).all() and (cov < 0.8).all()  # gappy, like the real products
+
+    # Stop a second stage with SIGKILL half-way (the command and its workers), then run it again.
+    killed = tmp_path / "killed.zarr"
+    proc = subprocess.Popen(
+        [*SGDSM, "stage", *common, "--out", str(killed)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        if exists(str(killed)):
+            try:
+                done = int((read_chunks_safely(str(killed), "day_status", 2, 30, 0) != 0).sum())
+            except Exception:  # noqa: BLE001 - the store is being created
+                done = 0
+            if done >= 8:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "stage finished before it could be stopped; the test needs a slower stage"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 8 <= done < 30
+    out = run("stage", *common, "--out", str(killed))
+    assert '"blocks_resumed": ' in out.stdout and '"blocks_resumed": 0' not in out.stdout
+    xr.testing.assert_identical(_open(killed), _open(full))
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_line_and_nonzero(global_archive, tmp_path):
+    files = sorted((global_archive / "lprm").rglob("*.nc4"))
+    bad_dir = tmp_path / "lprm"
+    for f in files[:3]:
+        (bad_dir / f.name).parent.mkdir(parents=True, exist_ok=True)
+        (bad_dir / f.name).write_bytes(f.read_bytes())
+    write_bad_lprm("half_degree", files[1], bad_dir)
+    store = tmp_path / "bad.zarr"
+    proc = run("stage", "--lprm", str(bad_dir), "--out", str(store), "--time-chunk", "1", "--workers", "1", check=False)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("sgdsm: error:")]
+    assert len(errors) == 1 and "wrong grid" in errors[0] and files[1].name in errors[0]
+    assert "Traceback" not in proc.stderr
+    skip = run(
+        "stage",
+        "--lprm",
+        str(bad_dir),
+        "--out",
+        str(store),
+        "--time-chunk",
+        "1",
+        "--workers",
+        "1",
+        "--on-error",
+        "skip",
+    )
+    assert '"skipped": 1' in skip.stdout and "wrong grid" in skip.stderr
+
+
+def test_cli_errors_without_traceback(tmp_path):
+    proc = run("stage", "--lprm", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.zarr"), check=False)
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("synth", str(tmp_path), "--start", "1999-01-01", "--days", "2", "--workers", "1", check=False)
+    assert proc.returncode == 2 and "no sensor" in proc.stderr
+
+
+def test_download_dry_run_forms_the_earthaccess_queries():
+    out = run(
+        "download", "/tmp/unused", "--start", "2011-10-01", "--end", "2012-07-10", "--region=-10,35,30,60", "--dry-run"
+    ).stdout
+    assert "'short_name': 'LPRM_AMSRE_D_SOILM3', 'version': '002', 'temporal': ('2011-10-01', '2011-10-04')" in out
+    assert "'short_name': 'LPRM_WSAT_D_SOILM3', 'version': '001', 'temporal': ('2011-10-05', '2012-07-02')" in out
+    assert "'short_name': 'LPRM_AMSR2_D_SOILM3', 'version': '001', 'temporal': ('2012-07-03', '2012-07-10')" in out
+    assert "'short_name': 'GPM_3IMERGDF', 'version': '07'" in out and "'bounding_box': (-10.0, 35.0, 30.0, 60.0)" in out
+
+
+def test_demo_writes_a_cube_and_a_picture(tmp_path):
+    proc = run("demo", str(tmp_path / "demo"), "--days", "6", "--workers", "2")
+    png = tmp_path / "demo" / "quicklook.png"
+    assert f"picture: {png}" in proc.stdout and "dask dashboard: http://127.0.0.1:" in proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    ds = xr.open_zarr(tmp_path / "demo" / "staged.zarr", consolidated=False)
+    assert ds.sm.shape[0] == 6 and bool(ds.available.all())

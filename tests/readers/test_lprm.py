@@ -1,0 +1,88 @@
+import datetime as dt
+
+import netCDF4
+import numpy as np
+import pytest
+
+from sgdsm_dask.errors import InputError
+from sgdsm_dask.grid import LAT, LON, Region
+from sgdsm_dask.readers.lprm import parse_lprm_name, read_lprm_day
+from sgdsm_dask.testing import BAD_KINDS, write_bad_lprm
+from tests.conftest import real
+
+REAL_NAME = "lprm/LPRM-AMSR2_L3_D_SOILM3_V001_20150401013507.nc4"
+
+
+def test_real_file_is_exactly_c1_over_100_at_the_right_place():
+    path = real(REAL_NAME)
+    ours = read_lprm_day(str(path))
+    # Read independently: netCDF4's own masking and scaling, then / 100.
+    with netCDF4.Dataset(path) as ds:
+        ref = ds["soil_moisture_c1"][:] / 100  # (Longitude, Latitude), masked
+        lat = ds["Latitude"][:]
+        lon = ds["Longitude"][:]
+    rows = np.searchsorted(-LAT, -lat.astype(np.float64))
+    cols = np.searchsorted(LON, lon.astype(np.float64))
+    assert np.allclose(LAT[rows], lat) and np.allclose(LON[cols], lon)
+    expected = np.full((720, 1440), np.nan, dtype=np.float32)
+    expected[np.ix_(rows, cols)] = np.ma.filled(ref.astype(np.float32), np.nan).T
+    valid = np.isfinite(expected)
+    assert valid.sum() == 98866  # the file's count of valid C1 retrievals
+    np.testing.assert_array_equal(np.isfinite(ours), valid)
+    np.testing.assert_array_equal(ours[valid], expected[valid])  # exact, not close
+    assert 0.0 <= np.nanmin(ours) and np.nanmax(ours) <= 1.0
+
+
+def test_real_file_region_is_a_window_and_band_selectable():
+    path = str(real(REAL_NAME))
+    full = read_lprm_day(path)
+    r = Region.from_bounds(-70, -20, -40, 10)
+    np.testing.assert_array_equal(read_lprm_day(path, r), full[r.slices])
+    x = read_lprm_day(path, band="x")
+    both = np.isfinite(x) & np.isfinite(full)
+    assert both.sum() > 50000 and np.any(x[both] != full[both])  # X band is another retrieval
+
+
+@pytest.mark.parametrize(
+    "name,sensor,day",
+    [
+        ("LPRM-AMSR2_L3_D_SOILM3_V001_20150401013507.nc4", "AMSR2", dt.date(2015, 4, 1)),
+        ("LPRM-AMSR_E_L3_D_SOILM3_V002_20070115020000.nc4", "AMSR-E", dt.date(2007, 1, 15)),
+        ("LPRM-WSAT_L3_D_SOILM3_V001_20120101.nc4", "WindSat", dt.date(2012, 1, 1)),
+    ],
+)
+def test_file_names_give_sensor_and_date(name, sensor, day):
+    parsed = parse_lprm_name(f"/data/{name}")
+    assert parsed is not None and parsed.sensor == sensor and parsed.date == day and parsed.orbit_pass == "D"
+
+
+def test_non_lprm_names_are_not_parsed():
+    assert parse_lprm_name("3B-DAY.MS.MRG.3IMERG.20230601-S000000-E235959.V07B.nc4") is None
+    assert parse_lprm_name("LPRM-AMSR2_L3_D_SOILM3_V001_20151341.nc4") is None  # no such date
+
+
+EXPECTED = {
+    "truncated": "truncated or corrupt",
+    "random_bytes": "truncated or corrupt",
+    "half_degree": "wrong grid",
+    "swapped_dims": "dimensions",
+    "missing_variable": "missing variable 'soil_moisture_c1'",
+    "percent_as_fraction": "look like percent",
+    "fraction_as_percent": "look like fractions",
+    "all_fill": "empty day",
+}
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_files_get_one_clear_message_naming_the_file(kind, tmp_path):
+    bad = write_bad_lprm(kind, real(REAL_NAME), tmp_path)
+    with pytest.raises(InputError) as err:
+        read_lprm_day(str(bad))
+    msg = str(err.value)
+    assert str(bad) in msg and EXPECTED[kind] in msg
+    assert "\n" not in msg
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        read_lprm_day(str(tmp_path / "LPRM-AMSR2_L3_D_SOILM3_V001_20150401.nc4"))
