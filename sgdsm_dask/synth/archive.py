@@ -91,10 +91,14 @@ def rain_task(req: SynthRequest, dates: list[dt.date]) -> np.ndarray:
     return out
 
 
-def lprm_task(
-    req: SynthRequest, dates: list[dt.date], sensors: list[str], theta: np.ndarray, temps: np.ndarray
-) -> np.ndarray:
-    """Retrieve ``theta`` through each day's gaps and write the LPRM files; return the gap causes."""
+def lprm_task(req: SynthRequest, i0: int, dates: list[dt.date], sensors: list[str]) -> np.ndarray:
+    """Retrieve the truth through each day's gaps and write the LPRM files; return the gap causes.
+
+    The truth of these days is already in ``truth.zarr``: reading it here
+    keeps large arrays out of the task graph.
+    """
+    theta = zarr_store.read_array(str(Path(req.out_dir) / "truth.zarr"), "sm", (slice(i0, i0 + len(dates)),))
+    temps = [physics.night_temperature(day, LAT, req.seed)[req.region.slices] for day in dates]
     statics = physics.static_fields(req.seed)
     land = land_mask(req.region)
     veg = statics.vegetation[req.region.slices]
@@ -248,7 +252,7 @@ def write_archive(
             state = bucket.step(state, rain[j], temps[j])
             thetas[j] = np.where(land, state.theta, np.nan)
         zarr_store.write_region(truth, {"sm": thetas, "precip": rain}, i0)
-        lprm_q.append((i0, len(batch), submit(lprm_task, req, batch, sensors[i0 : i0 + len(batch)], thetas, temps)))
+        lprm_q.append((i0, len(batch), submit(lprm_task, req, i0, batch, sensors[i0 : i0 + len(batch)])))
         while len(lprm_q) > window or (lprm_q and i0 == batches[-1][0]):
             j0, n, fut = lprm_q.popleft()
             zarr_store.write_region(truth, {"gap_cause": result(fut)}, j0)

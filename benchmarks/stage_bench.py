@@ -1,0 +1,83 @@
+"""Staging throughput over plain decode throughput of the same files, in one run.
+
+    python -m benchmarks.stage_bench [--days N] [--region W,S,E,N] [--workers K]
+
+1. Writes a synthetic archive (global by default) into a temporary folder.
+2. Plain decode: one process reads every LPRM and IMERG file with the same
+   readers onto the 0.25 deg grid and throws the arrays away (days/s).
+3. Stage: ``stage`` on a local cluster of K worker processes, from the same
+   files into a fresh Zarr store (days/s, cluster start-up excluded).
+
+Prints one JSON object; ``stage_over_decode`` is the ratio (target >= 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from sgdsm_dask.config import StageConfig
+from sgdsm_dask.grid import Region
+from sgdsm_dask.readers import read_imerg_day, read_lprm_day
+from sgdsm_dask.staging import StageRequest, plan_days, stage
+from sgdsm_dask.staging.inventory import list_files
+from sgdsm_dask.synth import SynthRequest, write_archive
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--days", type=int, default=24)
+    p.add_argument("--region", default="global")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--time-chunk", type=int, default=8)
+    args = p.parse_args()
+    region = Region.parse(args.region)
+
+    from distributed import Client, LocalCluster
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
+        ) as lc,
+        Client(lc) as client,
+    ):
+        archive = Path(tmp) / "archive"
+        write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), args.days, region, seed=1), client)
+        config = StageConfig(time_chunk=args.time_chunk)
+        plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
+
+        t = time.perf_counter()
+        for plan in plans:
+            read_lprm_day(plan.lprm, region, config.band)
+            read_imerg_day(plan.imerg, region)
+        decode_s = time.perf_counter() - t
+
+        req = StageRequest(out=str(Path(tmp) / "cube.zarr"), region=region, config=config, plans=tuple(plans))
+        client.run(lambda: None)  # workers are up before the clock starts
+        t = time.perf_counter()
+        stage(req, client)
+        stage_s = time.perf_counter() - t
+
+    days = len(plans)
+    result = {
+        "benchmark": "stage_over_decode",
+        "days": days,
+        "region": region.to_text(),
+        "workers": args.workers,
+        "decode_days_per_s": round(days / decode_s, 3),
+        "stage_days_per_s": round(days / stage_s, 3),
+        "stage_over_decode": round(decode_s / stage_s, 3),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
