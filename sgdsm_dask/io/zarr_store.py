@@ -25,10 +25,15 @@ def lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any 
     return da.full(shape, fill, chunks=chunks, dtype=dtype)
 
 
+def local_or_url(store: str) -> str:
+    """``file://`` URLs as plain paths (fsspec's local store does not create folders); other URLs as given."""
+    return store[len("file://") :] if store.startswith("file://") else store
+
+
 def write_template(store: str, template: xr.Dataset, *, storage_options: Mapping | None = None) -> None:
     """Create ``store`` from ``template``: metadata and eager (NumPy) variables only."""
     template.to_zarr(
-        store,
+        local_or_url(store),
         mode="w",
         compute=False,
         zarr_format=3,
@@ -41,7 +46,7 @@ def _group(store: str, mode: str = "r+"):
     import zarr
 
     try:
-        return zarr.open_group(store, mode=mode, zarr_format=3)
+        return zarr.open_group(local_or_url(store), mode=mode, zarr_format=3)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise InputError(store, f"not a Zarr format 3 store ({exc.__class__.__name__}: {exc})") from None
 
@@ -50,7 +55,7 @@ def exists(store: str) -> bool:
     import zarr
 
     try:
-        zarr.open_group(store, mode="r", zarr_format=3)
+        zarr.open_group(local_or_url(store), mode="r", zarr_format=3)
     except (FileNotFoundError, KeyError, ValueError):
         return False
     return True

@@ -137,3 +137,15 @@ def test_stage_esa_cci_cube(tmp_path, client):
     ref = src.sm.sel(lat=ds.lat, lon=ds.lon).values.astype(np.float32)
     np.testing.assert_array_equal(ds.sm.values, ref)
     assert not ds.precip_available.values.any()
+
+
+@pytest.mark.parametrize("scheme", ["memory://", "file://"])
+def test_stores_by_fsspec_url(archive, tmp_path, scheme):
+    store = f"{scheme}{tmp_path}/url.zarr" if scheme == "file://" else f"memory://{tmp_path.name}/url.zarr"
+    lprm_url = f"file://{archive / 'lprm'}"
+    plans = plan_days(list_files(lprm_url), list_files(str(archive / "imerg")), TL)
+    assert plans[0].lprm.startswith("/")  # local files come back as plain paths
+    req = StageRequest(out=store, region=SMALL_REGION, config=StageConfig(time_chunk=2, space_chunk=40), plans=tuple(plans))
+    assert stage(req)["staged"] == 9
+    ds = xr.open_zarr(store.removeprefix("file://"), consolidated=False)
+    assert int(ds.day_status.values[4]) == MISSING and np.isfinite(ds.sm.values[0]).any()
