@@ -2,6 +2,7 @@ import datetime as dt
 import json
 import shutil
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -145,7 +146,11 @@ def test_stores_by_fsspec_url(archive, tmp_path, scheme):
     lprm_url = f"file://{archive / 'lprm'}"
     plans = plan_days(list_files(lprm_url), list_files(str(archive / "imerg")), TL)
     assert plans[0].lprm.startswith("/")  # local files come back as plain paths
-    req = StageRequest(out=store, region=SMALL_REGION, config=StageConfig(time_chunk=2, space_chunk=40), plans=tuple(plans))
+    req = StageRequest(
+        out=store, region=SMALL_REGION, config=StageConfig(time_chunk=2, space_chunk=40), plans=tuple(plans)
+    )
     assert stage(req)["staged"] == 9
-    ds = xr.open_zarr(store.removeprefix("file://"), consolidated=False)
+    # Read in this process: a memory:// store is invisible to the worker processes of an active Client.
+    with dask.config.set(scheduler="synchronous"):
+        ds = xr.open_zarr(store.removeprefix("file://"), consolidated=False).load()
     assert int(ds.day_status.values[4]) == MISSING and np.isfinite(ds.sm.values[0]).any()
