@@ -278,10 +278,14 @@ def stage(
     def commit(res: BlockResult) -> None:
         if res.error is not None:
             raise res.error
-        zarr_store.write_region(req.out, res.records, res.t0)
         if res.skipped:
             skipped.update(res.skipped)
             zarr_store.update_attrs(req.out, {"skipped": json.dumps(skipped, sort_keys=True)})
+        # day_status is the commit marker: written last, so a stop between
+        # these writes leaves the block pending and it is done again.
+        others = {k: v for k, v in res.records.items() if k != "day_status"}
+        zarr_store.write_region(req.out, others, res.t0)
+        zarr_store.write_region(req.out, {"day_status": res.records["day_status"]}, res.t0)
         if progress:
             progress(res.records["day_status"].size)
 

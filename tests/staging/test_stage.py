@@ -154,3 +154,33 @@ def test_stores_by_fsspec_url(archive, tmp_path, scheme):
     with dask.config.set(scheduler="synchronous"):
         ds = xr.open_zarr(store.removeprefix("file://"), consolidated=False).load()
     assert int(ds.day_status.values[4]) == MISSING and np.isfinite(ds.sm.values[0]).any()
+
+
+def test_a_block_is_committed_only_when_its_status_is_written(archive, tmp_path, monkeypatch):
+    """A stop between the record writes of a block must leave the block pending."""
+    from sgdsm_dask.io import zarr_store
+
+    store = tmp_path / "cube.zarr"
+    req = _request(archive, store)
+    real_write = zarr_store.write_region
+    calls = []
+
+    def stop_before_status(path, arrays, t0):
+        if "day_status" in arrays and t0 == 4:
+            calls.append(t0)
+            raise KeyboardInterrupt  # stands in for SIGKILL at this point
+        return real_write(path, arrays, t0)
+
+    monkeypatch.setattr(zarr_store, "write_region", stop_before_status)
+    with pytest.raises(KeyboardInterrupt):
+        stage(req)
+    monkeypatch.setattr(zarr_store, "write_region", real_write)
+    assert calls == [4]
+    partial = _open(store)
+    assert bool(partial.precip_available.values[5])  # the block's other records were written ...
+    assert partial.day_status.values[4:6].tolist() == [0, 0]  # ... but not its marker: still pending
+    summary = stage(req)
+    assert summary["blocks_done"] == 3 and summary["blocks_resumed"] == 2
+    fresh = tmp_path / "fresh.zarr"
+    stage(_request(archive, fresh))
+    xr.testing.assert_identical(_open(store).drop_attrs(), _open(fresh).drop_attrs())
