@@ -266,6 +266,8 @@ def stage(
     progress
         Called with the number of days each finished block held.
     """
+    if client is not None and req.out.startswith("memory://"):
+        raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
     status = _prepare_store(req, overwrite)
     nt = status.size
     tc = req.config.time_chunk

@@ -121,6 +121,8 @@ def test_store_of_another_request_is_not_overwritten(archive, tmp_path):
 
 
 def test_cluster_stage_equals_in_process(archive, tmp_path, client):
+    with pytest.raises(InputError, match="worker processes cannot write it"):
+        stage(_request(archive, "memory://nowhere.zarr"), client)
     a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
     stage(_request(archive, a))
     stage(_request(archive, b), client)
