@@ -143,7 +143,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     from .download import download, plan_queries
 
     bbox = args.region.bounds if args.region is not None else None
-    queries = plan_queries(args.start, args.end, products=tuple(args.product), bounding_box=bbox)
+    products = tuple(args.product or ("lprm", "imerg"))  # "append" cannot take a list default
+    queries = plan_queries(args.start, args.end, products=products, bounding_box=bbox)
     for q in queries:
         print(f"{q.folder}: earthaccess.search_data({q.kwargs()})")
     if args.dry_run:
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", type=_date, required=True)
     s.add_argument("--end", type=_date, required=True)
     s.add_argument("--region", type=_region, default=None)
-    s.add_argument("--product", action="append", choices=("lprm", "imerg"), default=None)
+    s.add_argument("--product", action="append", choices=("lprm", "imerg"), help="default: both")
     s.add_argument("--dry-run", action="store_true", help="print the searches only")
     s.set_defaults(func=cmd_download)
 
@@ -216,8 +217,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "product", None) is None and args.command == "download":
-        args.product = ["lprm", "imerg"]
     try:
         return int(args.func(args))
     except SgdsmError as exc:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import ConfigError
+from .grid import PATCH
 
 Band = Literal["c1", "c2", "x"]
 
@@ -69,13 +70,13 @@ class StageConfig(Strict):
     band: Band = "c1"
     timeline: SensorTimeline = Field(default_factory=SensorTimeline)
     time_chunk: int = Field(8, ge=1, le=366)
-    space_chunk: int = Field(360, ge=40)
+    space_chunk: int = Field(360, ge=PATCH)
     on_error: Literal["raise", "skip"] = "raise"
 
     @model_validator(mode="after")
     def _patch_multiple(self) -> StageConfig:
-        if self.space_chunk % 40:
-            raise ValueError(f"space_chunk {self.space_chunk} must be a multiple of the 40-cell patch")
+        if self.space_chunk % PATCH:
+            raise ValueError(f"space_chunk {self.space_chunk} must be a multiple of the {PATCH}-cell patch")
         return self
 
 

@@ -16,8 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-
-FLOAT_FILL = np.float32(np.nan)
+from ..paths import local_or_url
 
 
 def lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any = 0) -> da.Array:
@@ -25,21 +24,9 @@ def lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any 
     return da.full(shape, fill, chunks=chunks, dtype=dtype)
 
 
-def local_or_url(store: str) -> str:
-    """``file://`` URLs as plain paths (fsspec's local store does not create folders); other URLs as given."""
-    return store[len("file://") :] if store.startswith("file://") else store
-
-
-def write_template(store: str, template: xr.Dataset, *, storage_options: Mapping | None = None) -> None:
+def write_template(store: str, template: xr.Dataset) -> None:
     """Create ``store`` from ``template``: metadata and eager (NumPy) variables only."""
-    template.to_zarr(
-        local_or_url(store),
-        mode="w",
-        compute=False,
-        zarr_format=3,
-        consolidated=False,
-        storage_options=dict(storage_options) if storage_options else None,
-    )
+    template.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
 
 
 def _group(store: str, mode: str = "r+"):

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..grid import Region, locate
-from .ncfile import is_url
+from ..paths import is_url, local_or_url
 
 SM_NAMES = ("sm", "soil_moisture", "SM")
 PRECIP_NAMES = ("precip", "precipitation", "precipitationCal", "tp")
@@ -41,6 +41,7 @@ class CubeInfo:
 
 
 def _expand(path: str) -> list[str] | str:
+    path = local_or_url(path)
     if is_url(path) or path.rstrip("/").endswith(".zarr"):
         return path
     if os.path.isdir(path):

@@ -16,10 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-
-
-def is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+from ..paths import is_url, local_or_url
 
 
 @contextmanager
@@ -43,7 +40,7 @@ def open_nc(path: str) -> Iterator[Any]:
             raise InputError(path, f"not a readable NetCDF4/HDF5 file, truncated or corrupt ({exc})") from None
         return
 
-    local = path[len("file://") :] if path.startswith("file://") else path
+    local = local_or_url(path)
     if not os.path.exists(local):
         raise InputError(path, "file not found")
     import netCDF4

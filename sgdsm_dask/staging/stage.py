@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,9 @@ import xarray as xr
 from .. import __version__
 from ..config import StageConfig
 from ..errors import InputError
-from ..grid import Region
+from ..grid import PATCH, Region
 from ..io import zarr_store
+from ..paths import shared_between_processes
 from ..readers.cube import CubeInfo, read_cube_block
 from ..readers.imerg import read_imerg_day
 from ..readers.landmask import land_mask
@@ -155,7 +156,7 @@ def _template(req: StageRequest) -> xr.Dataset:
             "stage_fingerprint": req.fingerprint(),
             "region": req.region.to_text(),
             "band": req.config.band,
-            "patch_size": 40,
+            "patch_size": PATCH,
             "sources": json.dumps(
                 {
                     str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]]
@@ -266,13 +267,13 @@ def stage(
     progress
         Called with the number of days each finished block held.
     """
-    if client is not None and req.out.startswith("memory://"):
+    if client is not None and not shared_between_processes(req.out):
         raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
     status = _prepare_store(req, overwrite)
     nt = status.size
     tc = req.config.time_chunk
     todo = [(t0, min(nt, t0 + tc)) for t0 in range(0, nt, tc) if np.any(status[t0 : t0 + tc] == PENDING)]
-    resumed = nt // tc + (nt % tc > 0) - len(todo)
+    resumed = -(-nt // tc) - len(todo)  # blocks already committed
     if progress and resumed:
         progress(int(np.count_nonzero(status != PENDING)))
     skipped = json.loads(zarr_store.read_attrs(req.out).get("skipped", "{}"))
@@ -315,7 +316,3 @@ def stage(
         "blocks_resumed": resumed,
         "skip_reasons": skipped,
     }
-
-
-def dates_span(dates: Sequence[dt.date]) -> str:
-    return f"{min(dates)}..{max(dates)}" if dates else "no days"

@@ -29,10 +29,10 @@ import xarray as xr
 from .. import __version__
 from ..config import SensorTimeline
 from ..errors import ConfigError
-from ..grid import LAT, NLAT, NLON, Region
+from ..grid import LAT, Region
 from ..io import zarr_store
 from ..readers.landmask import land_mask
-from ..regrid import ConservativeRegridder
+from ..regrid import ConservativeRegridder, regular_edges
 from . import physics
 from .writers import write_imerg_day, write_lprm_day
 
@@ -78,8 +78,6 @@ def rain_task(req: SynthRequest, dates: list[dt.date]) -> np.ndarray:
     statics = physics.static_fields(req.seed)
     rows, cols = _half_box(req.region)
     lat, lon = _fine_axes(req.region)
-    from ..regrid import regular_edges
-
     regrid = ConservativeRegridder(
         regular_edges(lat), regular_edges(lon), req.region.lat_edges(), req.region.lon_edges()
     )
@@ -239,7 +237,6 @@ def write_archive(
     rain_q: deque = deque()
     lprm_q: deque = deque()
     next_rain = 0
-    done = 0
     for i0, batch in batches:
         while next_rain < len(batches) and len(rain_q) < window:
             rain_q.append(submit(rain_task, req, batches[next_rain][1]))
@@ -256,11 +253,6 @@ def write_archive(
         while len(lprm_q) > window or (lprm_q and i0 == batches[-1][0]):
             j0, n, fut = lprm_q.popleft()
             zarr_store.write_region(truth, {"gap_cause": result(fut)}, j0)
-            done += n
             if progress:
                 progress(n)
     return out
-
-
-def global_shape() -> tuple[int, int]:
-    return (NLAT, NLON)

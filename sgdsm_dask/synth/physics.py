@@ -189,7 +189,7 @@ def descending_swaths(day: dt.date, region: Region, sensor: str, seed: int) -> O
     coslat = np.clip(np.cos(np.deg2rad(lat)), 0.05, None)
     for t in t_orbits:
         # Time at latitude: descending, north earlier. Local time 01:30 at the node.
-        t_lat = t - lat / 360.0 * ORBIT_MIN * 2.0 / 2.0  # minutes
+        t_lat = t - lat / 360.0 * ORBIT_MIN  # minutes: a quarter orbit from pole to equator
         lon_track = (1.5 * 60.0 - t_lat) * 0.25 + 0.11 * lat  # 0.25 deg/min Earth rotation; inclination skew
         dlon = (lon[None, :] - lon_track[:, None] + 180.0) % 360.0 - 180.0
         inside = np.abs(dlon) * coslat[:, None] * KM_PER_DEG <= half

@@ -1,0 +1,23 @@
+"""Paths and fsspec URLs: one place that decides what is local."""
+
+from __future__ import annotations
+
+
+def local_or_url(path: str) -> str:
+    """``file://`` URLs as plain paths; other URLs (``s3://``, ``memory://`` ...) as given.
+
+    fsspec's local store does not create folders on write, and netCDF4 and
+    ``os.path`` want plain paths, so local files are always handled as such.
+    """
+    path = str(path)
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` names a remote (non-local) fsspec location."""
+    return "://" in local_or_url(path)
+
+
+def shared_between_processes(store: str) -> bool:
+    """Whether other processes (Dask workers) see the same ``store``; ``memory://`` lives in one process."""
+    return not local_or_url(store).startswith("memory://")
