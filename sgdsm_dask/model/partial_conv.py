@@ -32,7 +32,7 @@ class PartialConv2d(nn.Module):
         if kernel_size % 2 != 1:
             raise ValueError("kernel_size must be odd for 'same' padding")
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=True)
-        self.register_buffer("ones", torch.ones(1, in_channels, kernel_size, kernel_size), persistent=False)
+        self.in_channels = in_channels
         self.window = float(in_channels * kernel_size * kernel_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, land: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,13 +51,18 @@ class PartialConv2d(nn.Module):
         -------
         (features, new_mask), new_mask of shape (N, 1, H, W).
         """
-        mask_c = mask.expand_as(x) if mask.shape[1] == 1 else mask
+        k = self.conv.kernel_size[0]
+        pad = k // 2
         with torch.no_grad():
-            count = F.conv2d(mask_c, self.ones, padding=self.conv.padding)  # ||M||_1 per window
-        valid = count > 0
-        raw = F.conv2d(x * mask_c, self.conv.weight, None, padding=self.conv.padding)
-        scale = torch.where(valid, self.window / count.clamp(min=1.0), torch.zeros_like(count))
-        out = raw * scale + self.conv.bias.view(1, -1, 1, 1)
-        out = torch.where(valid, out, torch.zeros_like(out))
-        new_mask = torch.where(valid, land, torch.zeros_like(land))
+            # ||M||_1 per window: a sum pool of the mask (times the channels when one mask serves all)
+            count = F.avg_pool2d(mask, k, stride=1, padding=pad, count_include_pad=True) * (k * k)
+            if mask.shape[1] == 1:
+                count = count * self.in_channels
+            else:
+                count = count.sum(1, keepdim=True)
+            valid = (count > 0.5).to(x.dtype)
+            scale = self.window / count.clamp(min=1.0) * valid
+        out = F.conv2d(x * mask, self.conv.weight, None, padding=pad)
+        out = out.mul_(scale).add_(self.conv.bias.view(1, -1, 1, 1) * valid)  # in place: no saved input needs it
+        new_mask = land * valid
         return out, new_mask

@@ -1,0 +1,163 @@
+"""The SGD-SM 2.0 LSTM-CNN (paper sect. 3.1, Fig. 4): encoder, LSTM module, decoder.
+
+One day of one 40 x 40 patch goes through
+
+    S_T, M_T --4 partial conv--> map --FC--> S_T (vector)
+    P_T      --------------------FC--> P_T (vector)
+    (S_T, P_T, h, C) --LSTM (eq. 4-11)--> S'_T, (h, C)
+    S'_T --FC--> 40 x 40 map --4 partial conv (mask = land)--> S_rec
+
+and observed pixels are then put back unchanged. Every size is in
+:class:`ModelConfig`; ``paper`` is the configuration of sect. 3.1, the
+others are documented in ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from ..config import Strict
+from ..grid import PATCH
+from .lstm import LSTMState, PaperLSTMCell
+from .partial_conv import PartialConv2d
+
+
+class ModelConfig(Strict):
+    """Sizes of the LSTM-CNN; anything the paper leaves open is a field here."""
+
+    name: str = "custom"
+    patch: int = Field(PATCH, ge=8)
+    kernel: int = Field(3, ge=1)
+    width: int = Field(64, ge=1, description="feature maps of every partial conv but the last")
+    layers: int = Field(4, ge=2, description="partial convs in the encoder, and again in the decoder")
+    feature: int = Field(2048, ge=1, description="length of the vector S_T")
+    hidden: int = Field(2048, ge=1, description="length of h_T and C_T (and of P_T, which gates S'_T)")
+    cell: Literal["paper"] = "paper"
+    sm_range: tuple[float, float] = (0.0, 1.0)
+
+    @model_validator(mode="after")
+    def _range(self) -> ModelConfig:
+        lo, hi = self.sm_range
+        if not 0.0 <= lo < hi:
+            raise ValueError(f"sm_range {self.sm_range} must satisfy 0 <= low < high")
+        return self
+
+
+#: Named configurations. ``paper`` is sect. 3.1 word for word; ``default``
+#: is the CPU configuration, its sizes chosen by the measurements in docs/model.md.
+CONFIGS: dict[str, ModelConfig] = {
+    "paper": ModelConfig(name="paper", width=64, feature=2048, hidden=2048),
+    "default": ModelConfig(name="default", width=16, feature=256, hidden=256),
+    "tiny": ModelConfig(name="tiny", width=4, feature=16, hidden=16),
+}
+
+
+class Normalisation(Strict):
+    """How physical values become network inputs (stored in every checkpoint).
+
+    ``sm / sm_scale`` keeps 0 m3/m3 at 0, so the last decoder ReLU is the
+    physical lower bound; precipitation goes through ``log1p(mm/day) /
+    precip_scale`` because daily rain is heavy-tailed. Unavailable
+    precipitation (NaN) enters as 0, i.e. a dry day.
+    """
+
+    sm_scale: float = Field(0.25, gt=0)
+    precip_scale: float = Field(2.0, gt=0)
+
+
+def _stack(cfg: ModelConfig, first_in: int) -> nn.ModuleList:
+    chans = [first_in] + [cfg.width] * (cfg.layers - 1) + [1]
+    return nn.ModuleList(PartialConv2d(a, b, cfg.kernel) for a, b in zip(chans[:-1], chans[1:], strict=True))
+
+
+class LSTMCNN(nn.Module):
+    """The network on normalised inputs; see :mod:`sgdsm_dask.model.fill` for physical units."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n = cfg.patch * cfg.patch
+        self.encoder = _stack(cfg, 1)
+        self.fc_s = nn.Linear(n, cfg.feature)
+        self.fc_p = nn.Linear(n, cfg.hidden)
+        self.cell = PaperLSTMCell(cfg.feature, cfg.hidden)
+        self.fc_out = nn.Linear(cfg.hidden, n)
+        self.decoder = _stack(cfg, 1)
+
+    def zero_state(self, n: int) -> LSTMState:
+        p = next(self.parameters())
+        return LSTMState.zeros(n, self.cfg.hidden, device=p.device, dtype=p.dtype)
+
+    def step(
+        self, s: torch.Tensor, m: torch.Tensor, p: torch.Tensor, land: torch.Tensor, state: LSTMState
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """One day: ``(S_T, M_T, P_T, L, state) -> (filled, raw, new state)``.
+
+        All maps are (N, 1, patch, patch) and normalised; ``s`` may hold
+        anything where ``m`` is 0. ``raw`` is the decoder output everywhere
+        (what eq. 12 scores); ``filled`` is ``raw`` with observed pixels put
+        back and non-land set to 0.
+        """
+        x, mk = s * m, m
+        for pc in self.encoder:
+            x, mk = pc(x, mk, land)
+            x = torch.relu_(x)
+        s_vec = self.fc_s(x.flatten(1))
+        p_vec = self.fc_p(p.flatten(1))
+        s_out, state = self.cell(s_vec, p_vec, state)
+        y = self.fc_out(s_out).view_as(s)
+        mk = land
+        for pc in self.decoder:
+            y, mk = pc(y, mk, land)
+            y = torch.relu_(y)
+        filled = torch.where(m > 0, s, y) * land
+        return filled, y, state
+
+    def forward(
+        self, s: torch.Tensor, m: torch.Tensor, p: torch.Tensor, land: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """The sequence interface: maps are (N, T, patch, patch); ``land`` is (N, patch, patch).
+
+        Returns ``(filled, raw, state)`` with ``filled`` and ``raw`` of shape
+        (N, T, patch, patch) and the state after the last day.
+        """
+        n, t = s.shape[:2]
+        state = state if state is not None else self.zero_state(n)
+        lnd = land.unsqueeze(1)
+        filled, raw = [], []
+        for k in range(t):
+            f, r, state = self.step(s[:, k : k + 1], m[:, k : k + 1], p[:, k : k + 1], lnd, state)
+            filled.append(f)
+            raw.append(r)
+        return torch.cat(filled, 1), torch.cat(raw, 1), state
+
+
+def get_config(name_or_path: str) -> ModelConfig:
+    """A named configuration, or a YAML file holding :class:`ModelConfig` fields."""
+    from ..config import load_yaml
+    from ..errors import ConfigError
+
+    if name_or_path in CONFIGS:
+        return CONFIGS[name_or_path]
+    if not name_or_path.endswith((".yaml", ".yml")):
+        raise ConfigError(f"unknown model configuration {name_or_path!r}; named ones: {', '.join(CONFIGS)}")
+    data = load_yaml(name_or_path)
+    try:
+        return ModelConfig(**data)
+    except ValueError as exc:
+        raise ConfigError(f"{name_or_path}: {exc}") from None
+
+
+def count_flops(cfg: ModelConfig) -> int:
+    """Multiply-adds x 2 of one patch-day (convolutions as dense 'same' convs, FCs and the cell)."""
+    n = cfg.patch * cfg.patch
+    chans = [1] + [cfg.width] * (cfg.layers - 1) + [1]
+    conv = sum(a * b for a, b in zip(chans[:-1], chans[1:], strict=True)) * cfg.kernel**2 * n
+    mask_conv = (len(chans) - 1) * cfg.kernel**2 * n  # ||M||_1 windows: one single-channel map per layer
+    fc = n * cfg.feature + n * cfg.hidden + cfg.hidden * n
+    cell = (cfg.hidden + cfg.feature) * 5 * cfg.hidden
+    return 2 * (2 * (conv + mask_conv) + fc + cell)
