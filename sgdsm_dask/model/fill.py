@@ -1,0 +1,129 @@
+"""Gap filling in physical units: tile a block into patches, step day by day, carry the state.
+
+:class:`Filler` is what a Dask worker holds (one per process): the network
+on its device plus the checkpoint's normalisation. :meth:`Filler.run` fills
+days ``(T, H, W)`` of any block size: the block is padded to whole patches
+(padding is sea, never observed), patches without land are skipped, and the
+LSTM state of every patch position comes in and goes out as NumPy arrays so
+that it can be stored between time chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint, load
+from .lstm import LSTMState
+from .network import LSTMCNN, Normalisation
+
+FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = 0, 1, 2
+FLAG_MEANINGS = "observed reconstructed not_reconstructed"
+
+
+@dataclass
+class PatchState:
+    """LSTM state of every patch position of a block: ``h`` and ``c`` of shape (ny, nx, hidden)."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def zeros(cls, ny: int, nx: int, hidden: int) -> PatchState:
+        return cls(np.zeros((ny, nx, hidden), np.float32), np.zeros((ny, nx, hidden), np.float32))
+
+
+def _patches(a: np.ndarray, p: int) -> np.ndarray:
+    """(..., ny*p, nx*p) -> (..., ny, nx, p, p)."""
+    *lead, h, w = a.shape
+    return a.reshape(*lead, h // p, p, w // p, p).swapaxes(-3, -2)
+
+
+def _unpatch(a: np.ndarray) -> np.ndarray:
+    *lead, ny, nx, p, q = a.shape
+    return a.swapaxes(-3, -2).reshape(*lead, ny * p, nx * q)
+
+
+class Filler:
+    """A loaded model that fills blocks of days."""
+
+    def __init__(self, net: LSTMCNN, norm: Normalisation, device: torch.device | str = "cpu", batch: int = 256):
+        self.net = net.to(device).eval()
+        self.norm = norm
+        self.device = torch.device(device)
+        self.batch = batch
+        self.patch = net.cfg.patch
+        self.hidden = net.cfg.hidden
+        self.lo, self.hi = net.cfg.sm_range
+
+    @classmethod
+    def from_checkpoint(cls, ck: Checkpoint | str | None = None, device: str = "cpu", batch: int = 256) -> Filler:
+        ck = ck if isinstance(ck, Checkpoint) else load(ck)
+        return cls(ck.model(device), ck.normalisation, device, batch)
+
+    def grid(self, h: int, w: int) -> tuple[int, int]:
+        p = self.patch
+        return -(-h // p), -(-w // p)
+
+    @torch.inference_mode()
+    def run(
+        self,
+        sm: np.ndarray,
+        precip: np.ndarray | None,
+        land: np.ndarray,
+        state: PatchState | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, PatchState]:
+        """Fill ``sm`` (T, H, W; NaN = gap) with precipitation (T, H, W; NaN or None = unavailable, taken as dry).
+
+        Returns ``(filled, flag, state)``: observed pixels exactly as given,
+        land gaps filled, everything else NaN with flag 2.
+        """
+        t, h, w = sm.shape
+        p = self.patch
+        ny, nx = self.grid(h, w)
+        ph, pw = ny * p - h, nx * p - w
+        pad3 = ((0, 0), (0, ph), (0, pw))
+        obs = np.isfinite(sm)
+        s = np.pad(np.where(obs, sm, 0.0).astype(np.float32) / self.norm.sm_scale, pad3)
+        m = np.pad(obs, pad3).astype(np.float32)
+        if precip is None:
+            pr = np.zeros_like(s)
+        else:
+            pr = np.pad(np.log1p(np.clip(np.nan_to_num(precip, nan=0.0), 0, None)), pad3).astype(np.float32)
+            pr /= self.norm.precip_scale
+        lnd = np.pad(land.astype(bool), ((0, ph), (0, pw)))
+        state = state if state is not None else PatchState.zeros(ny, nx, self.hidden)
+        if state.h.shape != (ny, nx, self.hidden):
+            raise ValueError(f"state of shape {state.h.shape} does not fit a block of {ny} x {nx} patches")
+
+        lp = _patches(lnd, p)  # (ny, nx, p, p)
+        active = np.flatnonzero(lp.any(axis=(-1, -2)).ravel())
+        sp, mp, pp = (_patches(a, p).reshape(t, ny * nx, p, p) for a in (s, m, pr))
+        out = np.zeros((t, ny * nx, p, p), np.float32)
+        h_out, c_out = state.h.reshape(ny * nx, -1).copy(), state.c.reshape(ny * nx, -1).copy()
+        land_t = torch.from_numpy(lp.reshape(ny * nx, 1, p, p).astype(np.float32))
+        dev = self.device
+        for i in range(0, active.size, self.batch):
+            idx = active[i : i + self.batch]
+            st = LSTMState(torch.from_numpy(h_out[idx]).to(dev), torch.from_numpy(c_out[idx]).to(dev))
+            ld = land_t[idx].to(dev)
+            for k in range(t):
+                _, raw, st = self.net.step(
+                    torch.from_numpy(sp[k, idx, None]).to(dev),
+                    torch.from_numpy(mp[k, idx, None]).to(dev),
+                    torch.from_numpy(pp[k, idx, None]).to(dev),
+                    ld,
+                    st,
+                )
+                out[k, idx] = raw[:, 0].float().cpu().numpy()
+            h_out[idx] = st.h.float().cpu().numpy()
+            c_out[idx] = st.c.float().cpu().numpy()
+
+        rec = _unpatch(out.reshape(t, ny, nx, p, p))[:, :h, :w] * np.float32(self.norm.sm_scale)
+        rec = np.clip(rec, self.lo, self.hi)
+        land_b = land.astype(bool)[None]
+        filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
+        flag = np.where(obs, FLAG_OBSERVED, np.where(land_b, FLAG_FILLED, FLAG_NOT_FILLED)).astype(np.int8)
+        return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1))

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+import torch
+
+from sgdsm_dask.errors import ConfigError, InputError
+from sgdsm_dask.model import checkpoint
+from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED, Filler
+from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, Normalisation, count_flops, get_config
+from sgdsm_dask.model.train import eq12
+
+SMALL = ModelConfig(name="small", width=4, feature=32, hidden=24)
+
+
+def _inputs(n=3, t=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.rand(n, t, 40, 40, generator=g)
+    m = (torch.rand(n, t, 40, 40, generator=g) > 0.4).float()
+    p = torch.rand(n, t, 40, 40, generator=g) * 3
+    land = (torch.rand(n, 40, 40, generator=g) > 0.2).float()
+    return s, m, p, land
+
+
+def test_stepping_day_by_day_equals_the_sequence_call():
+    torch.manual_seed(1)
+    net = LSTMCNN(SMALL).eval()
+    s, m, p, land = _inputs()
+    with torch.no_grad():
+        filled, raw, state = net(s, m, p, land)
+        st = net.zero_state(3)
+        for k in range(5):
+            f, r, st = net.step(s[:, k : k + 1], m[:, k : k + 1], p[:, k : k + 1], land[:, None], st)
+            torch.testing.assert_close(f, filled[:, k : k + 1])
+            torch.testing.assert_close(r, raw[:, k : k + 1])
+    torch.testing.assert_close(st.h, state.h)
+    torch.testing.assert_close(st.c, state.c)
+
+
+def test_network_pass_through_and_state_carry():
+    torch.manual_seed(2)
+    net = LSTMCNN(SMALL).eval()
+    s, m, p, land = _inputs()
+    with torch.no_grad():
+        filled, raw, _ = net(s, m, p, land)
+        obs = (m > 0) & (land[:, None] > 0)
+        assert torch.equal(filled[obs], s[obs])  # observed land pixels exactly
+        assert torch.all(filled[land[:, None].expand_as(m) == 0] == 0)
+        assert torch.all(raw >= 0)  # last ReLU: the physical lower bound
+        # The state carries information: day 2 differs when day 1 differs.
+        s2 = s.clone()
+        s2[:, 0] += 0.5
+        _, raw2, _ = net(s2, m, p, land)
+        assert not torch.allclose(raw2[:, 1], raw[:, 1])
+
+
+def test_named_configurations_and_sizes():
+    paper = get_config("paper")
+    assert (paper.width, paper.hidden, paper.layers, paper.kernel, paper.patch) == (64, 2048, 4, 3, 40)
+    net = LSTMCNN(paper)
+    assert [pc.conv.out_channels for pc in net.encoder] == [64, 64, 64, 1]
+    assert [pc.conv.out_channels for pc in net.decoder] == [64, 64, 64, 1]
+    assert net.cell.gates.out_features == 5 * 2048
+    assert count_flops(CONFIGS["default"]) < count_flops(paper)
+    with pytest.raises(ConfigError, match="unknown model configuration"):
+        get_config("huge")
+
+
+def test_eq12_by_hand():
+    raw = torch.zeros(1, 1, 40, 40)
+    b = {
+        "s": torch.zeros(1, 1, 40, 40),
+        "m": torch.ones(1, 1, 40, 40),
+        "known": torch.ones(1, 1, 40, 40),
+        "land": torch.ones(1, 40, 40),
+    }
+    b["s"][0, 0, 0, 0] = 2.0  # error 2 at a hidden pixel
+    b["m"][0, 0, 0, 0] = 0.0
+    b["s"][0, 0, 5, 5] = 1.0  # error 1 at an observed pixel
+    loss, se, n = eq12(raw, b, alpha=0.1)
+    # local: 4; global (all land): 0.1 * (4 + 1)
+    assert loss.item() == pytest.approx(4 + 0.1 * 5)
+    assert (se.item(), n.item()) == (4.0, 1.0)
+
+
+def _filler(seed=3):
+    torch.manual_seed(seed)
+    return Filler(LSTMCNN(SMALL), Normalisation(sm_scale=0.25, precip_scale=2.0))
+
+
+def _cube(t=6, h=50, w=70, seed=0):
+    rng = np.random.default_rng(seed)
+    sm = rng.uniform(0.05, 0.45, (t, h, w)).astype(np.float32)
+    sm[rng.random((t, h, w)) < 0.5] = np.nan
+    precip = rng.gamma(0.5, 4.0, (t, h, w)).astype(np.float32)
+    land = rng.random((h, w)) > 0.3
+    land[:, 40:] = False  # a sea strip: patches without land are skipped
+    return sm, precip, land
+
+
+def test_filler_keeps_observations_fills_land_and_flags():
+    sm, precip, land = _cube()
+    filled, flag, state = _filler().run(sm, precip, land)
+    obs = np.isfinite(sm)
+    assert np.array_equal(filled[obs], sm[obs])  # bit for bit
+    gaps = ~obs & land[None]
+    assert np.isfinite(filled[gaps]).all()
+    assert np.all((filled[gaps] >= 0) & (filled[gaps] <= 1))
+    assert np.isnan(filled[~obs & ~land[None]]).all()
+    assert np.array_equal(flag == FLAG_OBSERVED, obs)
+    assert np.array_equal(flag == FLAG_FILLED, gaps)
+    assert np.array_equal(flag == FLAG_NOT_FILLED, ~obs & ~land[None])
+    assert state.h.shape == (2, 2, SMALL.hidden)
+    assert not state.h[:, 1].any()  # the all-sea column of patches keeps a zero state
+
+
+def test_filler_result_does_not_depend_on_time_chunks():
+    sm, precip, land = _cube(t=7)
+    f = _filler()
+    whole, _, st_whole = f.run(sm, precip, land)
+    a, _, st = f.run(sm[:3], precip[:3], land)
+    b, _, st = f.run(sm[3:], precip[3:], land, st)
+    np.testing.assert_allclose(np.concatenate([a, b]), whole, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(st.h, st_whole.h, atol=1e-6)
+
+
+def test_missing_precipitation_is_read_as_dry():
+    sm, precip, land = _cube()
+    f = _filler()
+    none, _, _ = f.run(sm, None, land)
+    zeros, _, _ = f.run(sm, np.full_like(precip, np.nan), land)
+    np.testing.assert_array_equal(none, zeros)
+
+
+def test_checkpoint_round_trip_hash_and_wrong_configuration(tmp_path):
+    torch.manual_seed(4)
+    net = LSTMCNN(SMALL)
+    path = tmp_path / "m.pt"
+    digest = checkpoint.save(path, checkpoint.Checkpoint(SMALL, Normalisation(), net.state_dict(), {"x": 1}))
+    assert (tmp_path / "m.pt.sha256").read_text().split()[0] == digest == checkpoint.sha256(path)
+    ck = checkpoint.load(path)
+    assert ck.config == SMALL and ck.provenance["x"] == 1
+    for k, v in net.state_dict().items():
+        assert torch.equal(ck.state_dict[k], v)
+    # A file whose bytes changed after its hash was recorded is refused.
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="differs from the recorded"):
+        checkpoint.load(path)
+    # Weights of one configuration under another configuration's name: one clear message.
+    other = tmp_path / "o.pt"
+    checkpoint.save(other, checkpoint.Checkpoint(CONFIGS["tiny"], Normalisation(), net.state_dict(), {}))
+    with pytest.raises(InputError, match="weights do not fit configuration 'tiny'"):
+        checkpoint.load(other).model()
+    (tmp_path / "bare.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="no recorded SHA-256"):
+        checkpoint.load(tmp_path / "bare.pt")
