@@ -40,10 +40,10 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 class _Progress:
     """A tqdm bar over days (silent when stderr is not a terminal)."""
 
-    def __init__(self, total: int, desc: str) -> None:
+    def __init__(self, total: int, desc: str, unit: str = "day") -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit="day", disable=None, file=sys.stderr)
+        self.bar = tqdm(total=total, desc=desc, unit=unit, disable=None, file=sys.stderr)
 
     def __call__(self, n: int) -> None:
         self.bar.update(n)
@@ -139,6 +139,87 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from .model import checkpoint
+    from .model.network import get_config
+    from .model.samples import SampleRequest, Samples, extract
+    from .model.train import TrainConfig, choose_device, train
+
+    cfg = get_config(args.config)
+    masks = args.masks or []
+    if masks and len(masks) != len(args.store):
+        raise SgdsmError(f"give --masks once per --store ({len(args.store)}), '-' for the store's own gaps")
+    masks = [None if m in (None, "-") else m for m in masks] or [None] * len(args.store)
+    device = choose_device(args.device)
+    per_store = -(-args.samples // len(args.store))
+    reqs = [
+        SampleRequest(
+            store=s, masks=m, n=per_store, mode=args.mode, region=args.region, seed=args.seed + i, days=args.days
+        )
+        for i, (s, m) in enumerate(zip(args.store, masks, strict=True))
+    ]
+    parts = []
+    with _client(args) as client:
+        _announce(client)
+        for r in reqs:
+            bar = _Progress(0, f"samples {Path(r.store).name}", unit="task")
+            try:
+                parts.append(extract(r, client, progress=lambda n, bar=bar: bar.bar.update(n)))
+            finally:
+                bar.close()
+            print(f"{r.store}: {len(parts[-1])} samples, {parts[-1].hidden_fraction():.0%} of known pixels hidden")
+    samples = Samples.concat(parts)
+    fp = hashlib.sha256("".join(r.fingerprint() for r in reqs).encode()).hexdigest()[:16]
+    tcfg = TrainConfig(
+        epochs=args.epochs, batch=args.batch, lr=args.lr, halve_every=args.halve_every, alpha=args.alpha, seed=args.seed
+    )
+    prov = checkpoint.provenance(
+        command="sgdsm train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else "sgdsm train (library)",
+        sources=[
+            {"store": r.store, "masks": r.masks, "mode": r.mode, "region": args.region and args.region.to_text()}
+            for r in reqs
+        ],
+        samples=len(samples),
+        device=str(device),
+    )
+    print(f"training {cfg.name!r} on {len(samples)} samples ({device}) -> {args.out}", file=sys.stderr)
+    bar = _Progress(args.epochs, "train", unit="epoch")
+    try:
+        history = train(
+            samples,
+            cfg,
+            tcfg,
+            args.out,
+            samples_fp=fp,
+            provenance=prov,
+            device=device,
+            overwrite=args.overwrite,
+            log=bar.bar.write,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    last = history[-1] if history else {}
+    print(json.dumps({"checkpoint": args.out, "config": cfg.name, "samples": len(samples), **last}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .model.fill import Filler
+    from .validation.simulated import evaluate_store, table
+
+    filler = Filler.from_checkpoint(args.checkpoint)
+    scores = evaluate_store(args.store, filler, seed=args.seed, truth=args.truth)
+    text = table(scores)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from .download import download, plan_queries
 
@@ -196,6 +277,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace a store staged from a different request")
     _cluster_args(s)
     s.set_defaults(func=cmd_stage)
+
+    s = sub.add_parser("train", help="train the LSTM-CNN on staged cubes (paper sect. 3.2)")
+    s.add_argument("--store", action="append", required=True, metavar="STORE", help="staged cube (repeatable)")
+    s.add_argument("--out", required=True, metavar="CHECKPOINT")
+    s.add_argument("--config", default="default", metavar="NAME_OR_FILE", help="paper, default, tiny or a YAML file")
+    s.add_argument(
+        "--masks", action="append", metavar="STORE", help="gap masks for the matching --store ('-': its own)"
+    )
+    s.add_argument("--mode", choices=("complete", "incomplete"), default="complete")
+    s.add_argument("--samples", type=int, default=30000)
+    s.add_argument("--days", type=int, default=7, help="days per sample (k)")
+    s.add_argument("--epochs", type=int, default=500)
+    s.add_argument("--batch", type=int, default=128)
+    s.add_argument("--lr", type=float, default=0.005)
+    s.add_argument("--halve-every", type=int, default=100, metavar="EPOCHS")
+    s.add_argument("--alpha", type=float, default=0.1)
+    s.add_argument("--region", type=_region, default=None, help="take samples from this W,S,E,N box only")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:1 ...")
+    s.add_argument("--overwrite", action="store_true", help="replace a checkpoint of a different training run")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="hide observed pixels with other days' gaps; score model and baselines")
+    s.add_argument("--store", required=True, metavar="STORE")
+    s.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    s.add_argument(
+        "--truth", default=None, metavar="STORE", help="a synthetic archive's truth.zarr: also score real gaps"
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
+    s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("download", help="download LPRM and IMERG days with earthaccess (Earthdata login)")
     s.add_argument("out_dir")

@@ -1,0 +1,41 @@
+import numpy as np
+
+from sgdsm_dask.validation import baselines, metrics
+from sgdsm_dask.validation.simulated import hide, other_days
+
+nan = np.nan
+
+
+def test_linear_in_time_by_hand():
+    sm = np.array([nan, 0.2, nan, nan, 0.5, nan], np.float32)[:, None, None]
+    out = baselines.linear_in_time(sm)[:, 0, 0]
+    np.testing.assert_allclose(out, [0.2, 0.2, 0.3, 0.4, 0.5, 0.5], rtol=1e-6)
+    never = np.full((4, 1, 1), nan, np.float32)
+    assert np.isnan(baselines.linear_in_time(never)).all()
+
+
+def test_climatology_by_hand():
+    sm = np.array([[0.1, nan], [0.3, nan], [nan, nan]], np.float32)[:, :, None]
+    out = baselines.climatology(sm)[:, :, 0]
+    np.testing.assert_allclose(out[:, 0], [0.1, 0.3, 0.2], rtol=1e-6)
+    assert np.isnan(out[:, 1]).all()
+
+
+def test_rmse_skips_nan_pairs():
+    est = np.array([0.1, 0.2, nan, 0.4])
+    ref = np.array([0.1, 0.5, 0.3, nan])
+    assert metrics.rmse(est, ref) == np.sqrt((0 + 0.09) / 2)
+    assert metrics.count(est, ref) == 2
+
+
+def test_hiding_uses_other_days_masks():
+    u = other_days(9, seed=3)
+    assert sorted(u) == list(range(9)) and not np.any(u == np.arange(9))
+    rng = np.random.default_rng(0)
+    sm = np.where(rng.random((9, 5, 5)) < 0.5, nan, 0.3).astype(np.float32)
+    land = np.ones((5, 5), bool)
+    land[0] = False
+    sm_in, hidden = hide(sm, land, seed=3)
+    obs = np.isfinite(sm)
+    np.testing.assert_array_equal(hidden, obs & ~obs[u] & land[None])
+    assert np.isnan(sm_in[hidden]).all() and not hidden[:, 0].any()
