@@ -17,7 +17,7 @@ import torch
 
 from .checkpoint import Checkpoint, load
 from .lstm import LSTMState
-from .network import LSTMCNN, Normalisation
+from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
 
 FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = 0, 1, 2
 FLAG_MEANINGS = "observed reconstructed not_reconstructed"
@@ -25,10 +25,15 @@ FLAG_MEANINGS = "observed reconstructed not_reconstructed"
 
 @dataclass
 class PatchState:
-    """LSTM state of every patch position of a block: ``h`` and ``c`` of shape (ny, nx, hidden)."""
+    """LSTM state of every patch position of a block: ``h`` and ``c`` of shape (ny, nx, hidden).
+
+    ``y`` (ny, nx, P, P) is the last filled day in normalised units, kept for
+    configurations whose decoder sees yesterday's map (None before the first day).
+    """
 
     h: np.ndarray
     c: np.ndarray
+    y: np.ndarray | None = None
 
     @classmethod
     def zeros(cls, ny: int, nx: int, hidden: int) -> PatchState:
@@ -75,7 +80,7 @@ class Filler:
         land: np.ndarray,
         state: PatchState | None = None,
     ) -> tuple[np.ndarray, np.ndarray, PatchState]:
-        """Fill ``sm`` (T, H, W; NaN = gap) with precipitation (T, H, W; NaN or None = unavailable, taken as dry).
+        """Fill ``sm`` (T, H, W; NaN = gap) with precipitation (T, H, W; NaN or None = unavailable).
 
         Returns ``(filled, flag, state)``: observed pixels exactly as given,
         land gaps filled, everything else NaN with flag 2.
@@ -89,10 +94,9 @@ class Filler:
         s = np.pad(np.where(obs, sm, 0.0).astype(np.float32) / self.norm.sm_scale, pad3)
         m = np.pad(obs, pad3).astype(np.float32)
         if precip is None:
-            pr = np.zeros_like(s)
+            pr = np.full_like(s, NO_RAIN_DATA)
         else:
-            pr = np.pad(np.log1p(np.clip(np.nan_to_num(precip, nan=0.0), 0, None)), pad3).astype(np.float32)
-            pr /= self.norm.precip_scale
+            pr = np.pad(normalise_precip(precip, self.norm.precip_scale), pad3, constant_values=NO_RAIN_DATA)
         lnd = np.pad(land.astype(bool), ((0, ph), (0, pw)))
         state = state if state is not None else PatchState.zeros(ny, nx, self.hidden)
         if state.h.shape != (ny, nx, self.hidden):
@@ -103,11 +107,18 @@ class Filler:
         sp, mp, pp = (_patches(a, p).reshape(t, ny * nx, p, p) for a in (s, m, pr))
         out = np.zeros((t, ny * nx, p, p), np.float32)
         h_out, c_out = state.h.reshape(ny * nx, -1).copy(), state.c.reshape(ny * nx, -1).copy()
+        memory = self.net.cfg.memory_map
+        y_out = None
+        if memory:
+            y_out = np.zeros((ny * nx, 1, p, p), np.float32)
+            if state.y is not None:
+                y_out[:] = state.y.reshape(ny * nx, 1, p, p)
         land_t = torch.from_numpy(lp.reshape(ny * nx, 1, p, p).astype(np.float32))
         dev = self.device
         for i in range(0, active.size, self.batch):
             idx = active[i : i + self.batch]
-            st = LSTMState(torch.from_numpy(h_out[idx]).to(dev), torch.from_numpy(c_out[idx]).to(dev))
+            y0 = torch.from_numpy(y_out[idx]).to(dev) if memory and state.y is not None else None
+            st = LSTMState(torch.from_numpy(h_out[idx]).to(dev), torch.from_numpy(c_out[idx]).to(dev), y0)
             ld = land_t[idx].to(dev)
             for k in range(t):
                 _, raw, st = self.net.step(
@@ -120,10 +131,13 @@ class Filler:
                 out[k, idx] = raw[:, 0].float().cpu().numpy()
             h_out[idx] = st.h.float().cpu().numpy()
             c_out[idx] = st.c.float().cpu().numpy()
+            if memory and st.y is not None:
+                y_out[idx] = st.y.float().cpu().numpy()
 
         rec = _unpatch(out.reshape(t, ny, nx, p, p))[:, :h, :w] * np.float32(self.norm.sm_scale)
         rec = np.clip(rec, self.lo, self.hi)
         land_b = land.astype(bool)[None]
         filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
         flag = np.where(obs, FLAG_OBSERVED, np.where(land_b, FLAG_FILLED, FLAG_NOT_FILLED)).astype(np.int8)
-        return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1))
+        y_state = y_out.reshape(ny, nx, p, p) if y_out is not None and (t > 0 or state.y is not None) else None
+        return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1), y_state)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
@@ -37,6 +38,8 @@ class ModelConfig(Strict):
     feature: int = Field(2048, ge=1, description="length of the vector S_T")
     hidden: int = Field(2048, ge=1, description="length of h_T and C_T (and of P_T, which gates S'_T)")
     cell: Literal["paper"] = "paper"
+    skip: bool = Field(False, description="decoder also sees today's observed map (a U-Net style skip)")
+    memory_map: bool = Field(False, description="decoder also sees yesterday's filled map, carried with the state")
     sm_range: tuple[float, float] = (0.0, 1.0)
 
     @model_validator(mode="after")
@@ -51,9 +54,20 @@ class ModelConfig(Strict):
 #: is the CPU configuration, its sizes chosen by the measurements in docs/model.md.
 CONFIGS: dict[str, ModelConfig] = {
     "paper": ModelConfig(name="paper", width=64, feature=2048, hidden=2048),
-    "default": ModelConfig(name="default", width=16, feature=256, hidden=256),
-    "tiny": ModelConfig(name="tiny", width=4, feature=16, hidden=16),
+    "default": ModelConfig(name="default", width=16, feature=256, hidden=256, skip=True, memory_map=True),
+    "paper-small": ModelConfig(name="paper-small", width=16, feature=256, hidden=256),
+    "tiny": ModelConfig(name="tiny", width=4, feature=16, hidden=16, skip=True, memory_map=True),
 }
+
+
+NO_RAIN_DATA = -1.0
+
+
+def normalise_precip(mm: np.ndarray, scale: float) -> np.ndarray:
+    """``log1p(mm/day) / scale``; NaN (unavailable) becomes :data:`NO_RAIN_DATA`."""
+    with np.errstate(invalid="ignore"):
+        out = np.log1p(np.clip(mm, 0.0, None)) / scale
+    return np.where(np.isfinite(mm), out, NO_RAIN_DATA).astype(np.float32)
 
 
 class Normalisation(Strict):
@@ -62,7 +76,8 @@ class Normalisation(Strict):
     ``sm / sm_scale`` keeps 0 m3/m3 at 0, so the last decoder ReLU is the
     physical lower bound; precipitation goes through ``log1p(mm/day) /
     precip_scale`` because daily rain is heavy-tailed. Unavailable
-    precipitation (NaN) enters as 0, i.e. a dry day.
+    precipitation (NaN) enters as :data:`NO_RAIN_DATA` (-1), a value no
+    rain can take, so that "unknown" is not read as "dry".
     """
 
     sm_scale: float = Field(0.25, gt=0)
@@ -86,7 +101,9 @@ class LSTMCNN(nn.Module):
         self.fc_p = nn.Linear(n, cfg.hidden)
         self.cell = PaperLSTMCell(cfg.feature, cfg.hidden)
         self.fc_out = nn.Linear(cfg.hidden, n)
-        self.decoder = _stack(cfg, 1)
+        self.decoder = _stack(cfg, 1 + int(cfg.skip) + int(cfg.memory_map))
+        with torch.no_grad():  # start the output at the normalised mean (1), not at the ReLU's dead zero
+            self.decoder[-1].conv.bias.fill_(1.0)
 
     def zero_state(self, n: int) -> LSTMState:
         p = next(self.parameters())
@@ -102,6 +119,7 @@ class LSTMCNN(nn.Module):
         (what eq. 12 scores); ``filled`` is ``raw`` with observed pixels put
         back and non-land set to 0.
         """
+        state_in = state
         x, mk = s * m, m
         for pc in self.encoder:
             x, mk = pc(x, mk, land)
@@ -111,10 +129,22 @@ class LSTMCNN(nn.Module):
         s_out, state = self.cell(s_vec, p_vec, state)
         y = self.fc_out(s_out).view_as(s)
         mk = land
+        if self.cfg.skip or self.cfg.memory_map:
+            maps, masks = [y], [land]
+            if self.cfg.skip:
+                maps.append(s * m)
+                masks.append(m)
+            if self.cfg.memory_map:
+                first = state_in.y is None
+                maps.append(torch.zeros_like(s) if first else state_in.y)
+                masks.append(torch.zeros_like(land) if first else land.expand_as(s))
+            y, mk = torch.cat(maps, 1), torch.cat(masks, 1)
         for pc in self.decoder:
             y, mk = pc(y, mk, land)
             y = torch.relu_(y)
         filled = torch.where(m > 0, s, y) * land
+        if self.cfg.memory_map:
+            state = LSTMState(state.h, state.c, filled)
         return filled, y, state
 
     def forward(
@@ -158,6 +188,9 @@ def count_flops(cfg: ModelConfig) -> int:
     chans = [1] + [cfg.width] * (cfg.layers - 1) + [1]
     conv = sum(a * b for a, b in zip(chans[:-1], chans[1:], strict=True)) * cfg.kernel**2 * n
     mask_conv = (len(chans) - 1) * cfg.kernel**2 * n  # ||M||_1 windows: one single-channel map per layer
+    extra = int(cfg.skip) + int(cfg.memory_map)
+    conv += extra * cfg.width * cfg.kernel**2 * n  # decoder's first layer sees the extra maps
+    mask_conv += extra * cfg.kernel**2 * n
     fc = n * cfg.feature + n * cfg.hidden + cfg.hidden * n
     cell = (cfg.hidden + cfg.feature) * 5 * cfg.hidden
     return 2 * (2 * (conv + mask_conv) + fc + cell)

@@ -84,13 +84,11 @@ class Samples:
         return float((self.known & ~self.mask).sum() / max(known, 1))
 
 
-def _window(store: str, region: Region | None) -> tuple[slice, slice, int]:
+def store_window(store: str, region: Region | None) -> tuple[slice, slice, int]:
     lat = zarr_store.read_array(store, "lat")
     lon = zarr_store.read_array(store, "lon")
     try:
         own = locate(lat, lon)
-    except InputError:
-        raise
     except ValueError as exc:
         raise InputError(store, f"not on the 0.25 deg grid ({exc})") from None
     nt = zarr_store.read_array(store, "time").shape[0]
@@ -113,7 +111,7 @@ def _box_sum(a: np.ndarray, size: int, stride: int) -> np.ndarray:
 
 
 def _read_block(req: SampleRequest, t0: int, t1: int) -> dict[str, np.ndarray]:
-    rows, cols, _ = _window(req.store, req.region)
+    rows, cols, _ = store_window(req.store, req.region)
     sel = (slice(t0, t1), rows, cols)
     sm = zarr_store.read_array(req.store, "sm", sel)
     land = zarr_store.read_array(req.store, "land", (rows, cols)).astype(bool)
@@ -175,7 +173,7 @@ def cut_block(req: SampleRequest, t0: int, t1: int, chosen: np.ndarray) -> Sampl
         sm=np.zeros((n, k, p, p), np.float32),
         known=np.zeros((n, k, p, p), bool),
         mask=np.zeros((n, k, p, p), bool),
-        precip=np.zeros((n, k, p, p), np.float32),
+        precip=np.full((n, k, p, p), np.nan, np.float32),  # NaN: unavailable
         land=np.zeros((n, p, p), bool),
     )
     for i, (t, y, x) in enumerate(chosen):
@@ -199,16 +197,14 @@ def cut_block(req: SampleRequest, t0: int, t1: int, chosen: np.ndarray) -> Sampl
         out.sm[i] = np.where(known, sm, 0.0)
         out.known[i] = known
         out.mask[i] = mask & known
-        if has_precip:
-            pr = precip_all[t : t + k, ys, xs]
-            out.precip[i] = np.where(np.isfinite(pr), pr, 0.0)
+        out.precip[i] = precip_all[t : t + k, ys, xs] if has_precip else np.nan
         out.land[i] = land
     return out
 
 
 def extract(req: SampleRequest, client: Any | None = None, progress: Callable[[int], None] | None = None) -> Samples:
     """Extract ``req.n`` samples (fewer if the store holds fewer) with Dask tasks on ``client``."""
-    _, _, nt = _window(req.store, req.region)
+    _, _, nt = store_window(req.store, req.region)
     if nt < req.days + 1:
         raise InputError(req.store, f"holds {nt} days; training needs at least {req.days + 1}")
     blocks = []

@@ -27,7 +27,7 @@ import torch
 
 from ..errors import ConfigError
 from . import checkpoint as ckpt_mod
-from .network import LSTMCNN, ModelConfig, Normalisation
+from .network import LSTMCNN, ModelConfig, Normalisation, normalise_precip
 from .samples import Samples
 
 
@@ -58,7 +58,8 @@ def fit_normalisation(s: Samples) -> Normalisation:
     """Scale soil moisture by its mean known value and log-rain by its spread (defaults where absent)."""
     vals = s.sm[s.known]
     sm_scale = float(vals.mean()) if vals.size and vals.mean() > 0 else Normalisation().sm_scale
-    lp = np.log1p(s.precip[s.land[:, None].repeat(s.precip.shape[1], 1)])
+    pr = s.precip[s.land[:, None].repeat(s.precip.shape[1], 1)]
+    lp = np.log1p(np.clip(pr[np.isfinite(pr)], 0.0, None))
     spread = float(lp.std()) if lp.size else 0.0
     precip_scale = spread if spread > 1e-3 else Normalisation().precip_scale
     return Normalisation(sm_scale=round(sm_scale, 6), precip_scale=round(precip_scale, 6))
@@ -71,7 +72,7 @@ def to_tensors(s: Samples, idx: np.ndarray, norm: Normalisation, device: torch.d
     return {
         "s": t(s.sm[idx]) / norm.sm_scale,
         "m": t(s.mask[idx]),
-        "p": torch.log1p(t(s.precip[idx]).clamp(min=0)) / norm.precip_scale,
+        "p": t(normalise_precip(s.precip[idx], norm.precip_scale)),
         "land": t(s.land[idx]),
         "known": t(s.known[idx]),
     }

@@ -8,7 +8,8 @@ from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED, F
 from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, Normalisation, count_flops, get_config
 from sgdsm_dask.model.train import eq12
 
-SMALL = ModelConfig(name="small", width=4, feature=32, hidden=24)
+SMALL = ModelConfig(name="small", width=4, feature=32, hidden=24, skip=True, memory_map=True)
+PLAIN = ModelConfig(name="plain", width=4, feature=32, hidden=24)
 
 
 def _inputs(n=3, t=5, seed=0):
@@ -59,6 +60,8 @@ def test_named_configurations_and_sizes():
     assert [pc.conv.out_channels for pc in net.encoder] == [64, 64, 64, 1]
     assert [pc.conv.out_channels for pc in net.decoder] == [64, 64, 64, 1]
     assert net.cell.gates.out_features == 5 * 2048
+    assert net.decoder[0].in_channels == 1  # the paper's decoder sees only the FC map
+    assert LSTMCNN(CONFIGS["default"]).decoder[0].in_channels == 3  # + today's observations + yesterday's map
     assert count_flops(CONFIGS["default"]) < count_flops(paper)
     with pytest.raises(ConfigError, match="unknown model configuration"):
         get_config("huge")
@@ -81,9 +84,9 @@ def test_eq12_by_hand():
     assert (se.item(), n.item()) == (4.0, 1.0)
 
 
-def _filler(seed=3):
+def _filler(seed=3, cfg=SMALL):
     torch.manual_seed(seed)
-    return Filler(LSTMCNN(SMALL), Normalisation(sm_scale=0.25, precip_scale=2.0))
+    return Filler(LSTMCNN(cfg), Normalisation(sm_scale=0.25, precip_scale=2.0))
 
 
 def _cube(t=6, h=50, w=70, seed=0):
@@ -112,9 +115,10 @@ def test_filler_keeps_observations_fills_land_and_flags():
     assert not state.h[:, 1].any()  # the all-sea column of patches keeps a zero state
 
 
-def test_filler_result_does_not_depend_on_time_chunks():
+@pytest.mark.parametrize("cfg", [SMALL, PLAIN], ids=["memory-map", "paper-structure"])
+def test_filler_result_does_not_depend_on_time_chunks(cfg):
     sm, precip, land = _cube(t=7)
-    f = _filler()
+    f = _filler(cfg=cfg)
     whole, _, st_whole = f.run(sm, precip, land)
     a, _, st = f.run(sm[:3], precip[:3], land)
     b, _, st = f.run(sm[3:], precip[3:], land, st)
@@ -122,12 +126,14 @@ def test_filler_result_does_not_depend_on_time_chunks():
     np.testing.assert_allclose(st.h, st_whole.h, atol=1e-6)
 
 
-def test_missing_precipitation_is_read_as_dry():
+def test_missing_precipitation_is_unavailable_not_dry():
     sm, precip, land = _cube()
     f = _filler()
     none, _, _ = f.run(sm, None, land)
-    zeros, _, _ = f.run(sm, np.full_like(precip, np.nan), land)
-    np.testing.assert_array_equal(none, zeros)
+    nans, _, _ = f.run(sm, np.full_like(precip, np.nan), land)
+    dry, _, _ = f.run(sm, np.zeros_like(precip), land)
+    np.testing.assert_array_equal(none, nans)
+    assert not np.allclose(none, dry, equal_nan=True)
 
 
 def test_checkpoint_round_trip_hash_and_wrong_configuration(tmp_path):
