@@ -211,7 +211,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .validation.simulated import evaluate_store, table
 
     filler = Filler.from_checkpoint(args.checkpoint)
-    scores = evaluate_store(args.store, filler, seed=args.seed, truth=args.truth)
+    scores = evaluate_store(args.store, filler, seed=args.seed, truth=args.truth, region=args.region)
     text = table(scores)
     print(text)
     if args.out:
@@ -307,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth", default=None, metavar="STORE", help="a synthetic archive's truth.zarr: also score real gaps"
     )
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--region", type=_region, default=None, help="score this W,S,E,N box of the store only")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
     s.set_defaults(func=cmd_evaluate)
 

@@ -85,19 +85,24 @@ def table(scores: list[Score]) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def evaluate_store(store: str, filler: Any, seed: int = 0, truth: str | None = None) -> list[Score]:
-    """:func:`evaluate_arrays` on a staged store (read whole: meant for regional cubes)."""
+def evaluate_store(
+    store: str, filler: Any, seed: int = 0, truth: str | None = None, region: Any | None = None
+) -> list[Score]:
+    """:func:`evaluate_arrays` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
     from ..errors import InputError
     from ..io import zarr_store
+    from ..model.samples import store_window
 
-    sm = zarr_store.read_array(store, "sm")
-    land = zarr_store.read_array(store, "land").astype(bool)
-    precip = zarr_store.read_array(store, "precip")
+    rows, cols, _ = store_window(store, region)
+    sel = (slice(None), rows, cols)
+    sm = zarr_store.read_array(store, "sm", sel)
+    land = zarr_store.read_array(store, "land", (rows, cols)).astype(bool)
+    precip = zarr_store.read_array(store, "precip", sel)
     if not np.isfinite(precip).any():
         precip = None
     tr = None
     if truth is not None:
-        tr = zarr_store.read_array(truth, "sm")
+        tr = zarr_store.read_array(truth, "sm", sel)
         if tr.shape != sm.shape:
             raise InputError(truth, f"truth of shape {tr.shape} does not match {store}'s {sm.shape}")
     return evaluate_arrays(sm, precip, land, lambda a, p, lnd: filler.run(a, p, lnd)[0], seed=seed, truth=tr)
