@@ -1,0 +1,97 @@
+"""Model throughput against the machine's own best matrix and convolution FLOP/s, in one run.
+
+    python -m benchmarks.model_bench [--configs default,paper] [--batch 256] [--device cpu]
+
+For each configuration: patch-days per second of inference (one day of a
+batch of 40 x 40 patches through ``LSTMCNN.step``, state carried), FLOPs
+per patch-day (:func:`count_flops`), and the achieved FLOP/s. The roofline
+is the best of a large square matrix product and a plain 64 -> 64 3 x 3
+convolution on the same batch, both measured in the same run on the same
+device. Prints one JSON object; ``compute_over_roofline`` per configuration
+is the ratio (target >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+
+from sgdsm_dask.model.network import CONFIGS, LSTMCNN, count_flops
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _rate(fn, flops: float, dev: torch.device, repeat: int) -> float:
+    """Best FLOP/s of ``repeat`` timed calls after a warm-up call."""
+    fn()
+    _sync(dev)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        _sync(dev)
+        best = min(best, time.perf_counter() - t)
+    return flops / best
+
+
+def roofline(dev: torch.device, batch: int, repeat: int) -> dict[str, float]:
+    n = 4096 if dev.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    mm = _rate(lambda: a @ b, 2.0 * n**3, dev, repeat)
+    x = torch.randn(batch, 64, 40, 40, device=dev)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(dev)
+    with torch.inference_mode():
+        cv = _rate(lambda: conv(x), 2.0 * batch * 40 * 40 * 64 * 64 * 9, dev, repeat)
+    return {"matmul_flops": mm, "conv_flops": cv, "best_flops": max(mm, cv)}
+
+
+def model_rate(name: str, dev: torch.device, batch: int, repeat: int) -> dict[str, float]:
+    cfg = CONFIGS[name]
+    torch.manual_seed(0)
+    net = LSTMCNN(cfg).to(dev).eval()
+    g = torch.Generator().manual_seed(0)
+    s = torch.rand(batch, 1, 40, 40, generator=g).to(dev)
+    m = (torch.rand(batch, 1, 40, 40, generator=g) > 0.5).float().to(dev)
+    p = torch.rand(batch, 1, 40, 40, generator=g).to(dev)
+    land = (torch.rand(batch, 1, 40, 40, generator=g) > 0.3).float().to(dev)
+    state = net.zero_state(batch)
+    flops = count_flops(cfg)
+    with torch.inference_mode():
+        rate = _rate(lambda: net.step(s, m, p, land, state), flops * batch, dev, repeat)
+    return {"flops_per_patch_day": flops, "achieved_flops": rate, "patch_days_per_s": rate / flops}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", default="default,paper")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    roof = roofline(dev, args.batch, args.repeat)
+    result = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"
+        + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
+        "device": str(dev),
+        "batch": args.batch,
+        **roof,
+        "configs": {},
+    }
+    for name in args.configs.split(","):
+        r = model_rate(name, dev, args.batch, args.repeat)
+        r["compute_over_roofline"] = r["achieved_flops"] / roof["best_flops"]
+        r["compute_over_conv"] = r["achieved_flops"] / roof["conv_flops"]
+        result["configs"][name] = r
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
