@@ -211,7 +211,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .validation.simulated import evaluate_store, table
 
     filler = Filler.from_checkpoint(args.checkpoint)
-    scores = evaluate_store(args.store, filler, seed=args.seed, truth=args.truth, region=args.region)
+    scores = evaluate_store(
+        args.store, filler, seed=args.seed, truth=args.truth, region=args.region, spin_up=args.spin_up
+    )
     text = table(scores)
     print(text)
     if args.out:
@@ -308,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--region", type=_region, default=None, help="score this W,S,E,N box of the store only")
+    s.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
     s.set_defaults(func=cmd_evaluate)
 

@@ -27,8 +27,9 @@ FLAG_MEANINGS = "observed reconstructed not_reconstructed"
 class PatchState:
     """LSTM state of every patch position of a block: ``h`` and ``c`` of shape (ny, nx, hidden).
 
-    ``y`` (ny, nx, P, P) is the last filled day in normalised units, kept for
-    configurations whose decoder sees yesterday's map (None before the first day).
+    ``y`` (ny, nx, 2, P, P) is, per pixel, the decayed mean of past observations
+    (normalised) and its weight, kept for configurations with ``memory_map``
+    (None before the first day).
     """
 
     h: np.ndarray
@@ -110,9 +111,9 @@ class Filler:
         memory = self.net.cfg.memory_map
         y_out = None
         if memory:
-            y_out = np.zeros((ny * nx, 1, p, p), np.float32)
+            y_out = np.zeros((ny * nx, 2, p, p), np.float32)
             if state.y is not None:
-                y_out[:] = state.y.reshape(ny * nx, 1, p, p)
+                y_out[:] = state.y.reshape(ny * nx, 2, p, p)
         land_t = torch.from_numpy(lp.reshape(ny * nx, 1, p, p).astype(np.float32))
         dev = self.device
         for i in range(0, active.size, self.batch):
@@ -139,5 +140,5 @@ class Filler:
         land_b = land.astype(bool)[None]
         filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
         flag = np.where(obs, FLAG_OBSERVED, np.where(land_b, FLAG_FILLED, FLAG_NOT_FILLED)).astype(np.int8)
-        y_state = y_out.reshape(ny, nx, p, p) if y_out is not None and (t > 0 or state.y is not None) else None
+        y_state = y_out.reshape(ny, nx, 2, p, p) if y_out is not None and (t > 0 or state.y is not None) else None
         return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1), y_state)

@@ -25,7 +25,7 @@ class LSTMState:
 
     h: torch.Tensor  # (N, hidden)
     c: torch.Tensor  # (N, hidden)
-    y: torch.Tensor | None = None  # (N, 1, P, P) yesterday's filled patch (configurations with memory_map)
+    y: torch.Tensor | None = None  # (N, 2, P, P) past-observation mean and weight (configurations with memory_map)
 
     @classmethod
     def zeros(

@@ -39,7 +39,8 @@ class ModelConfig(Strict):
     hidden: int = Field(2048, ge=1, description="length of h_T and C_T (and of P_T, which gates S'_T)")
     cell: Literal["paper"] = "paper"
     skip: bool = Field(False, description="decoder also sees today's observed map (a U-Net style skip)")
-    memory_map: bool = Field(False, description="decoder also sees yesterday's filled map, carried with the state")
+    memory_map: bool = Field(False, description="decoder also sees each pixel's decayed mean of past observations")
+    memory_decay: float = Field(0.95, gt=0, le=1, description="daily weight decay of that mean (1: plain mean)")
     sm_range: tuple[float, float] = (0.0, 1.0)
 
     @model_validator(mode="after")
@@ -109,6 +110,14 @@ class LSTMCNN(nn.Module):
         p = next(self.parameters())
         return LSTMState.zeros(n, self.cfg.hidden, device=p.device, dtype=p.dtype)
 
+    @staticmethod
+    def _history(state: LSTMState, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean of past observations, its weight) per pixel; zero weight before any observation."""
+        if state.y is None:
+            z = torch.zeros_like(like)
+            return z, z
+        return state.y[:, :1], state.y[:, 1:2]
+
     def step(
         self, s: torch.Tensor, m: torch.Tensor, p: torch.Tensor, land: torch.Tensor, state: LSTMState
     ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
@@ -135,16 +144,20 @@ class LSTMCNN(nn.Module):
                 maps.append(s * m)
                 masks.append(m)
             if self.cfg.memory_map:
-                first = state_in.y is None
-                maps.append(torch.zeros_like(s) if first else state_in.y)
-                masks.append(torch.zeros_like(land) if first else land.expand_as(s))
+                hist, weight = self._history(state_in, s)
+                maps.append(hist)
+                masks.append((weight > 0).to(s.dtype) * land)
             y, mk = torch.cat(maps, 1), torch.cat(masks, 1)
         for pc in self.decoder:
             y, mk = pc(y, mk, land)
             y = torch.relu_(y)
         filled = torch.where(m > 0, s, y) * land
         if self.cfg.memory_map:
-            state = LSTMState(state.h, state.c, filled)
+            hist, weight = self._history(state_in, s)
+            lam = self.cfg.memory_decay
+            w_new = lam * weight + m
+            h_new = torch.where(w_new > 0, (lam * weight * hist + m * s) / w_new.clamp(min=1e-6), hist)
+            state = LSTMState(state.h, state.c, torch.cat([h_new, w_new], 1))
         return filled, y, state
 
     def forward(

@@ -65,14 +65,20 @@ def evaluate_arrays(
     fill: Any,
     seed: int = 0,
     truth: np.ndarray | None = None,
+    spin_up: int = 0,
 ) -> list[Score]:
-    """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score."""
+    """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score.
+
+    The first ``spin_up`` days are filled by every method but scored for none
+    (the model's state starts at zero on the first day of a cube).
+    """
     sm_in, hidden = hide(sm, land, seed)
     est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in)}
-    scores = [score_methods(est, sm, hidden, "hidden observed pixels")]
+    scored = np.arange(sm.shape[0])[:, None, None] >= spin_up
+    scores = [score_methods(est, sm, hidden & scored, "hidden observed pixels")]
     if truth is not None:
         gaps = ~np.isfinite(sm) & land[None]
-        scores.append(score_methods(est, truth, gaps | hidden, "all gaps vs truth"))
+        scores.append(score_methods(est, truth, (gaps | hidden) & scored, "all gaps vs truth"))
     return scores
 
 
@@ -86,7 +92,12 @@ def table(scores: list[Score]) -> str:
 
 
 def evaluate_store(
-    store: str, filler: Any, seed: int = 0, truth: str | None = None, region: Any | None = None
+    store: str,
+    filler: Any,
+    seed: int = 0,
+    truth: str | None = None,
+    region: Any | None = None,
+    spin_up: int = 0,
 ) -> list[Score]:
     """:func:`evaluate_arrays` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
     from ..errors import InputError
@@ -105,4 +116,6 @@ def evaluate_store(
         tr = zarr_store.read_array(truth, "sm", sel)
         if tr.shape != sm.shape:
             raise InputError(truth, f"truth of shape {tr.shape} does not match {store}'s {sm.shape}")
-    return evaluate_arrays(sm, precip, land, lambda a, p, lnd: filler.run(a, p, lnd)[0], seed=seed, truth=tr)
+    return evaluate_arrays(
+        sm, precip, land, lambda a, p, lnd: filler.run(a, p, lnd)[0], seed=seed, truth=tr, spin_up=spin_up
+    )

@@ -39,3 +39,23 @@ def test_hiding_uses_other_days_masks():
     obs = np.isfinite(sm)
     np.testing.assert_array_equal(hidden, obs & ~obs[u] & land[None])
     assert np.isnan(sm_in[hidden]).all() and not hidden[:, 0].any()
+
+
+def test_spin_up_days_are_filled_but_not_scored():
+    from sgdsm_dask.validation.simulated import evaluate_arrays
+
+    rng = np.random.default_rng(1)
+    sm = np.where(rng.random((10, 6, 6)) < 0.4, nan, rng.uniform(0.1, 0.4, (10, 6, 6))).astype(np.float32)
+    land = np.ones((6, 6), bool)
+    seen = []
+
+    def fill(a, p, lnd):
+        seen.append(a.shape)
+        return baselines.linear_in_time(a)
+
+    all_days = evaluate_arrays(sm, None, land, fill, seed=2)[0]
+    late = evaluate_arrays(sm, None, land, fill, seed=2, spin_up=4)[0]
+    assert seen == [(10, 6, 6), (10, 6, 6)]  # every day is filled either way
+    _, hidden = hide(sm, land, seed=2)
+    assert (all_days.n, late.n) == (int(hidden.sum()), int(hidden[4:].sum()))
+    assert late.rmse["LSTM-CNN"] == late.rmse["linear in time"]
