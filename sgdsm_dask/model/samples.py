@@ -50,6 +50,8 @@ class SampleRequest:
     min_land: float = 0.25  # fraction of the patch that must be land
     stride: int = PATCH // 2
     block: int = 32  # days per extraction task (masks come from days of the same block)
+    history: int = 14  # days before a window (inside its block) that warm the past-observation memory
+    decay: float = 0.95  # that memory's daily decay (the model's memory_decay)
     region: Region | None = None  # restrict to this box of the store
     seed: int = 0
 
@@ -61,23 +63,32 @@ class SampleRequest:
 
 @dataclass
 class Samples:
-    """Stacked samples: ``sm``/``precip`` (n, k, P, P) float32, ``known``/``mask`` (n, k, P, P) bool, ``land`` (n, P, P)."""
+    """Stacked samples: ``sm``/``precip`` (n, k, P, P) float32, ``known``/``mask`` (n, k, P, P) bool, ``land`` (n, P, P).
+
+    ``past_mean``/``past_weight`` (n, P, P): each pixel's decayed mean of the
+    observations of the days before the window (weight 0: none), the memory a
+    model running through the record would bring into the window.
+    """
 
     sm: np.ndarray
     known: np.ndarray
     mask: np.ndarray
     precip: np.ndarray
     land: np.ndarray
+    past_mean: np.ndarray
+    past_weight: np.ndarray
+
+    FIELDS = ("sm", "known", "mask", "precip", "land", "past_mean", "past_weight")
 
     def __len__(self) -> int:
         return self.sm.shape[0]
 
     @classmethod
     def concat(cls, parts: list[Samples]) -> Samples:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("sm", "known", "mask", "precip", "land")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
 
     def take(self, idx: np.ndarray) -> Samples:
-        return Samples(self.sm[idx], self.known[idx], self.mask[idx], self.precip[idx], self.land[idx])
+        return Samples(*(getattr(self, f)[idx] for f in self.FIELDS))
 
     def hidden_fraction(self) -> float:
         known = self.known.sum()
@@ -119,11 +130,19 @@ def _read_block(req: SampleRequest, t0: int, t1: int) -> dict[str, np.ndarray]:
         ms = zarr_store.read_array(req.masks, "sm", sel)
         if ms.shape != sm.shape:
             raise InputError(req.masks, f"mask store shape {ms.shape} differs from {req.store}'s {sm.shape}")
-        observed = np.isfinite(ms)
+        observed, obs_values = np.isfinite(ms), ms
     else:
-        observed = np.isfinite(sm)
+        observed, obs_values = np.isfinite(sm), sm
     known = np.isfinite(sm) & land
-    return {"sm": sm, "land": land, "known": known, "observed": observed, "rows": rows, "cols": cols}
+    return {
+        "sm": sm,
+        "land": land,
+        "known": known,
+        "observed": observed,
+        "obs_values": obs_values,  # what the days before a window offer the memory (the masks store's, if any)
+        "rows": rows,
+        "cols": cols,
+    }
 
 
 def _candidates(req: SampleRequest, b: dict[str, np.ndarray]) -> np.ndarray:
@@ -175,6 +194,8 @@ def cut_block(req: SampleRequest, t0: int, t1: int, chosen: np.ndarray) -> Sampl
         mask=np.zeros((n, k, p, p), bool),
         precip=np.full((n, k, p, p), np.nan, np.float32),  # NaN: unavailable
         land=np.zeros((n, p, p), bool),
+        past_mean=np.zeros((n, p, p), np.float32),
+        past_weight=np.zeros((n, p, p), np.float32),
     )
     for i, (t, y, x) in enumerate(chosen):
         ys, xs = slice(y, y + p), slice(x, x + p)
@@ -199,7 +220,22 @@ def cut_block(req: SampleRequest, t0: int, t1: int, chosen: np.ndarray) -> Sampl
         out.mask[i] = mask & known
         out.precip[i] = precip_all[t : t + k, ys, xs] if has_precip else np.nan
         out.land[i] = land
+        out.past_mean[i], out.past_weight[i] = past_observations(
+            b["obs_values"][max(0, t - req.history) : t, ys, xs], req.decay
+        )
     return out
+
+
+def past_observations(days: np.ndarray, decay: float) -> tuple[np.ndarray, np.ndarray]:
+    """Decayed mean and weight of the observed values of ``days`` (T, ...), as ``LSTMCNN`` keeps them."""
+    mean = np.zeros(days.shape[1:], np.float64)
+    weight = np.zeros(days.shape[1:], np.float64)
+    for day in days:
+        obs = np.isfinite(day)
+        w_new = decay * weight + obs
+        mean = np.where(w_new > 0, (decay * weight * mean + np.where(obs, day, 0.0)) / np.maximum(w_new, 1e-6), mean)
+        weight = w_new
+    return mean.astype(np.float32), weight.astype(np.float32)
 
 
 def extract(req: SampleRequest, client: Any | None = None, progress: Callable[[int], None] | None = None) -> Samples:

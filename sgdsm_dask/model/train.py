@@ -27,6 +27,7 @@ import torch
 
 from ..errors import ConfigError
 from . import checkpoint as ckpt_mod
+from .lstm import LSTMState
 from .network import LSTMCNN, ModelConfig, Normalisation, normalise_precip
 from .samples import Samples
 
@@ -75,7 +76,14 @@ def to_tensors(s: Samples, idx: np.ndarray, norm: Normalisation, device: torch.d
         "p": t(normalise_precip(s.precip[idx], norm.precip_scale)),
         "land": t(s.land[idx]),
         "known": t(s.known[idx]),
+        "past": torch.stack([t(s.past_mean[idx]) / norm.sm_scale, t(s.past_weight[idx])], 1),
     }
+
+
+def warm_state(net: LSTMCNN, b: dict[str, torch.Tensor]) -> LSTMState:
+    """Zero (h, C), as in the paper, plus the past-observation memory the record would bring."""
+    st = net.zero_state(b["s"].shape[0])
+    return LSTMState(st.h, st.c, b["past"]) if net.cfg.memory_map else st
 
 
 def eq12(
@@ -165,7 +173,7 @@ def train(
         tot, se, cnt = 0.0, 0.0, 0.0
         for i in range(0, perm.size, tcfg.batch):
             b = to_tensors(samples, np.sort(perm[i : i + tcfg.batch]), norm, device)
-            _, raw, _ = net(b["s"], b["m"], b["p"], b["land"])
+            _, raw, _ = net(b["s"], b["m"], b["p"], b["land"], warm_state(net, b))
             loss, e, c = eq12(raw, b, tcfg.alpha)
             if not torch.isfinite(loss):
                 raise ConfigError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
@@ -209,7 +217,7 @@ def evaluate_rmse(
     se, cnt = 0.0, 0.0
     for i in range(0, idx.size, batch):
         b = to_tensors(samples, idx[i : i + batch], norm, device)
-        filled, _, _ = net(b["s"], b["m"], b["p"], b["land"])
+        filled, _, _ = net(b["s"], b["m"], b["p"], b["land"], warm_state(net, b))
         filled = filled.clamp(0, net.cfg.sm_range[1] / norm.sm_scale)
         w = (1.0 - b["m"]) * b["known"]
         se += float((((filled - b["s"]) ** 2) * w).sum())

@@ -1,0 +1,1 @@
+"""Shipped checkpoints (see docs/model-card.md); their SHA-256 is in ``sgdsm_dask.model.checkpoint.SHIPPED``."""

@@ -1,0 +1,45 @@
+import datetime as dt
+
+import pytest
+
+from sgdsm_dask.cli import main
+from sgdsm_dask.grid import Region
+from sgdsm_dask.model import checkpoint
+from sgdsm_dask.testing import small_archive
+
+# Held out from the shipped checkpoint's training (2015-03-01..06-28, 20W-52E, seed 7):
+# another year, another continent, another seed.
+HELD_OUT = Region.from_bounds(-70.0, -20.0, -50.0, 0.0)
+
+
+def test_shipped_checkpoint_is_verified_and_loads_safely():
+    path = checkpoint.shipped_path("default")
+    assert checkpoint.SHIPPED["default"] == checkpoint.sha256(path)
+    ck = checkpoint.load()  # the shipped one, hash checked, torch.load(weights_only=True)
+    assert ck.config.name == "default" and ck.sha256 == checkpoint.SHIPPED["default"]
+    assert "optimizer" not in (ck.training or {})
+    assert path.stat().st_size < 10 * 2**20
+    ck.model()  # the weights fit the configuration
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory, client):
+    out = tmp_path_factory.mktemp("held_out")
+    arch = small_archive(out / "archive", days=20, start=dt.date(2016, 7, 1), region=HELD_OUT, seed=11)
+    store = out / "staged.zarr"
+    args = ["stage", "--lprm", str(arch / "lprm"), "--imerg", str(arch / "imerg"), "--out", str(store)]
+    assert main(args + ["--region=-70,-20,-50,0", "--scheduler", client.scheduler.address]) == 0
+    return arch, store
+
+
+def test_shipped_checkpoint_beats_the_baselines_on_held_out_synthetic_days(held_out, tmp_path, capsys):
+    arch, store = held_out
+    table = tmp_path / "table.md"
+    assert main(["evaluate", "--store", str(store), "--truth", str(arch / "truth.zarr"), "--out", str(table)]) == 0
+    rows = {}
+    for line in table.read_text().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = [float(c) for c in cells[1:]]
+    model, lin, clim = rows["LSTM-CNN"], rows["linear in time"], rows["climatology"]
+    for k in range(2):  # hidden observed pixels, and all gaps against the truth
+        assert model[k] < lin[k] and model[k] < clim[k], table.read_text()
