@@ -27,7 +27,7 @@ FORMAT = "sgdsm-checkpoint-1"
 
 #: The shipped checkpoints and their SHA-256 (see docs/model-card.md).
 SHIPPED: dict[str, str] = {
-    "default": "",
+    "default": "4ce20680ba09e15816d029a71b2288cc0305dc0e8e0db4bd9300e98bac9b6e14",
 }
 
 
