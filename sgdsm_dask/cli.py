@@ -206,6 +206,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .reconstruct import ReconstructRequest, reconstruct
+
+    req = ReconstructRequest(
+        staged=args.store,
+        out=args.out,
+        checkpoint=args.checkpoint,
+        time_chunk=args.time_chunk,
+        space_chunk=args.space_chunk,
+    )
+    with _client(args) as client:
+        _announce(client)
+        bar = _Progress(0, "reconstruct", unit="task")
+        try:
+            summary = reconstruct(req, client, overwrite=args.overwrite, progress=bar)
+        finally:
+            bar.close()
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .model.fill import Filler
     from .validation.simulated import evaluate_store, table
@@ -301,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace a checkpoint of a different training run")
     _cluster_args(s)
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("reconstruct", help="fill a staged cube with the LSTM-CNN, chains of tasks along time")
+    s.add_argument("--store", required=True, metavar="STAGED")
+    s.add_argument("--out", required=True, metavar="RESULT")
+    s.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    s.add_argument("--time-chunk", type=int, default=8, metavar="DAYS")
+    s.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
+    s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_reconstruct)
 
     s = sub.add_parser("evaluate", help="hide observed pixels with other days' gaps; score model and baselines")
     s.add_argument("--store", required=True, metavar="STORE")

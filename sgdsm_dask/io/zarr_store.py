@@ -57,6 +57,11 @@ def write_region(store: str, arrays: Mapping[str, np.ndarray], t0: int) -> None:
         arr[t0:t1, ...] = values
 
 
+def write_block(store: str, name: str, sel: tuple[slice, ...], values: np.ndarray) -> None:
+    """Write ``values`` into the box ``sel`` of one array (whole chunks, so no two tasks share one)."""
+    _group(store)[name][sel] = values
+
+
 def read_array(store: str, name: str, sel: tuple[slice, ...] | None = None) -> np.ndarray:
     g = _group(store, mode="r")
     arr = g[name]

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import zarr
+
+from sgdsm_dask.cli import main
+from sgdsm_dask.errors import InputError
+from sgdsm_dask.io import zarr_store
+from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED
+from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
+
+
+@pytest.fixture(scope="module")
+def staged(archive, client, tmp_path_factory):
+    """The 10-day archive (2015-04-05 missing) staged in 40-cell spatial chunks: two blocks."""
+    out = tmp_path_factory.mktemp("rec") / "staged.zarr"
+    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(out)]
+    args += ["--region", "0,40,20,50", "--time-chunk", "4", "--space-chunk", "40"]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    return str(out)
+
+
+def _read(store):
+    return zarr_store.read_array(store, "sm"), zarr_store.read_array(store, "flag")
+
+
+@pytest.fixture(scope="module")
+def reference(staged, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ref") / "rec.zarr")
+    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=10))
+    assert summary["blocks"] == 2 and summary["tasks_run"] == 2
+    return out
+
+
+def test_observed_pixels_kept_land_filled_flags_match(staged, reference):
+    sm, flag = _read(reference)
+    src = zarr_store.read_array(staged, "sm")
+    land = zarr_store.read_array(staged, "land").astype(bool)
+    status = zarr_store.read_array(staged, "day_status")
+    obs = np.isfinite(src)
+    assert np.array_equal(sm[obs], src[obs])  # bit for bit
+    staged_days = status == 1
+    gaps = ~obs & land[None] & staged_days[:, None, None]
+    assert np.isfinite(sm[gaps]).all() and np.all((sm[gaps] >= 0) & (sm[gaps] <= 1))
+    assert np.array_equal(flag == FLAG_OBSERVED, obs)
+    assert np.array_equal(flag == FLAG_FILLED, gaps)
+    assert np.all(flag[~staged_days] == FLAG_NOT_FILLED) and np.isnan(sm[~staged_days]).all()  # the missing day
+
+
+@pytest.mark.parametrize("time_chunk", [1, 3])
+def test_result_does_not_depend_on_time_chunks_or_workers(staged, reference, client, tmp_path, time_chunk):
+    out = str(tmp_path / "rec.zarr")
+    reconstruct(ReconstructRequest(staged, out, time_chunk=time_chunk), client)  # 2 worker processes
+    sm, flag = _read(out)
+    ref_sm, ref_flag = _read(reference)
+    assert np.array_equal(flag, ref_flag)
+    np.testing.assert_allclose(sm, ref_sm, rtol=0, atol=2e-6)
+
+
+def test_resume_redoes_only_unfinished_chunks(staged, tmp_path):
+    out = str(tmp_path / "rec.zarr")
+    req = ReconstructRequest(staged, out, time_chunk=3)
+    first = reconstruct(req)
+    assert first["tasks_run"] == 8  # 4 time chunks x 2 blocks
+    whole = _read(out)
+    # As if the run had stopped after the first two chunks of block (0, 1): later markers never written.
+    g = zarr.open_group(out, mode="r+")
+    g["done"][2:, 0, 1] = 0
+    g["sm"][6:, :, 40:] = np.nan
+    again = reconstruct(req)
+    assert (again["tasks_run"], again["tasks_resumed"]) == (2, 6)
+    np.testing.assert_array_equal(_read(out)[0], whole[0])
+    with pytest.raises(InputError, match="another request"):
+        reconstruct(ReconstructRequest(staged, out, time_chunk=4))
+
+
+def test_cli_reconstruct(staged, reference, client, tmp_path, capsys):
+    out = str(tmp_path / "rec.zarr")
+    args = ["reconstruct", "--store", staged, "--out", out, "--time-chunk", "5"]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    np.testing.assert_allclose(_read(out)[0], _read(reference)[0], rtol=0, atol=2e-6)
