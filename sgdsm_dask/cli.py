@@ -227,6 +227,20 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    with _client(args) as client:
+        _announce(client)
+        bar = _Progress(0, "export", unit="file")
+        try:
+            summary = export(args.store, args.out, client, progress=bar)
+        finally:
+            bar.close()
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .model.fill import Filler
     from .validation.simulated import evaluate_store, table
@@ -332,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     _cluster_args(s)
     s.set_defaults(func=cmd_reconstruct)
+
+    s = sub.add_parser("export", help="one CF NetCDF4 file per day from a reconstruction store")
+    s.add_argument("--store", required=True, metavar="RESULT")
+    s.add_argument("--out", required=True, metavar="DIR")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("evaluate", help="hide observed pixels with other days' gaps; score model and baselines")
     s.add_argument("--store", required=True, metavar="STORE")

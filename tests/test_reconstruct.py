@@ -78,3 +78,28 @@ def test_cli_reconstruct(staged, reference, client, tmp_path, capsys):
     args = ["reconstruct", "--store", staged, "--out", out, "--time-chunk", "5"]
     assert main(args + ["--scheduler", client.scheduler.address]) == 0
     np.testing.assert_allclose(_read(out)[0], _read(reference)[0], rtol=0, atol=2e-6)
+
+
+def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp_path):
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    out = tmp_path / "daily"
+    args = ["export", "--store", reference, "--out", str(out), "--scheduler", client.scheduler.address]
+    assert main(args) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 9 and "SGD-SM2_20150405.nc" not in files  # the missing day has no file
+    assert files[0] == "SGD-SM2_20150401.nc" and not any(f.endswith(".part") for f in files)
+    sm, flag = _read(reference)
+    with xr.open_dataset(out / "SGD-SM2_20150403.nc") as ds:
+        assert ds.rio.crs.to_epsg() == 4326 and ds["sm"].attrs["grid_mapping"] == "crs"
+        assert ds.attrs["Conventions"] == "CF-1.8, ACDD-1.3"
+        assert ds["flag"].attrs["flag_meanings"] == "observed reconstructed not_reconstructed"
+        assert list(ds["flag"].attrs["flag_values"]) == [0, 1, 2]
+        assert ds["sm"].encoding["zlib"] and str(ds["time"].values[0])[:10] == "2015-04-03"
+        np.testing.assert_array_equal(ds["sm"].values[0], sm[2])
+        np.testing.assert_array_equal(ds["flag"].values[0], flag[2])
+    # A rerun keeps finished files and writes nothing twice.
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert main(args) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before

@@ -1,0 +1,149 @@
+"""``sgdsm export``: one CF-1.8 / ACDD-1.3 NetCDF4 file per day from a reconstruction store.
+
+Files are written by Dask tasks, one per day, each to a temporary name in
+the output folder and renamed when complete, so a stopped export never
+leaves a broken file under a final name; a rerun skips the days whose file
+exists. Days that were not reconstructed (missing in the archive) get no
+file, like the 7115 files of the published record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import __version__
+from .errors import InputError
+from .io import zarr_store
+from .model.fill import FLAG_NOT_FILLED
+from .paths import local_or_url
+
+PREFIX = "SGD-SM2_"
+
+
+def day_name(day: np.datetime64) -> str:
+    """File name of a day; only digits come from data, so no name can leave the output folder."""
+    return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}.nc"
+
+
+def _dataset(result: str, t: int) -> xr.Dataset:
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    src = xr.open_zarr(local_or_url(result), consolidated=False)
+    day = src[["sm", "flag"]].isel(time=slice(t, t + 1)).load()
+    attrs = zarr_store.read_attrs(result)
+    lat, lon = day["lat"].values, day["lon"].values
+    ds = xr.Dataset(
+        {
+            "sm": day["sm"].astype(np.float32),
+            "flag": day["flag"].astype(np.int8),
+        },
+        coords={"time": day["time"], "lat": day["lat"], "lon": day["lon"]},
+    )
+    ds["sm"].attrs = {
+        "units": "m3 m-3",
+        "standard_name": "volume_fraction_of_condensed_water_in_soil",
+        "long_name": "surface soil moisture, gaps filled (SGD-SM 2.0 LSTM-CNN)",
+        "valid_range": np.array([0.0, 1.0], np.float32),
+    }
+    ds["flag"].attrs = {
+        "long_name": "origin of the soil moisture value",
+        "flag_values": np.arange(3, dtype=np.int8),
+        "flag_meanings": "observed reconstructed not_reconstructed",
+    }
+    ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}
+    ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}
+    ds["time"].attrs = {"standard_name": "time", "axis": "T"}
+    ds = ds.rio.write_crs("EPSG:4326", grid_mapping_name="crs")
+    ds = ds.rio.set_spatial_dims(x_dim="lon", y_dim="lat")
+    for name in ("sm", "flag"):  # as an attribute, so the per-variable encoding below cannot drop it
+        ds[name].encoding.pop("grid_mapping", None)
+        ds[name].attrs["grid_mapping"] = "crs"
+    day0 = pd.Timestamp(day["time"].values[0])
+    ds.attrs = {
+        "Conventions": "CF-1.8, ACDD-1.3",
+        "title": "Seamless global daily soil moisture (SGD-SM 2.0 method), sgdsm-dask",
+        "summary": "Daily LPRM soil moisture with gaps filled by an LSTM-CNN with partial convolutions "
+        "that also sees GPM IMERG precipitation (Zhang et al., ESSD 2022).",
+        "institution": "sgdsm-dask users",
+        "source": f"reconstruction store {os.path.basename(result.rstrip('/'))}",
+        "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm export (sgdsm-dask {__version__})",
+        "references": "Zhang, Q. et al. (2022), Earth Syst. Sci. Data, 14, 1845-1863",
+        "provenance": attrs.get("provenance", ""),
+        "time_coverage_start": f"{day0:%Y-%m-%d}T00:00:00Z",
+        "time_coverage_end": f"{day0:%Y-%m-%d}T23:59:59Z",
+        "geospatial_lat_min": float(lat.min() - 0.125),
+        "geospatial_lat_max": float(lat.max() + 0.125),
+        "geospatial_lon_min": float(lon.min() - 0.125),
+        "geospatial_lon_max": float(lon.max() + 0.125),
+        "geospatial_lat_resolution": "0.25 degree",
+        "geospatial_lon_resolution": "0.25 degree",
+        "date_created": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    return ds
+
+
+def export_day(result: str, out_dir: str, t: int) -> str:
+    """One task: write day ``t`` atomically; return the final path (existing files are kept)."""
+    src = xr.open_zarr(local_or_url(result), consolidated=False)
+    name = day_name(src["time"].values[t])
+    final = Path(out_dir) / name
+    if final.exists():
+        return str(final)
+    ds = _dataset(result, t)
+    enc = {
+        "sm": {"zlib": True, "complevel": 4, "dtype": "float32", "_FillValue": np.float32(np.nan)},
+        "flag": {"zlib": True, "complevel": 4, "dtype": "int8", "_FillValue": None},
+        "time": {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"},
+        "lat": {"_FillValue": None},
+        "lon": {"_FillValue": None},
+    }
+    tmp = final.with_name(f".{name}.part")
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(str(final), f"cannot be written ({exc.strerror or exc})") from None
+    return str(final)
+
+
+def days_to_export(result: str) -> list[int]:
+    """Indices of days with at least one observed or reconstructed pixel."""
+    flag = xr.open_zarr(local_or_url(result), consolidated=False)["flag"]
+    any_value = (flag != FLAG_NOT_FILLED).any(dim=("lat", "lon")).compute().values
+    return [int(i) for i in np.flatnonzero(any_value)]
+
+
+def export(
+    result: str, out_dir: str, client: Any | None = None, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Write every reconstructed day of ``result`` into ``out_dir``; returns a summary."""
+    if not zarr_store.exists(result):
+        raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for stale in Path(out_dir).glob(f".{PREFIX}*.nc.part"):  # left by a stopped run
+        stale.unlink()
+    days = days_to_export(result)
+    paths = []
+    if client is None:
+        for t in days:
+            paths.append(export_day(result, str(out_dir), t))
+            if progress:
+                progress(1)
+    else:
+        from distributed import as_completed
+
+        futs = [client.submit(export_day, result, str(out_dir), t, pure=False) for t in days]
+        for f in as_completed(futs):
+            paths.append(f.result())
+            if progress:
+                progress(1)
+    return {"out": str(out_dir), "files": len(paths)}
