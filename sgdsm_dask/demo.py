@@ -1,9 +1,9 @@
 """``sgdsm demo``: the embedded default run on a fresh machine.
 
 A synthetic archive over Europe and Africa (real land mask, real file
-layouts), staged into a Zarr cube on the local cluster, and a quick-look
-picture. Later stages (reconstruction, per-day NetCDF) join this run as
-they are built.
+layouts), staged into a Zarr cube on the local cluster, reconstructed with
+the shipped checkpoint, exported as one NetCDF file per day, and two
+pictures: the staged cube, and before/after maps with a time series.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import StageConfig
+from .export import export
 from .grid import Region
-from .plots import stage_quicklook
+from .plots import reconstruction_quicklook, stage_quicklook
+from .reconstruct import ReconstructRequest, reconstruct
 from .staging import StageRequest, plan_days, stage
 from .staging.inventory import list_files
 from .synth import SynthRequest, write_archive
@@ -39,4 +41,19 @@ def run_demo(out_dir: Path, client: Any, days: int = 30) -> dict[str, str]:
     with tqdm(total=days, desc="stage", unit="day", disable=None) as bar:
         stage(sreq, client, overwrite=True, progress=bar.update)
     png = stage_quicklook(store, out_dir / "quicklook.png", truth=str(archive / "truth.zarr"))
-    return {"archive": str(archive), "staged cube": store, "picture": str(png)}
+    result = str(out_dir / "reconstructed.zarr")
+    rreq = ReconstructRequest(staged=store, out=result, time_chunk=config.time_chunk)
+    with tqdm(desc="reconstruct", unit="task", disable=None) as bar:
+        reconstruct(rreq, client, overwrite=True, progress=bar.update)
+    daily = out_dir / "daily"
+    with tqdm(desc="export", unit="file", disable=None) as bar:
+        export(result, str(daily), client, progress=bar.update)
+    after = reconstruction_quicklook(store, result, out_dir / "reconstruction.png", truth=str(archive / "truth.zarr"))
+    return {
+        "archive": str(archive),
+        "staged cube": store,
+        "reconstruction": result,
+        "daily files": str(daily),
+        "picture (staged)": str(png),
+        "picture (before/after)": str(after),
+    }

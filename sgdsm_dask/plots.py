@@ -71,3 +71,73 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
     fig.savefig(png, dpi=90)
     plt.close(fig)
     return png
+
+
+def pick_pixel(staged: xr.Dataset) -> tuple[int, int]:
+    """A land pixel with gaps on about half of the days and the most rain: where filling shows."""
+    land = staged["land"].values
+    obs = np.isfinite(staged["sm"].values)
+    frac = obs.mean(axis=0)
+    rain = np.nan_to_num(staged["precip"].values).sum(axis=0)
+    score = np.where(land & (frac > 0.25) & (frac < 0.75), rain + 1.0, -1.0)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(i), int(j)
+
+
+def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: str | None = None) -> Path:
+    """Before and after maps of one day, and a time series at a pixel with its rain (paper Fig. 6 and 11)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    st = xr.open_zarr(staged, consolidated=False)
+    rs = xr.open_zarr(result, consolidated=False)
+    flag = rs["flag"].values
+    days = np.flatnonzero((flag == 1).any(axis=(1, 2)))
+    if days.size == 0:
+        raise ValueError(f"{result}: no reconstructed day to show")
+    t = int(days[-1])
+    land = st["land"].values
+    extent = [
+        float(st.lon.min()) - 0.125,
+        float(st.lon.max()) + 0.125,
+        float(st.lat.min()) - 0.125,
+        float(st.lat.max()) + 0.125,
+    ]
+    maps = [
+        ("observed (LPRM, gaps)", np.where(land, st["sm"].values[t], np.nan)),
+        ("SGD-SM 2.0 LSTM-CNN, filled", rs["sm"].values[t]),
+    ]
+    tr = xr.open_zarr(truth, consolidated=False) if truth else None
+    if tr is not None:
+        maps.append(("synthetic truth", np.where(land, tr["sm"].values[t], np.nan)))
+    fig = plt.figure(figsize=(5.0 * len(maps), 8.5), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(maps), height_ratios=[2.2, 1])
+    i, j = pick_pixel(st)
+    for k, (title, values) in enumerate(maps):
+        ax = fig.add_subplot(grid[0, k])
+        im = ax.imshow(values, extent=extent, vmin=0, vmax=0.5, cmap="YlGnBu")
+        ax.set_facecolor("0.85")
+        ax.plot(float(st.lon[j]), float(st.lat[i]), marker="x", color="red")
+        ax.set_title(f"{title}\n{str(st.time.values[t])[:10]}")
+        fig.colorbar(im, ax=ax, label="m3/m3", shrink=0.8)
+    ax = fig.add_subplot(grid[1, :])
+    time = st["time"].values
+    series = rs["sm"].values[:, i, j]
+    obs = st["sm"].values[:, i, j]
+    ax.plot(time, series, color="tab:green", label="reconstructed (filled days)")
+    ax.plot(time, obs, "o", color="black", ms=4, label="observed")
+    if tr is not None:
+        ax.plot(time, tr["sm"].values[:, i, j], "--", color="0.5", label="truth")
+    ax.set_ylabel("soil moisture (m3/m3)")
+    ax.set_title(f"pixel {float(st.lat[i]):.3f} N, {float(st.lon[j]):.3f} E")
+    rain = ax.twinx()
+    rain.bar(time, np.nan_to_num(st["precip"].values[:, i, j]), color="tab:blue", alpha=0.35, label="rain")
+    rain.set_ylabel("precipitation (mm/day)")
+    rain.invert_yaxis()
+    ax.legend(loc="lower left", fontsize="small")
+    out = Path(png)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -124,10 +124,17 @@ def test_download_dry_run_forms_the_earthaccess_queries():
     assert "'short_name': 'GPM_3IMERGDF', 'version': '07'" in out and "'bounding_box': (-10.0, 35.0, 30.0, 60.0)" in out
 
 
-def test_demo_writes_a_cube_and_a_picture(tmp_path):
+def test_demo_writes_cube_reconstruction_daily_files_and_pictures(tmp_path):
     proc = run("demo", str(tmp_path / "demo"), "--days", "6", "--workers", "2")
-    png = tmp_path / "demo" / "quicklook.png"
-    assert f"picture: {png}" in proc.stdout and "dask dashboard: http://127.0.0.1:" in proc.stderr
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
-    ds = xr.open_zarr(tmp_path / "demo" / "staged.zarr", consolidated=False)
+    demo = tmp_path / "demo"
+    for name in ("quicklook.png", "reconstruction.png"):
+        png = demo / name
+        assert str(png) in proc.stdout
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    assert "dask dashboard: http://127.0.0.1:" in proc.stderr
+    ds = xr.open_zarr(demo / "staged.zarr", consolidated=False)
     assert ds.sm.shape[0] == 6 and bool(ds.available.all())
+    rec = xr.open_zarr(demo / "reconstructed.zarr", consolidated=False)
+    land = ds.land.values
+    assert np.isfinite(rec.sm.values[:, land]).all()  # every land pixel filled
+    assert len(list((demo / "daily").glob("SGD-SM2_*.nc"))) == 6
