@@ -220,9 +220,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         _announce(client)
         bar = _Progress(0, "reconstruct", unit="task")
         try:
-            summary = reconstruct(req, client, overwrite=args.overwrite, progress=bar)
+            summary = reconstruct(req, client, overwrite=args.overwrite, append=args.append, progress=bar)
         finally:
             bar.close()
+    if summary["days_with_precip"] == 0:
+        print(
+            f"warning: {args.store} has no precipitation; the model ran with rain marked unavailable "
+            "(not as dry days), which it was trained for, but fills are less sharp after storms",
+            file=sys.stderr,
+        )
     print(json.dumps(summary))
     return 0
 
@@ -344,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--time-chunk", type=int, default=8, metavar="DAYS")
     s.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
     s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
+    s.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
     _cluster_args(s)
     s.set_defaults(func=cmd_reconstruct)
 

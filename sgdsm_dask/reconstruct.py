@@ -225,14 +225,60 @@ def reconstruct_chunk(
     return state
 
 
+def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) -> int:
+    """Grow the result store to the staged cube's days; return how many days were added.
+
+    The days already reconstructed must be the first days of the staged
+    cube, with the same checkpoint and chunks. The last time chunk, if it
+    was short, is marked unfinished so that it is redone over its full
+    length from the state stored before it: the values are those of one run.
+    """
+    import zarr
+
+    old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}"))
+    for key in ("checkpoint_sha256", "time_chunk", "space_chunk"):
+        if old.get(key) != provenance[key]:
+            raise InputError(req.out, f"cannot append: {key} was {old.get(key)!r}, now {provenance[key]!r}")
+    g = zarr.open_group(local_or_url(req.out), mode="r+", zarr_format=3)
+    s = zarr.open_group(local_or_url(req.staged), mode="r", zarr_format=3)
+    if g["time"].attrs.get("units") != s["time"].attrs.get("units"):
+        raise InputError(req.staged, "time is encoded differently from the reconstruction's; cannot append")
+    t_old, t_new = g["time"][:], s["time"][:]
+    n0 = t_old.size
+    if t_new.size < n0 or not np.array_equal(t_new[:n0], t_old):
+        raise InputError(req.staged, f"its first {n0} days are not the days already in {req.out}; cannot append")
+    if not (np.array_equal(g["lat"][:], s["lat"][:]) and np.array_equal(g["lon"][:], s["lon"][:])):
+        raise InputError(req.staged, f"its grid differs from {req.out}'s; cannot append")
+    if t_new.size == n0:
+        return 0
+    nb_old = -(-n0 // lay.tc)
+    g["time"].resize((lay.nt,))
+    g["time"][n0:] = t_new[n0:]
+    for name in ("sm", "flag"):
+        g[name].resize((lay.nt, lay.ny, lay.nx))
+    names = ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else [])
+    for name in names:
+        arr = g[name]
+        arr.resize((lay.n_chunks,) + arr.shape[1:])
+    g["done"][nb_old:] = 0
+    if n0 % lay.tc:
+        g["done"][nb_old - 1] = 0
+    zarr_store.update_attrs(
+        req.out,
+        {"provenance": json.dumps(provenance, sort_keys=True), "reconstruct_fingerprint": _fingerprint(provenance)},
+    )
+    return lay.nt - n0
+
+
 def reconstruct(
     req: ReconstructRequest,
     client: Any | None = None,
     *,
     overwrite: bool = False,
+    append: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Build or resume the reconstruction store; returns a summary."""
+    """Build, resume or (``append``) extend the reconstruction store; returns a summary."""
     if client is not None and not shared_between_processes(req.out):
         raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
     ck = load(req.checkpoint_path())
@@ -250,13 +296,16 @@ def reconstruct(
         "days": lay.nt,
         "sgdsm_version": __version__,
     }
-    if zarr_store.exists(req.out) and not overwrite:
+    added = 0
+    if append and zarr_store.exists(req.out):
+        added = _append(req, lay, provenance)
+    elif zarr_store.exists(req.out) and not overwrite:
         have = zarr_store.read_attrs(req.out).get("reconstruct_fingerprint")
         if have != _fingerprint(provenance):
             raise InputError(
                 req.out,
                 "store holds a reconstruction of another request (checkpoint, staged cube or chunks); "
-                "choose another --out or pass --overwrite",
+                "choose another --out, pass --overwrite, or --append for new days",
             )
     else:
         zarr_store.write_template(req.out, _template(req, lay, provenance))
@@ -309,5 +358,7 @@ def reconstruct(
         "time_chunks": lay.n_chunks,
         "tasks_run": run,
         "tasks_resumed": finished,
+        "days_appended": added,
+        "days_with_precip": int(zarr_store.read_array(req.staged, "precip_available").sum()),
         "checkpoint_sha256": ck.sha256,
     }

@@ -103,3 +103,43 @@ def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert main(args) == 0
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_append_new_days_equals_one_run(archive, staged, reference, client, tmp_path):
+    first = tmp_path / "first6.zarr"
+    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(first)]
+    args += ["--region", "0,40,20,50", "--time-chunk", "4", "--space-chunk", "40", "--end", "2015-04-06"]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    out = str(tmp_path / "rec.zarr")
+    reconstruct(ReconstructRequest(str(first), out, time_chunk=4))  # 6 days: the second chunk is short
+    with pytest.raises(InputError, match="another request"):
+        reconstruct(ReconstructRequest(staged, out, time_chunk=4))
+    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, append=True)
+    assert summary["days_appended"] == 4 and summary["tasks_run"] == 4  # chunks 2 and 3 of both blocks
+    sm, flag = _read(out)
+    ref_sm, ref_flag = _read(reference)
+    assert np.array_equal(flag, ref_flag)
+    np.testing.assert_allclose(sm, ref_sm, rtol=0, atol=2e-6)
+    with pytest.raises(InputError, match="time_chunk was 4"):
+        reconstruct(ReconstructRequest(staged, out, time_chunk=5), append=True)
+
+
+def test_cube_without_precipitation_runs_with_a_warning(tmp_path, client):
+    from tests.conftest import real
+
+    cube = real("lprm/lprm_amsr2_x_201504_west.nc")
+    store = str(tmp_path / "cube.zarr")
+    args = ["stage", "--cube", str(cube), "--out", store, "--region=-60,-10,-40,0", "--end", "2015-04-05"]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    out = str(tmp_path / "rec.zarr")
+    proc_args = ["reconstruct", "--store", store, "--out", out, "--scheduler", client.scheduler.address]
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(proc_args) == 0
+    assert "has no precipitation" in err.getvalue()
+    sm = zarr_store.read_array(out, "sm")
+    land = zarr_store.read_array(store, "land").astype(bool)
+    assert np.isfinite(sm[:, land]).all()
