@@ -247,6 +247,46 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_run_config
+    from .export import export
+    from .reconstruct import ReconstructRequest, reconstruct
+    from .staging import stage
+
+    cfg = load_run_config(args.config)
+    st = cfg.stage
+    stage_args = argparse.Namespace(
+        **st.model_dump(exclude={"region"}), region=_region(st.region) if st.region else None
+    )
+    sreq = build_stage_request(stage_args)
+    args.scheduler = args.scheduler or cfg.scheduler
+    args.cluster = args.cluster or cfg.cluster
+    rc = cfg.reconstruct
+    rreq = ReconstructRequest(staged=st.out, out=rc.out, checkpoint=rc.checkpoint, time_chunk=rc.time_chunk)
+    with _client(args) as client:
+        _announce(client)
+        bar = _Progress(sreq.dates().size, "stage")
+        try:
+            staged = stage(sreq, client, overwrite=st.overwrite, progress=bar)
+        finally:
+            bar.close()
+        bar = _Progress(0, "reconstruct", unit="task")
+        try:
+            rec = reconstruct(rreq, client, overwrite=rc.overwrite, append=rc.append, progress=bar)
+        finally:
+            bar.close()
+        out = {"staged": staged["store"], "reconstruction": rec["store"]}
+        if cfg.export is not None:
+            bar = _Progress(0, "export", unit="file")
+            try:
+                out["daily files"] = export(rc.out, cfg.export.out, client, progress=bar)["out"]
+            finally:
+                bar.close()
+    for what, where in out.items():
+        print(f"{what}: {where}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .model.fill import Filler
     from .validation.simulated import evaluate_store, table
@@ -359,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR")
     _cluster_args(s)
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("run", help="stage, reconstruct and export from one YAML file (see docs/run.md)")
+    s.add_argument("config", metavar="CONFIG")
+    _cluster_args(s)
+    s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("evaluate", help="hide observed pixels with other days' gaps; score model and baselines")
     s.add_argument("--store", required=True, metavar="STORE")

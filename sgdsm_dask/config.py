@@ -94,3 +94,64 @@ def load_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     return data
+
+
+class RunStage(Strict):
+    """The ``stage`` section of a ``sgdsm run`` file (the options of ``sgdsm stage``)."""
+
+    out: str
+    lprm: str | None = None
+    imerg: str | None = None
+    cube: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    region: str | None = None  # "W,S,E,N"
+    band: Band = "c1"
+    time_chunk: int = 8
+    space_chunk: int = 360
+    on_error: Literal["raise", "skip"] = "raise"
+    overwrite: bool = False
+
+
+class RunReconstruct(Strict):
+    out: str
+    checkpoint: str | None = None
+    time_chunk: int = Field(8, ge=1)
+    append: bool = False
+    overwrite: bool = False
+
+
+class RunExport(Strict):
+    out: str
+
+
+class RunConfig(Strict):
+    """``sgdsm run CONFIG``: stage, reconstruct and export from one YAML file (paths relative to it)."""
+
+    stage: RunStage
+    reconstruct: RunReconstruct
+    export: RunExport | None = None
+    cluster: str | None = None
+    scheduler: str | None = None
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a run file; relative local paths are taken relative to the file's folder."""
+    data = load_yaml(path)
+    try:
+        cfg = RunConfig(**data)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    base = Path(path).resolve().parent
+
+    def rel(p: str | None) -> str | None:
+        if p is None or "://" in p or Path(p).is_absolute():
+            return p
+        return str(base / p)
+
+    stage = cfg.stage.model_copy(update={k: rel(getattr(cfg.stage, k)) for k in ("out", "lprm", "imerg", "cube")})
+    rec = cfg.reconstruct.model_copy(
+        update={"out": rel(cfg.reconstruct.out), "checkpoint": rel(cfg.reconstruct.checkpoint)}
+    )
+    exp = cfg.export.model_copy(update={"out": rel(cfg.export.out)}) if cfg.export else None
+    return cfg.model_copy(update={"stage": stage, "reconstruct": rec, "export": exp, "cluster": rel(cfg.cluster)})

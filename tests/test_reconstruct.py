@@ -143,3 +143,30 @@ def test_cube_without_precipitation_runs_with_a_warning(tmp_path, client):
     sm = zarr_store.read_array(out, "sm")
     land = zarr_store.read_array(store, "land").astype(bool)
     assert np.isfinite(sm[:, land]).all()
+
+
+def test_sgdsm_run_stages_reconstructs_and_exports_from_one_file(archive, client, tmp_path, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"""
+stage:
+  lprm: {archive / "lprm"}
+  imerg: {archive / "imerg"}
+  out: staged.zarr
+  region: "0,40,20,50"
+  time_chunk: 5
+  space_chunk: 40
+reconstruct:
+  out: result.zarr
+  time_chunk: 5
+export:
+  out: daily
+"""
+    )
+    assert main(["run", str(cfg), "--scheduler", client.scheduler.address]) == 0
+    printed = capsys.readouterr().out
+    assert f"daily files: {tmp_path / 'daily'}" in printed  # outputs land beside the run file
+    assert len(list((tmp_path / "daily").glob("SGD-SM2_*.nc"))) == 9
+    cfg.write_text(cfg.read_text() + "unknown: 1\n")
+    assert main(["run", str(cfg)]) == 2
+    assert "unknown" in capsys.readouterr().err
