@@ -26,6 +26,27 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def sigkill_when(args: list[str], progress, at_least: int) -> int:
+    """Start ``sgdsm ARGS`` in its own process group and SIGKILL the group once ``progress()`` >= ``at_least``."""
+    proc = subprocess.Popen(
+        [*SGDSM, *args], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = progress()
+        except Exception:  # noqa: BLE001 - the output is being created
+            done = 0
+        if done >= at_least:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"sgdsm {args[0]} finished before it could be stopped; the test needs a longer run"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return done
+
+
 def _open(store: Path) -> xr.Dataset:
     ds = xr.open_zarr(store, consolidated=False)
     return ds.drop_attrs()
@@ -51,26 +72,11 @@ def test_synth_then_stage_30_global_days_and_sigkill_resume(global_archive, tmp_
 
     # Stop a second stage with SIGKILL half-way (the command and its workers), then run it again.
     killed = tmp_path / "killed.zarr"
-    proc = subprocess.Popen(
-        [*SGDSM, "stage", *common, "--out", str(killed)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    done = 0
-    while time.time() < deadline and proc.poll() is None:
-        if exists(str(killed)):
-            try:
-                done = int((read_chunks_safely(str(killed), "day_status", 2, 30, 0) != 0).sum())
-            except Exception:  # noqa: BLE001 - the store is being created
-                done = 0
-            if done >= 8:
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, "stage finished before it could be stopped; the test needs a slower stage"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+
+    def staged_days() -> int:
+        return int((read_chunks_safely(str(killed), "day_status", 2, 30, 0) != 0).sum()) if exists(str(killed)) else 0
+
+    done = sigkill_when(["stage", *common, "--out", str(killed)], staged_days, 8)
     assert 8 <= done < 30
     out = run("stage", *common, "--out", str(killed))
     assert '"blocks_resumed": ' in out.stdout and '"blocks_resumed": 0' not in out.stdout
@@ -138,3 +144,50 @@ def test_demo_writes_cube_reconstruction_daily_files_and_pictures(tmp_path):
     land = ds.land.values
     assert np.isfinite(rec.sm.values[:, land]).all()  # every land pixel filled
     assert len(list((demo / "daily").glob("SGD-SM2_*.nc"))) == 6
+
+
+@pytest.fixture(scope="module")
+def global_staged(global_archive, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gstaged") / "staged.zarr"
+    lprm, imerg = str(global_archive / "lprm"), str(global_archive / "imerg")
+    run("stage", "--lprm", lprm, "--imerg", imerg, "--time-chunk", "2", "--workers", "2", "--out", str(out))
+    return out
+
+
+@pytest.mark.slow
+def test_reconstruct_and_export_killed_then_rerun_match_an_uninterrupted_run(global_staged, tmp_path):
+    from sgdsm_dask.io.zarr_store import read_array
+
+    common = ["--store", str(global_staged), "--time-chunk", "2", "--workers", "2"]
+    full = tmp_path / "full.zarr"
+    run("reconstruct", *common, "--out", str(full))
+    run("export", "--store", str(full), "--out", str(tmp_path / "full_daily"), "--workers", "2")
+
+    killed = tmp_path / "killed.zarr"
+
+    def chunks_done() -> int:
+        return int(read_array(str(killed), "done").sum())
+
+    done = sigkill_when(["reconstruct", *common, "--out", str(killed)], chunks_done, 20)
+    total = read_array(str(full), "done").size  # 15 time chunks x 8 blocks
+    assert 20 <= done < total
+    again = run("reconstruct", *common, "--out", str(killed))
+    assert '"tasks_resumed": 0' not in again.stdout
+    for name in ("sm", "flag", "state_h", "state_c", "state_memory"):
+        np.testing.assert_array_equal(read_array(str(killed), name), read_array(str(full), name), err_msg=name)
+
+    daily = tmp_path / "killed_daily"
+    sigkill_when(
+        ["export", "--store", str(killed), "--out", str(daily), "--workers", "2"],
+        lambda: len(list(daily.glob("SGD-SM2_*.nc"))),
+        5,
+    )
+    for f in daily.glob("SGD-SM2_*.nc"):  # whatever has its final name is a whole file
+        with xr.open_dataset(f) as ds:
+            ds.load()
+    run("export", "--store", str(killed), "--out", str(daily), "--workers", "2")
+    names = sorted(p.name for p in daily.iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "full_daily").iterdir()) and len(names) == 30
+    for name in names:
+        with xr.open_dataset(daily / name) as a, xr.open_dataset(tmp_path / "full_daily" / name) as b:
+            xr.testing.assert_equal(a[["sm", "flag"]], b[["sm", "flag"]])
