@@ -38,9 +38,9 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """A tqdm bar over days (silent when stderr is not a terminal)."""
+    """A tqdm bar (silent when stderr is not a terminal); a context manager, callable with a count."""
 
-    def __init__(self, total: int, desc: str, unit: str = "day") -> None:
+    def __init__(self, total: int | None, desc: str, unit: str = "day") -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc=desc, unit=unit, disable=None, file=sys.stderr)
@@ -48,7 +48,14 @@ class _Progress:
     def __call__(self, n: int) -> None:
         self.bar.update(n)
 
-    def close(self) -> None:
+    def write(self, line: str) -> None:
+        """Print a line above the bar."""
+        self.bar.write(line)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.bar.close()
 
 
@@ -79,11 +86,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )
     with _client(args) as client:
         _announce(client)
-        bar = _Progress(req.days, "synth")
-        try:
+        with _Progress(req.days, "synth") as bar:
             out = write_archive(req, client, progress=bar)
-        finally:
-            bar.close()
     print(f"synthetic archive: {out}  (lprm/, imerg/, truth.zarr)")
     return 0
 
@@ -119,22 +123,46 @@ def build_stage_request(args: argparse.Namespace):
     return StageRequest(out=args.out, region=args.region or Region(), config=config, plans=tuple(plans))
 
 
-def cmd_stage(args: argparse.Namespace) -> int:
+def _stage(req: Any, client: Any, overwrite: bool) -> dict[str, Any]:
+    """Stage with a progress bar; warnings and skip reasons go to stderr."""
     from .staging import stage
 
+    if req.cube is None and not any(p.imerg for p in req.plans):
+        print("warning: no IMERG files; precipitation is recorded as unavailable, not as zero rain", file=sys.stderr)
+    with _Progress(req.dates().size, "stage") as bar:
+        summary = stage(req, client, overwrite=overwrite, progress=bar)
+    for day, why in summary.pop("skip_reasons").items():
+        print(f"skipped {day}: {why}", file=sys.stderr)
+    return summary
+
+
+def _reconstruct(req: Any, client: Any, overwrite: bool, append: bool) -> dict[str, Any]:
+    """Reconstruct with a progress bar; a cube without rain is named on stderr."""
+    from .reconstruct import reconstruct
+
+    with _Progress(None, "reconstruct", unit="task") as bar:
+        summary = reconstruct(req, client, overwrite=overwrite, append=append, progress=bar)
+    if summary["days_with_precip"] == 0:
+        print(
+            f"warning: {req.staged} has no precipitation; the model ran with rain marked unavailable "
+            "(not as dry days), which it was trained for, but fills are less sharp after storms",
+            file=sys.stderr,
+        )
+    return summary
+
+
+def _export(result: str, out: str, client: Any) -> dict[str, Any]:
+    from .export import export
+
+    with _Progress(None, "export", unit="file") as bar:
+        return export(result, out, client, progress=bar)
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
     req = build_stage_request(args)
-    if not args.imerg and req.cube is None:
-        print("warning: no --imerg given; precipitation is recorded as unavailable, not as zero rain", file=sys.stderr)
     with _client(args) as client:
         _announce(client)
-        bar = _Progress(req.dates().size, "stage")
-        try:
-            summary = stage(req, client, overwrite=args.overwrite, progress=bar)
-        finally:
-            bar.close()
-    for day, why in summary["skip_reasons"].items():
-        print(f"skipped {day}: {why}", file=sys.stderr)
-    summary.pop("skip_reasons")
+        summary = _stage(req, client, args.overwrite)
     print(json.dumps(summary))
     return 0
 
@@ -164,11 +192,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with _client(args) as client:
         _announce(client)
         for r in reqs:
-            bar = _Progress(0, f"samples {Path(r.store).name}", unit="task")
-            try:
-                parts.append(extract(r, client, progress=lambda n, bar=bar: bar.bar.update(n)))
-            finally:
-                bar.close()
+            with _Progress(None, f"samples {Path(r.store).name}", unit="task") as bar:
+                parts.append(extract(r, client, progress=bar))
             print(f"{r.store}: {len(parts[-1])} samples, {parts[-1].hidden_fraction():.0%} of known pixels hidden")
     samples = Samples.concat(parts)
     fp = hashlib.sha256("".join(r.fingerprint() for r in reqs).encode()).hexdigest()[:16]
@@ -185,8 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=str(device),
     )
     print(f"training {cfg.name!r} on {len(samples)} samples ({device}) -> {args.out}", file=sys.stderr)
-    bar = _Progress(args.epochs, "train", unit="epoch")
-    try:
+    with _Progress(args.epochs, "train", unit="epoch") as bar:
         history = train(
             samples,
             cfg,
@@ -196,18 +220,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             provenance=prov,
             device=device,
             overwrite=args.overwrite,
-            log=bar.bar.write,
+            log=bar.write,
             progress=bar,
         )
-    finally:
-        bar.close()
     last = history[-1] if history else {}
     print(json.dumps({"checkpoint": args.out, "config": cfg.name, "samples": len(samples), **last}))
     return 0
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .reconstruct import ReconstructRequest, reconstruct
+    from .reconstruct import ReconstructRequest
 
     req = ReconstructRequest(
         staged=args.store,
@@ -218,40 +240,22 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     )
     with _client(args) as client:
         _announce(client)
-        bar = _Progress(0, "reconstruct", unit="task")
-        try:
-            summary = reconstruct(req, client, overwrite=args.overwrite, append=args.append, progress=bar)
-        finally:
-            bar.close()
-    if summary["days_with_precip"] == 0:
-        print(
-            f"warning: {args.store} has no precipitation; the model ran with rain marked unavailable "
-            "(not as dry days), which it was trained for, but fills are less sharp after storms",
-            file=sys.stderr,
-        )
+        summary = _reconstruct(req, client, args.overwrite, args.append)
     print(json.dumps(summary))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export
-
     with _client(args) as client:
         _announce(client)
-        bar = _Progress(0, "export", unit="file")
-        try:
-            summary = export(args.store, args.out, client, progress=bar)
-        finally:
-            bar.close()
+        summary = _export(args.store, args.out, client)
     print(json.dumps(summary))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_run_config
-    from .export import export
-    from .reconstruct import ReconstructRequest, reconstruct
-    from .staging import stage
+    from .reconstruct import ReconstructRequest
 
     cfg = load_run_config(args.config)
     st = cfg.stage
@@ -265,23 +269,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     rreq = ReconstructRequest(staged=st.out, out=rc.out, checkpoint=rc.checkpoint, time_chunk=rc.time_chunk)
     with _client(args) as client:
         _announce(client)
-        bar = _Progress(sreq.dates().size, "stage")
-        try:
-            staged = stage(sreq, client, overwrite=st.overwrite, progress=bar)
-        finally:
-            bar.close()
-        bar = _Progress(0, "reconstruct", unit="task")
-        try:
-            rec = reconstruct(rreq, client, overwrite=rc.overwrite, append=rc.append, progress=bar)
-        finally:
-            bar.close()
-        out = {"staged": staged["store"], "reconstruction": rec["store"]}
+        out = {"staged": _stage(sreq, client, st.overwrite)["store"]}
+        out["reconstruction"] = _reconstruct(rreq, client, rc.overwrite, rc.append)["store"]
         if cfg.export is not None:
-            bar = _Progress(0, "export", unit="file")
-            try:
-                out["daily files"] = export(rc.out, cfg.export.out, client, progress=bar)["out"]
-            finally:
-                bar.close()
+            out["daily files"] = _export(rc.out, cfg.export.out, client)["out"]
     for what, where in out.items():
         print(f"{what}: {where}")
     return 0
