@@ -33,12 +33,14 @@ def day_name(day: np.datetime64) -> str:
     return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}.nc"
 
 
-def _dataset(result: str, t: int) -> xr.Dataset:
+def _open(result: str) -> xr.Dataset:
+    """The result store as NumPy-backed lazy arrays (no Dask graph inside a task)."""
+    return xr.open_zarr(local_or_url(result), consolidated=False, chunks=None)
+
+
+def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
     import rioxarray  # noqa: F401 - registers the .rio accessor
 
-    src = xr.open_zarr(local_or_url(result), consolidated=False)
-    day = src[["sm", "flag"]].isel(time=slice(t, t + 1)).load()
-    attrs = zarr_store.read_attrs(result)
     lat, lon = day["lat"].values, day["lon"].values
     ds = xr.Dataset(
         {
@@ -90,14 +92,21 @@ def _dataset(result: str, t: int) -> xr.Dataset:
     return ds
 
 
-def export_day(result: str, out_dir: str, t: int) -> str:
-    """One task: write day ``t`` atomically; return the final path (existing files are kept)."""
-    src = xr.open_zarr(local_or_url(result), consolidated=False)
+def export_day(result: str, out_dir: str, t: int) -> str | None:
+    """One task: write day ``t`` atomically; return its path (an existing file is kept).
+
+    A day without any observed or reconstructed pixel (not staged) gets no
+    file and returns None.
+    """
+    src = _open(result)
     name = day_name(src["time"].values[t])
     final = Path(out_dir) / name
     if final.exists():
         return str(final)
-    ds = _dataset(result, t)
+    day = src[["sm", "flag"]].isel(time=slice(t, t + 1)).load()
+    if not np.any(day["flag"].values != FLAG_NOT_FILLED):
+        return None
+    ds = _dataset(result, day, src.attrs)
     enc = {
         "sm": {"zlib": True, "complevel": 4, "dtype": "float32", "_FillValue": np.float32(np.nan)},
         "flag": {"zlib": True, "complevel": 4, "dtype": "int8", "_FillValue": None},
@@ -115,13 +124,6 @@ def export_day(result: str, out_dir: str, t: int) -> str:
     return str(final)
 
 
-def days_to_export(result: str) -> list[int]:
-    """Indices of days with at least one observed or reconstructed pixel."""
-    flag = xr.open_zarr(local_or_url(result), consolidated=False)["flag"]
-    any_value = (flag != FLAG_NOT_FILLED).any(dim=("lat", "lon")).compute().values
-    return [int(i) for i in np.flatnonzero(any_value)]
-
-
 def export(
     result: str, out_dir: str, client: Any | None = None, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def export(
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for stale in Path(out_dir).glob(f".{PREFIX}*.nc.part"):  # left by a stopped run
         stale.unlink()
-    days = days_to_export(result)
+    days = range(zarr_store.read_array(result, "time").size)  # each task looks at its own day's flags
     paths = []
     if client is None:
         for t in days:
@@ -146,4 +148,4 @@ def export(
             paths.append(f.result())
             if progress:
                 progress(1)
-    return {"out": str(out_dir), "files": len(paths)}
+    return {"out": str(out_dir), "files": sum(p is not None for p in paths)}
