@@ -310,12 +310,14 @@ def reconstruct(
     else:
         zarr_store.write_template(req.out, _template(req, lay, provenance))
     done = zarr_store.read_array(req.out, "done")
+    blocks = lay.blocks
+    run_id = _fingerprint(provenance)
     chains = []
-    for bi, bj in lay.blocks:
+    for bi, bj in blocks:
         todo = [k for k in range(lay.n_chunks) if not done[k, bi, bj]]
         if todo:
             chains.append(((bi, bj), todo[0]))
-    finished = sum(int(done[:, bi, bj].sum()) for bi, bj in lay.blocks)
+    finished = int(done.sum())
     if progress and finished:
         progress(finished)
     run = 0
@@ -342,7 +344,7 @@ def reconstruct(
                     k,
                     block,
                     prev,
-                    key=f"reconstruct-{_fingerprint(provenance)}-{block[0]}-{block[1]}-{k}",
+                    key=f"reconstruct-{run_id}-{block[0]}-{block[1]}-{k}",
                     pure=False,
                 )
                 futures.append(prev)
@@ -354,7 +356,7 @@ def reconstruct(
     return {
         "store": req.out,
         "days": lay.nt,
-        "blocks": len(lay.blocks),
+        "blocks": len(blocks),
         "time_chunks": lay.n_chunks,
         "tasks_run": run,
         "tasks_resumed": finished,
