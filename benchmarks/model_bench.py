@@ -1,6 +1,9 @@
 """Model throughput against the machine's own best matrix and convolution FLOP/s, in one run.
 
-    python -m benchmarks.model_bench [--configs default,paper] [--batch 256] [--device cpu]
+    python -m benchmarks.model_bench [--configs default,paper,16x256] [--batch 256] [--device cpu]
+
+A configuration is a name from ``CONFIGS`` or ``WIDTHxHIDDEN`` (the paper's
+structure with that many partial-conv maps and that hidden/feature size).
 
 For each configuration: patch-days per second of inference (one day of a
 batch of 40 x 40 patches through ``LSTMCNN.step``, state carried), FLOPs
@@ -20,7 +23,7 @@ import time
 
 import torch
 
-from sgdsm_dask.model.network import CONFIGS, LSTMCNN, count_flops
+from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, count_flops
 
 
 def _sync(dev: torch.device) -> None:
@@ -52,8 +55,15 @@ def roofline(dev: torch.device, batch: int, repeat: int) -> dict[str, float]:
     return {"matmul_flops": mm, "conv_flops": cv, "best_flops": max(mm, cv)}
 
 
+def parse_config(name: str) -> ModelConfig:
+    if name in CONFIGS:
+        return CONFIGS[name]
+    width, _, hidden = name.partition("x")
+    return ModelConfig(name=name, width=int(width), feature=int(hidden), hidden=int(hidden))
+
+
 def model_rate(name: str, dev: torch.device, batch: int, repeat: int) -> dict[str, float]:
-    cfg = CONFIGS[name]
+    cfg = parse_config(name)
     torch.manual_seed(0)
     net = LSTMCNN(cfg).to(dev).eval()
     g = torch.Generator().manual_seed(0)
