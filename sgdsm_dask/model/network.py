@@ -130,8 +130,9 @@ class LSTMCNN(nn.Module):
         """
         state_in = state
         x, mk = s * m, m
-        for pc in self.encoder:
-            x, mk = pc(x, mk, land)
+        last = self.cfg.layers - 1
+        for i, pc in enumerate(self.encoder):  # inner layers hand over unzeroed features, masked by the next
+            x, mk = pc(x, mk, land, owned=i > 0, exact=i == last)
             x = torch.relu_(x)
         s_vec = self.fc_s(x.flatten(1))
         p_vec = self.fc_p(p.flatten(1))
@@ -148,8 +149,8 @@ class LSTMCNN(nn.Module):
                 maps.append(hist)
                 masks.append((weight > 0).to(s.dtype) * land)
             y, mk = torch.cat(maps, 1), torch.cat(masks, 1)
-        for pc in self.decoder:
-            y, mk = pc(y, mk, land)
+        for i, pc in enumerate(self.decoder):
+            y, mk = pc(y, mk, land, owned=i > 0, exact=i == last)
             y = torch.relu_(y)
         filled = torch.where(m > 0, s, y) * land
         if self.cfg.memory_map:

@@ -57,3 +57,27 @@ def test_paper_cell_equations_and_state():
     # no rain signal (P = 0) gives S' = 0: precipitation gates the output, eq. 10
     out0, _ = cell(s, torch.zeros(3, 4), st)
     assert torch.equal(out0, torch.zeros(3, 4))
+
+
+def test_window_counts_and_in_place_path_match_the_plain_computation():
+    # the fast path (shifted-add window sums, features overwritten in place) must give eq. 1 exactly
+    pc = PartialConv2d(4, 6)
+    x = torch.rand(3, 4, 15, 15)
+    mask = (torch.rand(3, 4, 15, 15) > 0.6).float()
+    land = (torch.rand(3, 1, 15, 15) > 0.2).float()
+    count = F.conv2d(mask, torch.ones(1, 4, 3, 3), padding=1)
+    ref = F.conv2d(x * mask, pc.conv.weight, None, padding=1) * 36.0 / count.clamp(min=1.0) + pc.conv.bias.view(
+        1, -1, 1, 1
+    )
+    ref = ref * (count > 0)
+    with torch.no_grad():
+        plain, m1 = pc(x, mask, land)
+        owned, m2 = pc(x.clone(), mask, land, owned=True)
+        loose, _ = pc(x, mask, land, exact=False)
+        nxt = PartialConv2d(6, 2)
+        after_plain, _ = nxt(plain, m1, land)
+        after_loose, _ = nxt(loose.clone(), m1, land, owned=True)
+    torch.testing.assert_close(plain, ref)
+    assert torch.equal(plain, owned) and torch.equal(m1, m2)
+    assert torch.equal(after_plain, after_loose)  # the next layer's mask hides what exact=False left
+    assert torch.equal(m1, land * (count > 0))
