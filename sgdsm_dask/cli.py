@@ -237,6 +237,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         time_chunk=args.time_chunk,
         space_chunk=args.space_chunk,
+        overlap=args.overlap,
     )
     with _client(args) as client:
         _announce(client)
@@ -266,7 +267,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.scheduler = args.scheduler or cfg.scheduler
     args.cluster = args.cluster or cfg.cluster
     rc = cfg.reconstruct
-    rreq = ReconstructRequest(staged=st.out, out=rc.out, checkpoint=rc.checkpoint, time_chunk=rc.time_chunk)
+    rreq = ReconstructRequest(
+        staged=st.out, out=rc.out, checkpoint=rc.checkpoint, time_chunk=rc.time_chunk, overlap=rc.overlap
+    )
     with _client(args) as client:
         _announce(client)
         out = {"staged": _stage(sreq, client, st.overwrite)["store"]}
@@ -282,7 +285,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .model.fill import Filler
     from .validation.simulated import evaluate_store, table
 
-    filler = Filler.from_checkpoint(args.checkpoint)
+    filler = Filler.from_checkpoint(args.checkpoint, overlap=args.overlap)
     scores = evaluate_store(
         args.store, filler, seed=args.seed, truth=args.truth, region=args.region, spin_up=args.spin_up
     )
@@ -380,6 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
     s.add_argument("--time-chunk", type=int, default=8, metavar="DAYS")
     s.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
+    s.add_argument(
+        "--overlap",
+        type=int,
+        default=8,
+        metavar="CELLS",
+        help="neighbouring patches overlap by this much, blended so no seams show (0 to 20; 0: edge to edge)",
+    )
     s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     s.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
     _cluster_args(s)
@@ -405,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--region", type=_region, default=None, help="score this W,S,E,N box of the store only")
     s.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
+    s.add_argument("--overlap", type=int, default=8, metavar="CELLS", help="as for reconstruct")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
     s.set_defaults(func=cmd_evaluate)
 

@@ -117,6 +117,7 @@ class RunReconstruct(Strict):
     out: str
     checkpoint: str | None = None
     time_chunk: int = Field(8, ge=1)
+    overlap: int = Field(8, ge=0, le=20, description="cells by which patches overlap, blended")
     append: bool = False
     overwrite: bool = False
 

@@ -1,7 +1,12 @@
 """``sgdsm reconstruct``: the LSTM-CNN over a staged cube, as chains of Dask tasks along time.
 
 The cube is cut into spatial blocks (the staged cube's spatial chunks,
-whole patches) and time chunks. Space is independent, time is not: each
+whole patches) and time chunks. The patches form one grid over the whole
+cube (:func:`~sgdsm_dask.model.fill.patch_origins`: stride ``40 - overlap``,
+the last patch ending at the cube's edge), blended where they overlap; a block
+reads a halo around its cells so that it runs every patch touching them,
+and keeps the state of those patches (a patch on a block border is run by
+both blocks, with the same inputs and so the same values). Space is independent, time is not: each
 block is a chain of tasks, one per time chunk, each taking the LSTM state
 the previous task returns and handing its own on. Chains run in parallel on
 all workers; each worker process loads the model once.
@@ -32,7 +37,7 @@ from .errors import InputError
 from .grid import PATCH
 from .io import zarr_store
 from .model.checkpoint import load, shipped_path
-from .model.fill import FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState
+from .model.fill import DEFAULT_OVERLAP, FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
 from .paths import local_or_url, shared_between_processes
 from .staging.stage import STAGED
 
@@ -46,6 +51,7 @@ class ReconstructRequest:
     checkpoint: str | None = None  # None: the shipped default
     time_chunk: int = 8
     space_chunk: int | None = None  # None: the staged cube's spatial chunk
+    overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
 
     def checkpoint_path(self) -> str:
         return self.checkpoint or str(shipped_path("default"))
@@ -62,40 +68,74 @@ class Layout:
     sc: int
     hidden: int
     memory: bool
+    overlap: int = 0
 
     @property
     def n_chunks(self) -> int:
         return -(-self.nt // self.tc)
 
     @property
+    def n_blocks(self) -> tuple[int, int]:
+        return -(-self.ny // self.sc), -(-self.nx // self.sc)
+
+    @property
     def blocks(self) -> list[tuple[int, int]]:
-        return [(bi, bj) for bi in range(-(-self.ny // self.sc)) for bj in range(-(-self.nx // self.sc))]
+        nby, nbx = self.n_blocks
+        return [(bi, bj) for bi in range(nby) for bj in range(nbx)]
 
     def cells(self, bi: int, bj: int) -> tuple[slice, slice]:
         return slice(bi * self.sc, min(self.ny, (bi + 1) * self.sc)), slice(
             bj * self.sc, min(self.nx, (bj + 1) * self.sc)
         )
 
-    def patches(self, bi: int, bj: int) -> tuple[slice, slice]:
-        q = self.sc // PATCH
-        py, px = -(-self.ny // PATCH), -(-self.nx // PATCH)
-        return slice(bi * q, min(py, (bi + 1) * q)), slice(bj * q, min(px, (bj + 1) * q))
+    def origins(self, n: int) -> np.ndarray:
+        """First cells of the cube's patches along an axis of ``n`` cells."""
+        return patch_origins(n, PATCH, self.overlap)
+
+    def _span(self, b: int, n: int) -> tuple[int, int]:
+        """The cube's patches [k0, k1) touching block ``b``'s cells along an axis of ``n`` cells."""
+        r0, r1 = b * self.sc, min(n, (b + 1) * self.sc)
+        touch = np.flatnonzero((self.origins(n) < r1) & (self.origins(n) + PATCH > r0))
+        return int(touch[0]), int(touch[-1]) + 1
+
+    def window(self, bi: int, bj: int) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+        """Cells the block reads (its own and the halo its patches cover) and its patches' origins in them."""
+        out = []
+        for b, n in ((bi, self.ny), (bj, self.nx)):
+            k0, k1 = self._span(b, n)
+            o = self.origins(n)[k0:k1]
+            out.append((slice(int(o[0]), min(n, int(o[-1]) + PATCH)), o - o[0]))
+        (rows, oy), (cols, ox) = out
+        return rows, cols, oy, ox
+
+    @property
+    def patches_per_block(self) -> tuple[int, int]:
+        """The most patch positions any block has, per axis (the state arrays' block size)."""
+        nby, nbx = self.n_blocks
+        ky = max(k1 - k0 for k0, k1 in (self._span(b, self.ny) for b in range(nby)))
+        kx = max(k1 - k0 for k0, k1 in (self._span(b, self.nx) for b in range(nbx)))
+        return ky, kx
+
+    def block_patches(self, bi: int, bj: int) -> tuple[int, int]:
+        (y0, y1), (x0, x1) = self._span(bi, self.ny), self._span(bj, self.nx)
+        return y1 - y0, x1 - x0
 
 
 _FILLERS: dict[str, Filler] = {}
 
 
-def worker_filler(path: str, sha256: str) -> Filler:
+def worker_filler(path: str, sha256: str, overlap: int = 0) -> Filler:
     """The model of this worker process, loaded once per checkpoint (on the GPU when there is one)."""
     import torch
 
-    if sha256 not in _FILLERS:
+    key = f"{sha256}-{overlap}"
+    if key not in _FILLERS:
         ck = load(path)
         if ck.sha256 != sha256:
             raise InputError(path, "checkpoint changed on disk while the run was going")
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        _FILLERS[sha256] = Filler.from_checkpoint(ck, device=device)
-    return _FILLERS[sha256]
+        _FILLERS[key] = Filler.from_checkpoint(ck, device=device, overlap=overlap)
+    return _FILLERS[key]
 
 
 def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
@@ -108,14 +148,17 @@ def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
         raise InputError(req.staged, f"spatial chunk {sc} is not a multiple of the {PATCH}-cell patch")
     if req.time_chunk < 1:
         raise InputError(req.out, "time chunk must be at least one day")
-    return Layout(nt, ny, nx, req.time_chunk, sc, hidden, memory)
+    if not 0 <= req.overlap <= PATCH // 2:
+        raise InputError(req.out, f"overlap must be between 0 and {PATCH // 2} cells, not {req.overlap}")
+    return Layout(nt, ny, nx, req.time_chunk, sc, hidden, memory, req.overlap)
 
 
 def _template(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) -> xr.Dataset:
     staged = xr.open_zarr(local_or_url(req.staged), consolidated=False)
-    py, px = -(-lay.ny // PATCH), -(-lay.nx // PATCH)
-    q = lay.sc // PATCH
+    nby, nbx = lay.n_blocks
+    ky, kx = lay.patches_per_block
     tc, sc, nb = lay.tc, lay.sc, lay.n_chunks
+    state_dims = ("boundary", "block_y", "block_x", "patch_y", "patch_x")
     data = {
         "sm": (
             ("time", "lat", "lon"),
@@ -133,25 +176,27 @@ def _template(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) 
         ),
         "land": staged["land"].load(),
         "state_h": (
-            ("boundary", "patch_y", "patch_x", "hidden"),
-            zarr_store.lazy((nb, py, px, lay.hidden), (1, q, q, lay.hidden), np.float32, 0.0),
-            {"long_name": "LSTM h at the end of each time chunk"},
+            (*state_dims, "hidden"),
+            zarr_store.lazy((nb, nby, nbx, ky, kx, lay.hidden), (1, 1, 1, ky, kx, lay.hidden), np.float32, 0.0),
+            {"long_name": "LSTM h of each patch of each block at the end of each time chunk"},
         ),
         "state_c": (
-            ("boundary", "patch_y", "patch_x", "hidden"),
-            zarr_store.lazy((nb, py, px, lay.hidden), (1, q, q, lay.hidden), np.float32, 0.0),
-            {"long_name": "LSTM C at the end of each time chunk"},
+            (*state_dims, "hidden"),
+            zarr_store.lazy((nb, nby, nbx, ky, kx, lay.hidden), (1, 1, 1, ky, kx, lay.hidden), np.float32, 0.0),
+            {"long_name": "LSTM C of each patch of each block at the end of each time chunk"},
         ),
         "done": (
             ("boundary", "block_y", "block_x"),
-            zarr_store.lazy((nb, -(-lay.ny // sc), -(-lay.nx // sc)), (1, 1, 1), np.int8, 0),
+            zarr_store.lazy((nb, nby, nbx), (1, 1, 1), np.int8, 0),
             {"long_name": "1 when the time chunk of the block is written (written last)"},
         ),
     }
     if lay.memory:
         data["state_memory"] = (
-            ("boundary", "patch_y", "patch_x", "memory", "py", "px"),
-            zarr_store.lazy((nb, py, px, 2, PATCH, PATCH), (1, q, q, 2, PATCH, PATCH), np.float32, 0.0),
+            (*state_dims, "memory", "py", "px"),
+            zarr_store.lazy(
+                (nb, nby, nbx, ky, kx, 2, PATCH, PATCH), (1, 1, 1, ky, kx, 2, PATCH, PATCH), np.float32, 0.0
+            ),
             {"long_name": "decayed mean of past observations (normalised) and its weight, per pixel"},
         )
     ds = xr.Dataset(
@@ -168,23 +213,28 @@ def _template(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) 
     for name in ("sm", "flag"):
         ds[name].encoding["chunks"] = (tc, sc, sc)
     for name in ("state_h", "state_c"):
-        ds[name].encoding["chunks"] = (1, q, q, lay.hidden)
+        ds[name].encoding["chunks"] = (1, 1, 1, ky, kx, lay.hidden)
     ds["done"].encoding["chunks"] = (1, 1, 1)
     if lay.memory:
-        ds["state_memory"].encoding["chunks"] = (1, q, q, 2, PATCH, PATCH)
+        ds["state_memory"].encoding["chunks"] = (1, 1, 1, ky, kx, 2, PATCH, PATCH)
     return ds
 
 
 def _fingerprint(provenance: dict[str, Any]) -> str:
-    keys = ("checkpoint_sha256", "staged_fingerprint", "time_chunk", "space_chunk", "days")
+    keys = ("checkpoint_sha256", "staged_fingerprint", "time_chunk", "space_chunk", "overlap", "days")
     return hashlib.sha256(json.dumps({k: provenance[k] for k in keys}, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _state_sel(lay: Layout, k: int, bi: int, bj: int) -> tuple[slice, ...]:
+    ky, kx = lay.block_patches(bi, bj)
+    return slice(k, k + 1), slice(bi, bi + 1), slice(bj, bj + 1), slice(0, ky), slice(0, kx)
+
+
 def _read_state(out: str, lay: Layout, k: int, bi: int, bj: int) -> PatchState:
-    ys, xs = lay.patches(bi, bj)
-    h = zarr_store.read_array(out, "state_h", (slice(k, k + 1), ys, xs))[0]
-    c = zarr_store.read_array(out, "state_c", (slice(k, k + 1), ys, xs))[0]
-    y = zarr_store.read_array(out, "state_memory", (slice(k, k + 1), ys, xs))[0] if lay.memory else None
+    sel = _state_sel(lay, k, bi, bj)
+    h = zarr_store.read_array(out, "state_h", sel)[0, 0, 0]
+    c = zarr_store.read_array(out, "state_c", sel)[0, 0, 0]
+    y = zarr_store.read_array(out, "state_memory", sel)[0, 0, 0] if lay.memory else None
     return PatchState(h, c, y)
 
 
@@ -195,30 +245,35 @@ def reconstruct_chunk(
     bi, bj = block
     if state is None and k > 0:
         state = _read_state(req.out, lay, k - 1, bi, bj)
-    filler = worker_filler(req.checkpoint_path(), sha256)
+    filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
     rows, cols = lay.cells(bi, bj)
+    wr, wc, oy, ox = lay.window(bi, bj)
     t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
     status = zarr_store.read_array(req.staged, "day_status", (slice(t0, t1),))
-    sm = zarr_store.read_array(req.staged, "sm", (slice(t0, t1), rows, cols))
-    precip = zarr_store.read_array(req.staged, "precip", (slice(t0, t1), rows, cols))
-    land = zarr_store.read_array(req.staged, "land", (rows, cols)).astype(bool)
-    out_sm = np.full(sm.shape, np.nan, np.float32)
-    out_flag = np.full(sm.shape, FLAG_NOT_FILLED, np.int8)
+    sm = zarr_store.read_array(req.staged, "sm", (slice(t0, t1), wr, wc))
+    precip = zarr_store.read_array(req.staged, "precip", (slice(t0, t1), wr, wc))
+    land = zarr_store.read_array(req.staged, "land", (wr, wc)).astype(bool)
+    own = (
+        slice(None),
+        slice(rows.start - wr.start, rows.stop - wr.start),
+        slice(cols.start - wc.start, cols.stop - wc.start),
+    )
+    out_sm = np.full(sm[own].shape, np.nan, np.float32)
+    out_flag = np.full(sm[own].shape, FLAG_NOT_FILLED, np.int8)
     days = np.flatnonzero(status == STAGED)
     if days.size:
-        filled, flag, state = filler.run(sm[days], precip[days], land, state)
-        out_sm[days], out_flag[days] = filled, flag
+        filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
+        out_sm[days], out_flag[days] = filled[own], flag[own]
     elif state is None:
-        ny, nx = filler.grid(*land.shape)
-        state = PatchState.zeros(ny, nx, filler.hidden)
+        state = PatchState.zeros(oy.size, ox.size, filler.hidden)
     zarr_store.write_block(req.out, "sm", (slice(t0, t1), rows, cols), out_sm)
     zarr_store.write_block(req.out, "flag", (slice(t0, t1), rows, cols), out_flag)
-    ys, xs = lay.patches(bi, bj)
-    zarr_store.write_block(req.out, "state_h", (slice(k, k + 1), ys, xs), state.h[None])
-    zarr_store.write_block(req.out, "state_c", (slice(k, k + 1), ys, xs), state.c[None])
+    sel = _state_sel(lay, k, bi, bj)
+    zarr_store.write_block(req.out, "state_h", sel, state.h[None, None, None])
+    zarr_store.write_block(req.out, "state_c", sel, state.c[None, None, None])
     if lay.memory:
         mem = state.y if state.y is not None else np.zeros(state.h.shape[:2] + (2, PATCH, PATCH), np.float32)
-        zarr_store.write_block(req.out, "state_memory", (slice(k, k + 1), ys, xs), mem[None])
+        zarr_store.write_block(req.out, "state_memory", sel, mem[None, None, None])
     zarr_store.write_block(
         req.out, "done", (slice(k, k + 1), slice(bi, bi + 1), slice(bj, bj + 1)), np.ones((1, 1, 1), np.int8)
     )
@@ -236,8 +291,8 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
     import zarr
 
     old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}"))
-    for key in ("checkpoint_sha256", "time_chunk", "space_chunk"):
-        if old.get(key) != provenance[key]:
+    for key in ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap"):
+        if old.get(key, 0 if key == "overlap" else None) != provenance[key]:
             raise InputError(req.out, f"cannot append: {key} was {old.get(key)!r}, now {provenance[key]!r}")
     g = zarr.open_group(local_or_url(req.out), mode="r+", zarr_format=3)
     s = zarr.open_group(local_or_url(req.staged), mode="r", zarr_format=3)
@@ -293,6 +348,7 @@ def reconstruct(
         "staged_fingerprint": staged_attrs.get("stage_fingerprint", ""),
         "time_chunk": lay.tc,
         "space_chunk": lay.sc,
+        "overlap": lay.overlap,
         "days": lay.nt,
         "sgdsm_version": __version__,
     }

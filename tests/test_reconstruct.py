@@ -26,7 +26,7 @@ def _read(store):
 @pytest.fixture(scope="module")
 def reference(staged, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("ref") / "rec.zarr")
-    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=10))
+    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=30))  # one chunk: all 10 days
     assert summary["blocks"] == 2 and summary["tasks_run"] == 2
     return out
 
@@ -46,7 +46,7 @@ def test_observed_pixels_kept_land_filled_flags_match(staged, reference):
     assert np.all(flag[~staged_days] == FLAG_NOT_FILLED) and np.isnan(sm[~staged_days]).all()  # the missing day
 
 
-@pytest.mark.parametrize("time_chunk", [1, 3])
+@pytest.mark.parametrize("time_chunk", [1, 7])
 def test_result_does_not_depend_on_time_chunks_or_workers(staged, reference, client, tmp_path, time_chunk):
     out = str(tmp_path / "rec.zarr")
     reconstruct(ReconstructRequest(staged, out, time_chunk=time_chunk), client)  # 2 worker processes
@@ -54,6 +54,30 @@ def test_result_does_not_depend_on_time_chunks_or_workers(staged, reference, cli
     ref_sm, ref_flag = _read(reference)
     assert np.array_equal(flag, ref_flag)
     np.testing.assert_allclose(sm, ref_sm, rtol=0, atol=2e-6)
+
+
+def test_overlap_blends_patches_across_blocks_and_removes_the_seam(staged, reference, tmp_path):
+    from sgdsm_dask.model.fill import patch_edges
+    from sgdsm_dask.validation.metrics import seam_score
+
+    # By default patches overlap by 8 cells (stride 32): the patch grid does not follow the two
+    # 40-cell blocks of the reference, so each block read a halo and ran the patches it shares with
+    # its neighbour. One 80-cell block must give the same values.
+    one = str(tmp_path / "one_block.zarr")
+    reconstruct(ReconstructRequest(staged, one, time_chunk=30, space_chunk=80))
+    sm, flag = _read(reference)
+    one_sm, one_flag = _read(one)
+    assert np.array_equal(flag, one_flag)
+    np.testing.assert_allclose(sm, one_sm, rtol=0, atol=2e-6)
+    # Edge to edge (overlap 0), the border between the two 40-cell patches shows; blended, it does not.
+    edge = str(tmp_path / "edge_to_edge.zarr")
+    reconstruct(ReconstructRequest(staged, edge, time_chunk=30, overlap=0))
+    edge_sm, edge_flag = _read(edge)
+    assert np.array_equal(flag, edge_flag)
+    filled = flag == FLAG_FILLED
+    edges = [patch_edges(n, 40) for n in sm.shape[1:]]
+    blended, hard = seam_score(sm, filled, *edges), seam_score(edge_sm, filled, *edges)
+    assert blended < 1.5 < hard  # about 1: the border is as smooth as anywhere else
 
 
 def test_resume_redoes_only_unfinished_chunks(staged, tmp_path):

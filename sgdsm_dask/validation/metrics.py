@@ -19,3 +19,32 @@ def rmse(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> f
 
 def count(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> int:
     return int(_pairs(est, ref, where)[0].size)
+
+
+def seam_score(filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarray, edges_x: np.ndarray) -> float:
+    """Mean jump between neighbouring cells across patch borders over the mean jump elsewhere.
+
+    ``filled`` is (..., H, W); only pairs of neighbours that are both
+    ``reconstructed`` count (observed pixels carry the sensor's own noise).
+    ``edges_y`` / ``edges_x`` are the first cells after a border (a pair
+    (i - 1, i) crosses a border when i is in the list). About 1: no seam;
+    well above 1: patch borders show.
+    """
+    f = filled.astype(np.float64)
+    across, other = [], []
+    for axis, edges in ((-2, edges_y), (-1, edges_x)):
+        n = f.shape[axis]
+        d = np.abs(np.diff(f, axis=axis))
+        both = reconstructed.take(np.arange(1, n), axis) & reconstructed.take(np.arange(n - 1), axis)
+        at_edge = np.zeros(n - 1, bool)
+        at_edge[np.asarray(edges, int)[(np.asarray(edges) > 0) & (np.asarray(edges) < n)] - 1] = True
+        shape = [1] * d.ndim
+        shape[axis] = n - 1
+        at_edge = at_edge.reshape(shape)
+        ok = both & np.isfinite(d)
+        across.append(d[ok & at_edge])
+        other.append(d[ok & ~at_edge])
+    a, o = np.concatenate(across), np.concatenate(other)
+    if not a.size or not o.size or o.mean() == 0:
+        return float("nan")
+    return float(a.mean() / o.mean())

@@ -41,6 +41,7 @@ class Score:
     pixels: str
     n: int
     rmse: dict[str, float] = field(default_factory=dict)
+    seam: float | None = None  # of the model's fill, on the first Score only
 
 
 def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray, label: str) -> Score:
@@ -66,16 +67,22 @@ def evaluate_arrays(
     seed: int = 0,
     truth: np.ndarray | None = None,
     spin_up: int = 0,
+    seam_edges: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Score]:
     """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score.
 
     The first ``spin_up`` days are filled by every method but scored for none
-    (the model's state starts at zero on the first day of a cube).
+    (the model's state starts at zero on the first day of a cube). With
+    ``seam_edges`` (the patch borders along y and x), the first score also
+    carries the seam score of the model's fill (:func:`metrics.seam_score`).
     """
     sm_in, hidden = hide(sm, land, seed)
     est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in)}
     scored = np.arange(sm.shape[0])[:, None, None] >= spin_up
     scores = [score_methods(est, sm, hidden & scored, "hidden observed pixels")]
+    if seam_edges is not None:
+        reconstructed = ~np.isfinite(sm_in) & land[None] & scored
+        scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
     if truth is not None:
         gaps = ~np.isfinite(sm) & land[None]
         scores.append(score_methods(est, truth, (gaps | hidden) & scored, "all gaps vs truth"))
@@ -88,7 +95,13 @@ def table(scores: list[Score]) -> str:
     head = "| method | " + " | ".join(f"RMSE {s.pixels} (n={s.n})" for s in scores) + " |"
     rule = "|---|" + "---|" * len(scores)
     rows = [f"| {m} | " + " | ".join(f"{s.rmse[m]:.4f}" for s in scores) + " |" for m in methods]
-    return "\n".join([head, rule, *rows])
+    lines = [head, rule, *rows]
+    if scores[0].seam is not None:
+        lines += [
+            "",
+            f"Seam score of the LSTM-CNN fill (jump across patch borders / elsewhere; 1 = none): {scores[0].seam:.2f}",
+        ]
+    return "\n".join(lines)
 
 
 def evaluate_store(
@@ -116,6 +129,16 @@ def evaluate_store(
         tr = zarr_store.read_array(truth, "sm", sel)
         if tr.shape != sm.shape:
             raise InputError(truth, f"truth of shape {tr.shape} does not match {store}'s {sm.shape}")
+    from ..model.fill import patch_edges
+
+    edges = tuple(patch_edges(n, filler.patch, filler.overlap) for n in land.shape)
     return evaluate_arrays(
-        sm, precip, land, lambda a, p, lnd: filler.run(a, p, lnd)[0], seed=seed, truth=tr, spin_up=spin_up
+        sm,
+        precip,
+        land,
+        lambda a, p, lnd: filler.run(a, p, lnd)[0],
+        seed=seed,
+        truth=tr,
+        spin_up=spin_up,
+        seam_edges=edges,
     )

@@ -84,12 +84,12 @@ def test_eq12_by_hand():
     assert (se.item(), n.item()) == (4.0, 1.0)
 
 
-def _filler(seed=3, cfg=SMALL):
+def _filler(seed=3, cfg=SMALL, overlap=0):
     torch.manual_seed(seed)
-    return Filler(LSTMCNN(cfg), Normalisation(sm_scale=0.25, precip_scale=2.0))
+    return Filler(LSTMCNN(cfg), Normalisation(sm_scale=0.25, precip_scale=2.0), overlap=overlap)
 
 
-def _cube(t=6, h=50, w=70, seed=0):
+def _cube(t=6, h=50, w=80, seed=0):
     rng = np.random.default_rng(seed)
     sm = rng.uniform(0.05, 0.45, (t, h, w)).astype(np.float32)
     sm[rng.random((t, h, w)) < 0.5] = np.nan
@@ -115,10 +115,24 @@ def test_filler_keeps_observations_fills_land_and_flags():
     assert not state.h[:, 1].any()  # the all-sea column of patches keeps a zero state
 
 
+@pytest.mark.parametrize("overlap", [0, 8])
+def test_filler_with_overlap_keeps_observations_and_fills_every_land_gap(overlap):
+    sm, precip, land = _cube(h=75, w=90)
+    f = _filler(overlap=overlap)
+    filled, flag, state = f.run(sm, precip, land)
+    obs, gaps = np.isfinite(sm), ~np.isfinite(sm) & land[None]
+    assert np.array_equal(filled[obs], sm[obs]) and np.isfinite(filled[gaps]).all()
+    assert np.array_equal(flag == FLAG_FILLED, gaps)
+    # 75 x 90 cells: edge to edge 2 x 3 patches, at stride 32 3 x 3; the last of each row and column
+    # is moved back to end at the edge (origins 0, 35 / 0, 40, 50 and 0, 32, 35 / 0, 32, 50)
+    assert state.h.shape[:2] == ((2, 3) if overlap == 0 else (3, 3))
+
+
 @pytest.mark.parametrize("cfg", [SMALL, PLAIN], ids=["memory-map", "paper-structure"])
-def test_filler_result_does_not_depend_on_time_chunks(cfg):
+@pytest.mark.parametrize("overlap", [0, 8])
+def test_filler_result_does_not_depend_on_time_chunks(cfg, overlap):
     sm, precip, land = _cube(t=7)
-    f = _filler(cfg=cfg)
+    f = _filler(cfg=cfg, overlap=overlap)
     whole, _, st_whole = f.run(sm, precip, land)
     a, _, st = f.run(sm[:3], precip[:3], land)
     b, _, st = f.run(sm[3:], precip[3:], land, st)

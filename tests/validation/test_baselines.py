@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from sgdsm_dask.validation import baselines, metrics
 from sgdsm_dask.validation.simulated import hide, other_days
@@ -60,3 +61,24 @@ def test_spin_up_days_are_filled_but_not_scored():
     scorable = hidden & np.isfinite(baselines.climatology(sm_in))  # pixels never observed have no estimate
     assert (all_days.n, late.n) == (int(scorable.sum()), int(scorable[4:].sum()))
     assert late.rmse["LSTM-CNN"] == late.rmse["linear in time"]
+
+
+def test_seam_score_by_hand():
+    from sgdsm_dask.model.fill import patch_edges
+    from sgdsm_dask.validation.metrics import seam_score
+
+    f = np.array([[0.0, 1.0, 3.0, 4.0], [0.0, 1.0, 3.0, 4.0]])
+    every = np.ones(f.shape, bool)
+    # across the border before column 2: jumps 2 and 2; elsewhere: 1, 1, 1, 1 along x and 0 x 4 along y
+    assert seam_score(f, every, [], [2]) == pytest.approx(2.0 / 0.5)
+    # pairs touching an observed (not reconstructed) cell do not count
+    some = every.copy()
+    some[0, 1] = False
+    # across: 2 (row 1 only); elsewhere: x 1 (row 0: 3->4), 1, 1 (row 1), y 0, 0, 0 (columns 0, 2, 3)
+    assert seam_score(f, some, [], [2]) == pytest.approx(2.0 / 0.5)
+    # no border pair left: not a number, not a crash
+    assert np.isnan(seam_score(f, every, [], []))
+    # a tiling's borders, patch starts and ends inside the cells; the last patch ends at the edge:
+    # origins 0, 40, 60 edge to edge, 0, 32, 60 at stride 32
+    assert list(patch_edges(100, 40)) == [40, 60, 80]
+    assert list(patch_edges(100, 40, overlap=8)) == [32, 40, 60, 72]
