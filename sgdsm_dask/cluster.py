@@ -30,19 +30,71 @@ class LocalSpec(BaseModel):
     dashboard_address: str = "127.0.0.1:0"
 
 
+class LocalGPUSpec(BaseModel):
+    """``kind: local-gpu``: one worker process per GPU of this machine, each declaring ``GPU: 1``.
+
+    With dask-cuda installed this is its ``LocalCUDACluster`` (which pins
+    each worker to its GPU through ``CUDA_VISIBLE_DEVICES``); without it, a
+    ``LocalCluster`` of as many workers as GPUs, worker ``i`` on ``cuda:i``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["local-gpu"] = "local-gpu"
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str = "auto"
+    dashboard_address: str = "127.0.0.1:0"
+
+
+Spec = LocalSpec | LocalGPUSpec
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def load_spec(path: str | Path) -> LocalSpec:
+_KINDS: dict[str, type[BaseModel]] = {"local": LocalSpec, "local-gpu": LocalGPUSpec}
+
+
+def load_spec(path: str | Path) -> Spec:
     data = load_yaml(path)
     kind = data.get("kind", "local")
-    if kind != "local":
-        raise ConfigError(f"{path}: cluster kind {kind!r} is not supported by this version; use 'local' or --scheduler")
+    if kind not in _KINDS:
+        raise ConfigError(
+            f"{path}: cluster kind {kind!r} is not supported by this version; "
+            f"use one of {', '.join(_KINDS)} or --scheduler"
+        )
     try:
-        return LocalSpec(**data)
+        return _KINDS[kind](**data)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def gpu_cluster(spec: LocalGPUSpec) -> Any:
+    """A local cluster with one worker per GPU, each with the resource ``GPU: 1``."""
+    import torch
+
+    n = torch.cuda.device_count()
+    if n == 0:
+        raise ConfigError("cluster kind 'local-gpu' needs a GPU that torch can see (torch.cuda.device_count() is 0)")
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        from distributed import LocalCluster
+
+        return LocalCluster(
+            n_workers=n,
+            threads_per_worker=spec.threads_per_worker,
+            processes=True,
+            memory_limit=spec.memory_limit,
+            dashboard_address=spec.dashboard_address,
+            resources={"GPU": 1},
+        )
+    return LocalCUDACluster(
+        threads_per_worker=spec.threads_per_worker,
+        memory_limit=spec.memory_limit,
+        dashboard_address=spec.dashboard_address,
+        resources={"GPU": 1},
+    )
 
 
 @contextmanager
@@ -65,6 +117,10 @@ def connect(
             yield client
         return
     spec = load_spec(cluster) if cluster else LocalSpec()
+    if isinstance(spec, LocalGPUSpec):
+        with gpu_cluster(spec) as lc, Client(lc) as client:
+            yield client
+        return
     workers = n_workers or spec.n_workers or default_workers()
     with (
         LocalCluster(

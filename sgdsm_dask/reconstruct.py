@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,18 +125,60 @@ class Layout:
 _FILLERS: dict[str, Filler] = {}
 
 
-def worker_filler(path: str, sha256: str, overlap: int = 0) -> Filler:
-    """The model of this worker process, loaded once per checkpoint (on the GPU when there is one)."""
+def worker_device() -> str:
+    """The device this process runs the model on: its GPU when it has one, else the CPU.
+
+    Under dask-cuda each worker's ``CUDA_VISIBLE_DEVICES`` lists its own GPU
+    first, so ``cuda:0`` is its own; the same holds wherever that variable
+    is set. Workers started without it on a machine with several GPUs take
+    the GPU of their index (``LocalCluster`` names its workers 0, 1, ...).
+    """
     import torch
 
+    if not torch.cuda.is_available():
+        return "cpu"
+    n = torch.cuda.device_count()
+    if n == 1 or os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return "cuda:0"
+    try:
+        from distributed import get_worker
+
+        return f"cuda:{int(get_worker().name) % n}"
+    except (ValueError, TypeError):
+        return "cuda:0"
+
+
+def _match_worker_threads() -> None:
+    """Give torch the threads this Dask worker has, not every core (worker processes would oversubscribe)."""
+    import torch
+
+    try:
+        from distributed import get_worker
+
+        nthreads = get_worker().state.nthreads
+    except ValueError:  # not in a worker: leave torch's own default
+        return
+    torch.set_num_threads(max(1, nthreads))
+
+
+def worker_filler(path: str, sha256: str, overlap: int = 0) -> Filler:
+    """The model of this worker process, loaded once per checkpoint (on its GPU when there is one)."""
     key = f"{sha256}-{overlap}"
     if key not in _FILLERS:
         ck = load(path)
         if ck.sha256 != sha256:
             raise InputError(path, "checkpoint changed on disk while the run was going")
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        _FILLERS[key] = Filler.from_checkpoint(ck, device=device, overlap=overlap)
+        _match_worker_threads()
+        _FILLERS[key] = Filler.from_checkpoint(ck, device=worker_device(), overlap=overlap)
     return _FILLERS[key]
+
+
+def gpu_resources(client: Any) -> dict[str, float] | None:
+    """``{"GPU": 1}`` when the cluster declares GPU resources (one per GPU worker), so tasks go to GPU workers."""
+    workers = client.scheduler_info().get("workers", {})
+    if any(w.get("resources", {}).get("GPU") for w in workers.values()):
+        return {"GPU": 1}
+    return None
 
 
 def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
@@ -389,6 +432,7 @@ def reconstruct(
         from distributed import as_completed
 
         futures = []
+        resources = gpu_resources(client)
         for block, k0 in chains:
             prev = None
             for k in range(k0, lay.n_chunks):
@@ -402,6 +446,7 @@ def reconstruct(
                     prev,
                     key=f"reconstruct-{run_id}-{block[0]}-{block[1]}-{k}",
                     pure=False,
+                    resources=resources,
                 )
                 futures.append(prev)
         for fut in as_completed(futures):

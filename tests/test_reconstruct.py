@@ -194,3 +194,51 @@ export:
     cfg.write_text(cfg.read_text() + "unknown: 1\n")
     assert main(["run", str(cfg)]) == 2
     assert "unknown" in capsys.readouterr().err
+
+
+def test_tasks_go_to_gpu_workers_when_the_cluster_declares_them(staged, reference, tmp_path):
+    # A worker declaring GPU: 1 (as local-gpu / dask-cuda workers do) beside one that does not:
+    # every reconstruct task must run on the first. (No GPU here: the resource is only declared,
+    # so the model runs on the CPU and must give the same values.)
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster, get_task_stream
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", resources={"GPU": 1}
+        ) as lc,
+        Client(lc) as c,
+    ):
+        plain = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", lc.scheduler_address, "--nthreads", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            c.wait_for_workers(2, timeout=60)
+            gpu_worker = next(a for a, w in c.scheduler_info()["workers"].items() if w["resources"].get("GPU"))
+            out = str(tmp_path / "rec.zarr")
+            with get_task_stream(client=c) as ts:
+                summary = reconstruct(ReconstructRequest(staged, out, time_chunk=2), c)
+            ran_on = {t["worker"] for t in ts.data if t["key"].startswith("reconstruct-")}
+        finally:
+            plain.terminate()
+            plain.wait(30)
+    assert summary["tasks_run"] == 10 and ran_on == {gpu_worker}
+    np.testing.assert_allclose(_read(out)[0], _read(reference)[0], rtol=0, atol=2e-6)
+
+
+def test_local_gpu_cluster_needs_a_gpu(tmp_path):
+    import torch
+
+    from sgdsm_dask.cluster import connect
+    from sgdsm_dask.errors import ConfigError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the local-gpu cluster would start")
+    spec = tmp_path / "gpu.yaml"
+    spec.write_text("kind: local-gpu\n")
+    with pytest.raises(ConfigError, match="needs a GPU"), connect(cluster=spec):
+        pass
