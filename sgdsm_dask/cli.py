@@ -151,11 +151,11 @@ def _reconstruct(req: Any, client: Any, overwrite: bool, append: bool) -> dict[s
     return summary
 
 
-def _export(result: str, out: str, client: Any) -> dict[str, Any]:
+def _export(result: str, out: str, client: Any, cog: bool = False) -> dict[str, Any]:
     from .export import export
 
-    with _Progress(None, "export", unit="file") as bar:
-        return export(result, out, client, progress=bar)
+    with _Progress(None, "export", unit="day") as bar:
+        return export(result, out, client, progress=bar, cog=cog)
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -249,7 +249,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     with _client(args) as client:
         _announce(client)
-        summary = _export(args.store, args.out, client)
+        summary = _export(args.store, args.out, client, args.cog)
     print(json.dumps(summary))
     return 0
 
@@ -275,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = {"staged": _stage(sreq, client, st.overwrite)["store"]}
         out["reconstruction"] = _reconstruct(rreq, client, rc.overwrite, rc.append)["store"]
         if cfg.export is not None:
-            out["daily files"] = _export(rc.out, cfg.export.out, client)["out"]
+            out["daily files"] = _export(rc.out, cfg.export.out, client, cfg.export.cog)["out"]
     for what, where in out.items():
         print(f"{what}: {where}")
     return 0
@@ -398,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="one CF NetCDF4 file per day from a reconstruction store")
     s.add_argument("--store", required=True, metavar="RESULT")
     s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument("--cog", action="store_true", help="also a Cloud-Optimized GeoTIFF of sm per day, for GIS")
     _cluster_args(s)
     s.set_defaults(func=cmd_export)
 

@@ -124,6 +124,7 @@ class RunReconstruct(Strict):
 
 class RunExport(Strict):
     out: str
+    cog: bool = False
 
 
 class RunConfig(Strict):

@@ -5,6 +5,10 @@ the output folder and renamed when complete, so a stopped export never
 leaves a broken file under a final name; a rerun skips the days whose file
 exists. Days that were not reconstructed (missing in the archive) get no
 file, like the 7115 files of the published record.
+
+With ``cog`` each day also gets ``SGD-SM2_YYYYMMDD.tif``, a Cloud-Optimized
+GeoTIFF of ``sm`` (float32, north up, EPSG:4326, NaN as nodata, DEFLATE,
+internal tiles and overviews) for GIS users; ``flag`` stays in the NetCDF.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from .paths import local_or_url
 PREFIX = "SGD-SM2_"
 
 
-def day_name(day: np.datetime64) -> str:
+def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
     """File name of a day; only digits come from data, so no name can leave the output folder."""
-    return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}.nc"
+    return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}{suffix}"
 
 
 def _open(result: str) -> xr.Dataset:
@@ -92,16 +96,36 @@ def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
     return ds
 
 
-def export_day(result: str, out_dir: str, t: int) -> str | None:
-    """One task: write day ``t`` atomically; return its path (an existing file is kept).
+def _atomic(final: Path, write: Callable[[Path], None]) -> None:
+    """``write`` to a hidden temporary name beside ``final``, then rename; nothing is left on failure."""
+    tmp = final.with_name(f".{final.name}.part")
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(str(final), f"cannot be written ({exc.strerror or exc})") from None
+        raise
 
-    A day without any observed or reconstructed pixel (not staged) gets no
-    file and returns None.
+
+def _write_cog(ds: xr.Dataset, path: Path) -> None:
+    sm = ds["sm"].isel(time=0).sortby("lat", ascending=False)  # north up
+    sm = sm.rio.write_nodata(np.float32(np.nan), encoded=False)
+    sm.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor=3, blocksize=256)
+
+
+def export_day(result: str, out_dir: str, t: int, cog: bool = False) -> str | None:
+    """One task: write day ``t`` atomically (and its GeoTIFF with ``cog``); return the NetCDF's path.
+
+    Existing files are kept. A day without any observed or reconstructed
+    pixel (not staged) gets no file and returns None.
     """
     src = _open(result)
-    name = day_name(src["time"].values[t])
-    final = Path(out_dir) / name
-    if final.exists():
+    when = src["time"].values[t]
+    final = Path(out_dir) / day_name(when)
+    tif = Path(out_dir) / day_name(when, ".tif")
+    if final.exists() and (not cog or tif.exists()):
         return str(final)
     day = src[["sm", "flag"]].isel(time=slice(t, t + 1)).load()
     if not np.any(day["flag"].values != FLAG_NOT_FILLED):
@@ -114,38 +138,40 @@ def export_day(result: str, out_dir: str, t: int) -> str | None:
         "lat": {"_FillValue": None},
         "lon": {"_FillValue": None},
     }
-    tmp = final.with_name(f".{name}.part")
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
-        os.replace(tmp, final)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(str(final), f"cannot be written ({exc.strerror or exc})") from None
+    if not final.exists():
+        _atomic(final, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc))
+    if cog and not tif.exists():
+        _atomic(tif, lambda tmp: _write_cog(ds, tmp))
     return str(final)
 
 
 def export(
-    result: str, out_dir: str, client: Any | None = None, progress: Callable[[int], None] | None = None
+    result: str,
+    out_dir: str,
+    client: Any | None = None,
+    progress: Callable[[int], None] | None = None,
+    cog: bool = False,
 ) -> dict[str, Any]:
-    """Write every reconstructed day of ``result`` into ``out_dir``; returns a summary."""
+    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``)."""
     if not zarr_store.exists(result):
         raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for stale in Path(out_dir).glob(f".{PREFIX}*.nc.part"):  # left by a stopped run
+    for stale in Path(out_dir).glob(f".{PREFIX}*.part"):  # left by a stopped run
         stale.unlink()
     days = range(zarr_store.read_array(result, "time").size)  # each task looks at its own day's flags
     paths = []
     if client is None:
         for t in days:
-            paths.append(export_day(result, str(out_dir), t))
+            paths.append(export_day(result, str(out_dir), t, cog))
             if progress:
                 progress(1)
     else:
         from distributed import as_completed
 
-        futs = [client.submit(export_day, result, str(out_dir), t, pure=False) for t in days]
+        futs = [client.submit(export_day, result, str(out_dir), t, cog, pure=False) for t in days]
         for f in as_completed(futs):
             paths.append(f.result())
             if progress:
                 progress(1)
-    return {"out": str(out_dir), "files": sum(p is not None for p in paths)}
+    n = sum(p is not None for p in paths)
+    return {"out": str(out_dir), "files": n, "cog_files": n if cog else 0}

@@ -242,3 +242,25 @@ def test_local_gpu_cluster_needs_a_gpu(tmp_path):
     spec.write_text("kind: local-gpu\n")
     with pytest.raises(ConfigError, match="needs a GPU"), connect(cluster=spec):
         pass
+
+
+def test_export_cloud_optimized_geotiff_for_gis(reference, tmp_path):
+    import rasterio
+
+    out = tmp_path / "daily"
+    assert main(["export", "--store", reference, "--out", str(out), "--cog", "--workers", "1"]) == 0
+    tifs = sorted(p.name for p in out.glob("*.tif"))
+    assert len(tifs) == 9 and not list(out.glob(".*part"))
+    sm, _ = _read(reference)
+    lat = zarr_store.read_array(reference, "lat")
+    lon = zarr_store.read_array(reference, "lon")
+    with rasterio.open(out / "SGD-SM2_20150403.tif") as src:
+        assert src.driver == "GTiff" and src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert src.crs.to_epsg() == 4326 and src.dtypes == ("float32",)
+        assert np.isnan(src.nodata)
+        band = src.read(1)
+        # north up: the first row is the northernmost latitude, at the pixel centre
+        assert src.transform.e < 0
+        x, y = src.xy(0, 0)
+        assert (y, x) == pytest.approx((lat.max(), lon.min()))
+        np.testing.assert_array_equal(band, sm[2][np.argsort(lat)[::-1]])
