@@ -1,7 +1,8 @@
 """``sgdsm export``: one CF-1.8 / ACDD-1.3 NetCDF4 file per day from a reconstruction store.
 
-Files are written by Dask tasks, one per day, each to a temporary name in
-the output folder and renamed when complete, so a stopped export never
+Files are written by Dask tasks, one per time chunk of the result store
+(each chunk is read once, not once per day), each file to a temporary
+name in the output folder and renamed when complete, so a stopped export never
 leaves a broken file under a final name; a rerun skips the days whose file
 exists. Days that were not reconstructed (missing in the archive) get no
 file, like the 7115 files of the published record.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -30,6 +32,15 @@ from .model.fill import FLAG_NOT_FILLED
 from .paths import local_or_url
 
 PREFIX = "SGD-SM2_"
+
+ENCODING = {
+    # byte shuffle before zlib: smaller files and faster writes for float fields
+    "sm": {"zlib": True, "shuffle": True, "complevel": 4, "dtype": "float32", "_FillValue": np.float32(np.nan)},
+    "flag": {"zlib": True, "shuffle": True, "complevel": 4, "dtype": "int8", "_FillValue": None},
+    "time": {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"},
+    "lat": {"_FillValue": None},
+    "lon": {"_FillValue": None},
+}
 
 
 def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
@@ -115,34 +126,56 @@ def _write_cog(ds: xr.Dataset, path: Path) -> None:
     sm.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor=3, blocksize=256)
 
 
-def export_day(result: str, out_dir: str, t: int, cog: bool = False) -> str | None:
-    """One task: write day ``t`` atomically (and its GeoTIFF with ``cog``); return the NetCDF's path.
+def export_days(result: str, out_dir: str, t0: int, t1: int, cog: bool = False) -> list[str | None]:
+    """One task: write days ``t0`` to ``t1`` (one time chunk) atomically; return the NetCDF paths.
 
     Existing files are kept. A day without any observed or reconstructed
-    pixel (not staged) gets no file and returns None.
+    pixel (not staged) gets no file and None.
     """
     src = _open(result)
-    when = src["time"].values[t]
-    final = Path(out_dir) / day_name(when)
-    tif = Path(out_dir) / day_name(when, ".tif")
-    if final.exists() and (not cog or tif.exists()):
-        return str(final)
-    day = src[["sm", "flag"]].isel(time=slice(t, t + 1)).load()
-    if not np.any(day["flag"].values != FLAG_NOT_FILLED):
-        return None
-    ds = _dataset(result, day, src.attrs)
-    enc = {
-        "sm": {"zlib": True, "complevel": 4, "dtype": "float32", "_FillValue": np.float32(np.nan)},
-        "flag": {"zlib": True, "complevel": 4, "dtype": "int8", "_FillValue": None},
-        "time": {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"},
-        "lat": {"_FillValue": None},
-        "lon": {"_FillValue": None},
-    }
-    if not final.exists():
-        _atomic(final, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc))
-    if cog and not tif.exists():
-        _atomic(tif, lambda tmp: _write_cog(ds, tmp))
-    return str(final)
+    times = src["time"].values[t0:t1]
+    finals = [Path(out_dir) / day_name(when) for when in times]
+    tifs = [Path(out_dir) / day_name(when, ".tif") for when in times]
+    if all(f.exists() and (not cog or g.exists()) for f, g in zip(finals, tifs, strict=True)):
+        return [str(f) for f in finals]
+    block = src[["sm", "flag"]].isel(time=slice(t0, t1)).load()
+    paths: list[str | None] = []
+    # xarray takes a cluster-wide lock through the scheduler for every HDF5 access when it sees a
+    # distributed scheduler (3 round trips per variable); each file here has one writer, so a
+    # process-local lock is enough: the synchronous scheduler makes xarray use one.
+    with dask.config.set(scheduler="synchronous"):
+        _write_days(result, src.attrs, block, finals, tifs, cog, paths)
+    return paths
+
+
+def _write_days(
+    result: str,
+    attrs: dict[str, Any],
+    block: xr.Dataset,
+    finals: list[Path],
+    tifs: list[Path],
+    cog: bool,
+    paths: list[str | None],
+) -> None:
+    for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
+        day = block.isel(time=slice(i, i + 1))
+        if not np.any(day["flag"].values != FLAG_NOT_FILLED):
+            paths.append(None)
+            continue
+        paths.append(str(final))
+        if final.exists() and (not cog or tif.exists()):
+            continue
+        ds = _dataset(result, day, attrs)
+        if not final.exists():
+            _atomic(final, lambda tmp, ds=ds: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=ENCODING))
+        if cog and not tif.exists():
+            _atomic(tif, lambda tmp, ds=ds: _write_cog(ds, tmp))
+
+
+def _time_chunk(result: str) -> int:
+    import zarr
+
+    return int(zarr.open_group(local_or_url(result), mode="r", zarr_format=3)["sm"].chunks[0])
 
 
 def export(
@@ -158,20 +191,24 @@ def export(
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for stale in Path(out_dir).glob(f".{PREFIX}*.part"):  # left by a stopped run
         stale.unlink()
-    days = range(zarr_store.read_array(result, "time").size)  # each task looks at its own day's flags
-    paths = []
+    n = zarr_store.read_array(result, "time").size
+    tc = _time_chunk(result)
+    chunks = [(t0, min(n, t0 + tc)) for t0 in range(0, n, tc)]  # each task looks at its own days' flags
+    paths: list[str | None] = []
     if client is None:
-        for t in days:
-            paths.append(export_day(result, str(out_dir), t, cog))
+        for t0, t1 in chunks:
+            done = export_days(result, str(out_dir), t0, t1, cog)
+            paths += done
             if progress:
-                progress(1)
+                progress(len(done))
     else:
         from distributed import as_completed
 
-        futs = [client.submit(export_day, result, str(out_dir), t, cog, pure=False) for t in days]
+        futs = [client.submit(export_days, result, str(out_dir), t0, t1, cog, pure=False) for t0, t1 in chunks]
         for f in as_completed(futs):
-            paths.append(f.result())
+            done = f.result()
+            paths += done
             if progress:
-                progress(1)
-    n = sum(p is not None for p in paths)
-    return {"out": str(out_dir), "files": n, "cog_files": n if cog else 0}
+                progress(len(done))
+    files = sum(p is not None for p in paths)
+    return {"out": str(out_dir), "files": files, "cog_files": files if cog else 0}

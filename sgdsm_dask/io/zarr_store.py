@@ -29,6 +29,11 @@ def write_template(store: str, template: xr.Dataset) -> None:
     template.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
 
 
+def open_group(store: str, mode: str = "r+"):
+    """The store's Zarr group (one open serves many reads and writes in a task)."""
+    return _group(store, mode)
+
+
 def _group(store: str, mode: str = "r+"):
     import zarr
 

@@ -1,0 +1,179 @@
+"""Reconstruction end to end against compute only, and worker memory for a long run against a short one.
+
+    python -m benchmarks.reconstruct_bench [--days 30,120] [--region W,S,E,N] [--workers K] [--overlap N]
+
+1. Writes a synthetic archive of the longer number of days into a
+   temporary folder and stages it twice, the first SHORT days and all LONG
+   days (not timed).
+2. For each length, on a fresh local cluster of K worker processes (one
+   thread each): ``reconstruct`` from the staged store into a new result
+   store, then ``export`` of every day to NetCDF4. That is end to end:
+   read, reconstruct, write. The workers import their libraries and load
+   the model before the clock starts (steady-state throughput; a 20-year
+   run pays that once). Afterwards each worker reports its peak resident
+   memory (``ru_maxrss``).
+3. On the long run's cluster, compute only: the same block and time-chunk
+   tasks, chained the same way and running the same model on the same
+   patches, but with the staged arrays already in the workers' memory
+   (scattered before the clock starts) and nothing written.
+
+Prints one JSON object with ``e2e_over_compute`` (end-to-end days/s over
+compute-only days/s for the long run; target >= 0.8) and
+``memory_ratio_long_over_short`` (peak worker memory, long over short;
+target <= 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sgdsm_dask.config import StageConfig
+from sgdsm_dask.export import export
+from sgdsm_dask.grid import Region
+from sgdsm_dask.io import zarr_store
+from sgdsm_dask.model.checkpoint import load
+from sgdsm_dask.model.fill import DEFAULT_OVERLAP
+from sgdsm_dask.reconstruct import Layout, ReconstructRequest, reconstruct, worker_filler
+from sgdsm_dask.staging import StageRequest, plan_days, stage
+from sgdsm_dask.staging.inventory import list_files
+from sgdsm_dask.synth import SynthRequest, write_archive
+
+
+def _cluster(workers: int):
+    from distributed import Client, LocalCluster
+
+    lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
+    return lc, Client(lc)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _warm(path: str, sha: str, overlap: int) -> None:
+    """Imports and model load done before any clock starts, on every worker (steady-state throughput)."""
+    import netCDF4  # noqa: F401
+    import rioxarray  # noqa: F401
+
+    import sgdsm_dask.export  # noqa: F401
+
+    worker_filler(path, sha, overlap)
+
+
+def _compute_chunk(data, state, path: str, sha: str, overlap: int, origins):
+    sm, precip, land = data
+    _, _, state = worker_filler(path, sha, overlap).run(sm, precip, land, state, origins=origins)
+    return state
+
+
+def compute_only(client, staged: str, lay: Layout, path: str, sha: str) -> float:
+    """Seconds for the same chains of tasks with the inputs already on the workers and no writes."""
+    status = zarr_store.read_array(staged, "day_status")
+    sm_all = zarr_store.read_array(staged, "sm")
+    pr_all = zarr_store.read_array(staged, "precip")
+    land_all = zarr_store.read_array(staged, "land").astype(bool)
+    chains = []
+    for bi, bj in lay.blocks:
+        rows, cols, oy, ox = lay.window(bi, bj)
+        inputs = []
+        for k in range(lay.n_chunks):
+            t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
+            days = t0 + np.flatnonzero(status[t0:t1] == 1)
+            inputs.append((sm_all[days, rows, cols], pr_all[days, rows, cols], land_all[rows, cols]))
+        chains.append((client.scatter(inputs), (oy, ox)))
+    client.run(lambda: None)
+    t = time.perf_counter()
+    ends = []
+    for futures, origins in chains:
+        state = None
+        for fut in futures:
+            state = client.submit(_compute_chunk, fut, state, path, sha, lay.overlap, origins, pure=False)
+        ends.append(state)
+    client.gather(ends)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--days", default="30,120", help="SHORT,LONG")
+    p.add_argument("--region", default="-20,-40,160,50", help="W,S,E,N (default: Africa, Asia, Australia)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--time-chunk", type=int, default=8)
+    p.add_argument("--space-chunk", type=int, default=360)
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    args = p.parse_args()
+    short, long_ = (int(x) for x in args.days.split(","))
+    region = Region.parse(args.region)
+    ck = load()
+
+    result: dict = {"benchmark": "reconstruct", "region": region.to_text(), "workers": args.workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        lc, client = _cluster(args.workers)
+        with lc, client:
+            archive = Path(tmp) / "archive"
+            write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=3), client)
+            config = StageConfig(time_chunk=args.time_chunk, space_chunk=args.space_chunk)
+            plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
+            for n in (short, long_):
+                req = StageRequest(
+                    out=str(Path(tmp) / f"staged{n}.zarr"), region=region, config=config, plans=tuple(plans[:n])
+                )
+                stage(req, client)
+
+        for n in (short, long_):
+            staged, out = str(Path(tmp) / f"staged{n}.zarr"), str(Path(tmp) / f"result{n}.zarr")
+            lc, client = _cluster(args.workers)
+            with lc, client:
+                rreq = ReconstructRequest(staged, out, time_chunk=args.time_chunk, overlap=args.overlap)
+                client.run(_warm, rreq.checkpoint_path(), ck.sha256, args.overlap)
+                t = time.perf_counter()
+                summary = reconstruct(rreq, client)
+                t_rec = time.perf_counter() - t
+                files = export(out, str(Path(tmp) / f"daily{n}"), client)["files"]
+                t_e2e = time.perf_counter() - t
+                peak = max(client.run(_peak_rss_mib).values())
+                row = {
+                    "days": n,
+                    "blocks": summary["blocks"],
+                    "files": files,
+                    "reconstruct_s": round(t_rec, 2),
+                    "e2e_s": round(t_e2e, 2),
+                    "e2e_days_per_s": round(n / t_e2e, 3),
+                    "peak_worker_mib": round(peak, 1),
+                }
+                if n == long_:
+                    ny, nx = zarr_store.read_array(staged, "land").shape
+                    lay = Layout(
+                        n,
+                        ny,
+                        nx,
+                        args.time_chunk,
+                        args.space_chunk,
+                        ck.config.hidden,
+                        ck.config.memory_map,
+                        args.overlap,
+                    )
+                    t_compute = compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256)
+                    row["compute_s"] = round(t_compute, 2)
+                    row["compute_days_per_s"] = round(n / t_compute, 3)
+                    result["e2e_over_compute"] = round(t_compute / t_e2e, 3)
+                result[f"run_{n}_days"] = row
+    result["memory_ratio_long_over_short"] = round(
+        result[f"run_{long_}_days"]["peak_worker_mib"] / result[f"run_{short}_days"]["peak_worker_mib"], 3
+    )
+    result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus"
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
