@@ -54,6 +54,7 @@ def _open(result: str) -> xr.Dataset:
 
 
 def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
+    """The CF / ACDD dataset of ``day`` (one or more days: built once per chunk, cut per day by :func:`_one_day`)."""
     import rioxarray  # noqa: F401 - registers the .rio accessor
 
     lat, lon = day["lat"].values, day["lon"].values
@@ -83,7 +84,6 @@ def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
     for name in ("sm", "flag"):  # as an attribute, so the per-variable encoding below cannot drop it
         ds[name].encoding.pop("grid_mapping", None)
         ds[name].attrs["grid_mapping"] = "crs"
-    day0 = pd.Timestamp(day["time"].values[0])
     ds.attrs = {
         "Conventions": "CF-1.8, ACDD-1.3",
         "title": "Seamless global daily soil moisture (SGD-SM 2.0 method), sgdsm-dask",
@@ -94,8 +94,6 @@ def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
         "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm export (sgdsm-dask {__version__})",
         "references": "Zhang, Q. et al. (2022), Earth Syst. Sci. Data, 14, 1845-1863",
         "provenance": attrs.get("provenance", ""),
-        "time_coverage_start": f"{day0:%Y-%m-%d}T00:00:00Z",
-        "time_coverage_end": f"{day0:%Y-%m-%d}T23:59:59Z",
         "geospatial_lat_min": float(lat.min() - 0.125),
         "geospatial_lat_max": float(lat.max() + 0.125),
         "geospatial_lon_min": float(lon.min() - 0.125),
@@ -105,6 +103,17 @@ def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
         "date_created": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
     }
     return ds
+
+
+def _one_day(ds: xr.Dataset, i: int) -> xr.Dataset:
+    day = ds.isel(time=slice(i, i + 1))
+    day0 = pd.Timestamp(day["time"].values[0])
+    day.attrs = {
+        **ds.attrs,
+        "time_coverage_start": f"{day0:%Y-%m-%d}T00:00:00Z",
+        "time_coverage_end": f"{day0:%Y-%m-%d}T23:59:59Z",
+    }
+    return day
 
 
 def _atomic(final: Path, write: Callable[[Path], None]) -> None:
@@ -157,15 +166,15 @@ def _write_days(
     cog: bool,
     paths: list[str | None],
 ) -> None:
+    full = _dataset(result, block, attrs)
     for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
-        day = block.isel(time=slice(i, i + 1))
-        if not np.any(day["flag"].values != FLAG_NOT_FILLED):
+        if not np.any(block["flag"].values[i] != FLAG_NOT_FILLED):
             paths.append(None)
             continue
         paths.append(str(final))
         if final.exists() and (not cog or tif.exists()):
             continue
-        ds = _dataset(result, day, attrs)
+        ds = _one_day(full, i)
         if not final.exists():
             _atomic(final, lambda tmp, ds=ds: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=ENCODING))
         if cog and not tif.exists():

@@ -121,6 +121,7 @@ def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp
         assert ds["flag"].attrs["flag_meanings"] == "observed reconstructed not_reconstructed"
         assert list(ds["flag"].attrs["flag_values"]) == [0, 1, 2]
         assert ds["sm"].encoding["zlib"] and str(ds["time"].values[0])[:10] == "2015-04-03"
+        assert ds.attrs["time_coverage_start"] == "2015-04-03T00:00:00Z"
         np.testing.assert_array_equal(ds["sm"].values[0], sm[2])
         np.testing.assert_array_equal(ds["flag"].values[0], flag[2])
     # A rerun keeps finished files and writes nothing twice.
