@@ -7,8 +7,10 @@
    days (not timed).
 2. For each length, on a fresh local cluster of K worker processes (one
    thread each): ``reconstruct`` from the staged store into a new result
-   store, then ``export`` of every day to NetCDF4. That is end to end:
-   read, reconstruct, write. The workers import their libraries and load
+   store with ``export_to``, i.e. every day also written to NetCDF4, each
+   time chunk as soon as all blocks have finished it (what ``sgdsm run``
+   and ``sgdsm reconstruct --export`` do). That is end to end: read,
+   reconstruct, write. The workers import their libraries and load
    the model before the clock starts (steady-state throughput; a 20-year
    run pays that once). Afterwards each worker reports its peak resident
    memory (``ru_maxrss``).
@@ -16,6 +18,10 @@
    tasks, chained the same way and running the same model on the same
    patches, but with the staged arrays already in the workers' memory
    (scattered before the clock starts) and nothing written.
+
+The long run's end to end and compute only are each run ``--repeat``
+times (2 by default), and the best time of each is used: the machines are
+shared and single runs vary by about 5 %.
 
 Prints one JSON object with ``e2e_over_compute`` (end-to-end days/s over
 compute-only days/s for the long run; target >= 0.8) and
@@ -38,7 +44,6 @@ from pathlib import Path
 import numpy as np
 
 from sgdsm_dask.config import StageConfig
-from sgdsm_dask.export import export
 from sgdsm_dask.grid import Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.model.checkpoint import load
@@ -111,6 +116,9 @@ def main() -> None:
     p.add_argument("--time-chunk", type=int, default=8)
     p.add_argument("--space-chunk", type=int, default=360)
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    p.add_argument(
+        "--repeat", type=int, default=2, help="end-to-end and compute-only runs of the long cube; best of each"
+    )
     args = p.parse_args()
     short, long_ = (int(x) for x in args.days.split(","))
     region = Region.parse(args.region)
@@ -137,21 +145,28 @@ def main() -> None:
                 rreq = ReconstructRequest(staged, out, time_chunk=args.time_chunk, overlap=args.overlap)
                 client.run(_warm, rreq.checkpoint_path(), ck.sha256, args.overlap)
                 t = time.perf_counter()
-                summary = reconstruct(rreq, client)
-                t_rec = time.perf_counter() - t
-                files = export(out, str(Path(tmp) / f"daily{n}"), client)["files"]
+                summary = reconstruct(rreq, client, export_to=str(Path(tmp) / f"daily{n}"))
                 t_e2e = time.perf_counter() - t
+                files = summary["daily_files"]
                 peak = max(client.run(_peak_rss_mib).values())
                 row = {
                     "days": n,
                     "blocks": summary["blocks"],
                     "files": files,
-                    "reconstruct_s": round(t_rec, 2),
                     "e2e_s": round(t_e2e, 2),
                     "e2e_days_per_s": round(n / t_e2e, 3),
                     "peak_worker_mib": round(peak, 1),
                 }
                 if n == long_:
+                    # the ratio, alternating the two measurements; the best time of each (shared, noisy machine)
+                    e2e_times = [t_e2e]
+                    for r in range(1, args.repeat):
+                        again = ReconstructRequest(
+                            staged, str(Path(tmp) / f"again{r}.zarr"), time_chunk=args.time_chunk, overlap=args.overlap
+                        )
+                        t = time.perf_counter()
+                        reconstruct(again, client, export_to=str(Path(tmp) / f"again{r}"))
+                        e2e_times.append(time.perf_counter() - t)
                     ny, nx = zarr_store.read_array(staged, "land").shape
                     lay = Layout(
                         n,
@@ -163,9 +178,14 @@ def main() -> None:
                         ck.config.memory_map,
                         args.overlap,
                     )
-                    t_compute = compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256)
-                    row["compute_s"] = round(t_compute, 2)
-                    row["compute_days_per_s"] = round(n / t_compute, 3)
+                    compute_times = [
+                        compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256) for _ in range(args.repeat)
+                    ]
+                    t_e2e, t_compute = min(e2e_times), min(compute_times)
+                    row["e2e_s_each"] = [round(x, 2) for x in e2e_times]
+                    row["compute_s_each"] = [round(x, 2) for x in compute_times]
+                    row["best_e2e_days_per_s"] = round(n / t_e2e, 3)
+                    row["best_compute_days_per_s"] = round(n / t_compute, 3)
                     result["e2e_over_compute"] = round(t_compute / t_e2e, 3)
                 result[f"run_{n}_days"] = row
     result["memory_ratio_long_over_short"] = round(

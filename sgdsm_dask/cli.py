@@ -136,12 +136,16 @@ def _stage(req: Any, client: Any, overwrite: bool) -> dict[str, Any]:
     return summary
 
 
-def _reconstruct(req: Any, client: Any, overwrite: bool, append: bool) -> dict[str, Any]:
-    """Reconstruct with a progress bar; a cube without rain is named on stderr."""
+def _reconstruct(
+    req: Any, client: Any, overwrite: bool, append: bool, export_to: str | None = None, cog: bool = False
+) -> dict[str, Any]:
+    """Reconstruct (and export, overlapped) with a progress bar; a cube without rain is named on stderr."""
     from .reconstruct import reconstruct
 
     with _Progress(None, "reconstruct", unit="task") as bar:
-        summary = reconstruct(req, client, overwrite=overwrite, append=append, progress=bar)
+        summary = reconstruct(
+            req, client, overwrite=overwrite, append=append, progress=bar, export_to=export_to, cog=cog
+        )
     if summary["days_with_precip"] == 0:
         print(
             f"warning: {req.staged} has no precipitation; the model ran with rain marked unavailable "
@@ -241,7 +245,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     )
     with _client(args) as client:
         _announce(client)
-        summary = _reconstruct(req, client, args.overwrite, args.append)
+        summary = _reconstruct(req, client, args.overwrite, args.append, args.export, args.cog)
     print(json.dumps(summary))
     return 0
 
@@ -273,9 +277,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _client(args) as client:
         _announce(client)
         out = {"staged": _stage(sreq, client, st.overwrite)["store"]}
-        out["reconstruction"] = _reconstruct(rreq, client, rc.overwrite, rc.append)["store"]
-        if cfg.export is not None:
-            out["daily files"] = _export(rc.out, cfg.export.out, client, cfg.export.cog)["out"]
+        ex = cfg.export
+        summary = _reconstruct(
+            rreq, client, rc.overwrite, rc.append, ex.out if ex else None, ex.cog if ex else False
+        )  # the files of each time chunk are written while later chunks are reconstructed
+        out["reconstruction"] = summary["store"]
+        if ex is not None:
+            out["daily files"] = summary["out"]
     for what, where in out.items():
         print(f"{what}: {where}")
     return 0
@@ -392,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     s.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
+    s.add_argument(
+        "--export", default=None, metavar="DIR", help="also write the per-day files, overlapped with the reconstruction"
+    )
+    s.add_argument("--cog", action="store_true", help="with --export: a Cloud-Optimized GeoTIFF per day as well")
     _cluster_args(s)
     s.set_defaults(func=cmd_reconstruct)
 

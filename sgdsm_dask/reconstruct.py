@@ -390,8 +390,16 @@ def reconstruct(
     overwrite: bool = False,
     append: bool = False,
     progress: Callable[[int], None] | None = None,
+    export_to: str | None = None,
+    cog: bool = False,
 ) -> dict[str, Any]:
-    """Build, resume or (``append``) extend the reconstruction store; returns a summary."""
+    """Build, resume or (``append``) extend the reconstruction store; returns a summary.
+
+    With ``export_to``, the per-day files are written too (as ``sgdsm
+    export`` would), each time chunk as soon as every block has finished
+    it, so that writing the files overlaps the reconstruction of later
+    chunks instead of following it.
+    """
     if client is not None and not shared_between_processes(req.out):
         raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
     ck = load(req.checkpoint_path())
@@ -435,6 +443,11 @@ def reconstruct(
     if progress and finished:
         progress(finished)
     run = 0
+    files = None
+    if export_to is not None:
+        from .export import prepare
+
+        prepare(export_to)
     if client is None:
         for block, k0 in chains:
             state = None
@@ -443,10 +456,14 @@ def reconstruct(
                 run += 1
                 if progress:
                     progress(1)
+        if export_to is not None:
+            from .export import export
+
+            files = export(req.out, export_to, cog=cog)["files"]
     else:
         from distributed import as_completed
 
-        futures = []
+        futures, by_chunk = [], {}
         resources = gpu_resources(client)
         for block, k0 in chains:
             prev = None
@@ -462,13 +479,36 @@ def reconstruct(
                     key=f"reconstruct-{run_id}-{block[0]}-{block[1]}-{k}",
                     pure=False,
                     resources=resources,
+                    priority=1,  # the chains are the critical path; files are written in the gaps
                 )
                 futures.append(prev)
-        for fut in as_completed(futures):
+                by_chunk.setdefault(k, []).append(prev)
+        exports = []
+        if export_to is not None:
+            from .export import export_days_after
+
+            for k in range(lay.n_chunks):
+                t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
+                exports.append(
+                    client.submit(export_days_after, req.out, export_to, t0, t1, cog, *by_chunk.get(k, []), pure=False)
+                )
+        # Hold no future longer than needed: a chunk's state (megabytes per block) stays on its worker
+        # only while a reference to it exists, and a 20-year record has thousands of chunks.
+        pending = as_completed(futures)
+        futures.clear()
+        by_chunk.clear()
+        prev = None
+        for fut in pending:
             fut.result()
             run += 1
             if progress:
                 progress(1)
+        if exports:
+            files = 0
+            pending = as_completed(exports)
+            exports.clear()
+            for fut in pending:
+                files += sum(p is not None for p in fut.result())
     return {
         "store": req.out,
         "days": lay.nt,
@@ -479,4 +519,5 @@ def reconstruct(
         "days_appended": added,
         "days_with_precip": int(zarr_store.read_array(req.staged, "precip_available").sum()),
         "checkpoint_sha256": ck.sha256,
+        **({"daily_files": files, "out": export_to} if export_to is not None else {}),
     }

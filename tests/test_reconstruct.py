@@ -265,3 +265,19 @@ def test_export_cloud_optimized_geotiff_for_gis(reference, tmp_path):
         x, y = src.xy(0, 0)
         assert (y, x) == pytest.approx((lat.max(), lon.min()))
         np.testing.assert_array_equal(band, sm[2][np.argsort(lat)[::-1]])
+
+
+def test_reconstruct_with_export_writes_the_same_files_as_export_after(staged, reference, client, tmp_path):
+    import xarray as xr
+
+    out, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
+    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, export_to=str(daily))
+    assert summary["daily_files"] == 9 and len(list(daily.glob("*.nc"))) == 9
+    ref_sm, ref_flag = _read(reference)
+    for t, f in ((0, "SGD-SM2_20150401.nc"), (9, "SGD-SM2_20150410.nc")):
+        with xr.open_dataset(daily / f) as ds:
+            np.testing.assert_allclose(ds["sm"].values[0], ref_sm[t], rtol=0, atol=2e-6)
+            np.testing.assert_array_equal(ds["flag"].values[0], ref_flag[t])
+    # run again: nothing left to reconstruct, every file kept
+    again = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, export_to=str(daily))
+    assert again["tasks_run"] == 0 and again["daily_files"] == 9
