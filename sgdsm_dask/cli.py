@@ -295,7 +295,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     filler = Filler.from_checkpoint(args.checkpoint, overlap=args.overlap)
     scores = evaluate_store(
-        args.store, filler, seed=args.seed, truth=args.truth, region=args.region, spin_up=args.spin_up
+        args.store,
+        filler,
+        seed=args.seed,
+        truth=args.truth,
+        region=args.region,
+        spin_up=args.spin_up,
+        dct=not args.no_dct_pls,
     )
     text = table(scores)
     print(text)
@@ -429,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--region", type=_region, default=None, help="score this W,S,E,N box of the store only")
     s.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
     s.add_argument("--overlap", type=int, default=8, metavar="CELLS", help="as for reconstruct")
+    s.add_argument("--no-dct-pls", action="store_true", help="leave out the DCT-PLS baseline (the slowest one)")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
     s.set_defaults(func=cmd_evaluate)
 

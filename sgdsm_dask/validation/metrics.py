@@ -21,6 +21,46 @@ def count(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> 
     return int(_pairs(est, ref, where)[0].size)
 
 
+def bias(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Mean of ``est - ref``."""
+    e, r = _pairs(est, ref, where)
+    return float(np.mean(e - r)) if e.size else float("nan")
+
+
+def mae(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:
+    e, r = _pairs(est, ref, where)
+    return float(np.mean(np.abs(e - r))) if e.size else float("nan")
+
+
+def ubrmse(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Unbiased RMSE: the RMSE after removing the mean difference, sqrt(RMSE^2 - bias^2)."""
+    e, r = _pairs(est, ref, where)
+    if not e.size:
+        return float("nan")
+    d = e - r
+    return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+
+
+def pearson_r(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Pearson correlation; NaN with fewer than 3 pairs or a constant series."""
+    e, r = _pairs(est, ref, where)
+    if e.size < 3 or e.std() == 0 or r.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(e, r)[0, 1])
+
+
+def all_scores(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> dict[str, float]:
+    """R, RMSE, MAE, ubRMSE, bias and N, the columns of the paper's Table 1 (plus ubRMSE, bias, N)."""
+    return {
+        "R": pearson_r(est, ref, where),
+        "RMSE": rmse(est, ref, where),
+        "MAE": mae(est, ref, where),
+        "ubRMSE": ubrmse(est, ref, where),
+        "bias": bias(est, ref, where),
+        "N": count(est, ref, where),
+    }
+
+
 def seam_score(filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarray, edges_x: np.ndarray) -> float:
     """Mean jump between neighbouring cells across patch borders over the mean jump elsewhere.
 

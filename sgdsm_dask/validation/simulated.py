@@ -42,6 +42,7 @@ class Score:
     n: int
     rmse: dict[str, float] = field(default_factory=dict)
     seam: float | None = None  # of the model's fill, on the first Score only
+    bands: list[Score] = field(default_factory=list)  # per latitude band, on the first Score only
 
 
 def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray, label: str) -> Score:
@@ -55,8 +56,28 @@ def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where
     return s
 
 
-def baseline_estimates(sm_in: np.ndarray) -> dict[str, np.ndarray]:
-    return {"linear in time": baselines.linear_in_time(sm_in), "climatology": baselines.climatology(sm_in)}
+def baseline_estimates(sm_in: np.ndarray, dct: bool = True) -> dict[str, np.ndarray]:
+    """The fills a user would otherwise pick: linear in time, climatology and (``dct``) DCT-PLS."""
+    out = {"linear in time": baselines.linear_in_time(sm_in), "climatology": baselines.climatology(sm_in)}
+    if dct:
+        from .dctpls import dct_pls_fill
+
+        out["DCT-PLS"] = dct_pls_fill(sm_in)
+    return out
+
+
+def band_scores(
+    estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray, lat: np.ndarray, width: float = 10.0
+) -> list[Score]:
+    """:func:`score_methods` per latitude band of ``width`` degrees (south to north; empty bands left out)."""
+    edges = np.arange(np.floor(lat.min() / width) * width, lat.max() + width, width)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        rows = (lat >= lo) & (lat < hi)
+        s = score_methods(estimates, reference, where & rows[None, :, None], f"{lo:+.0f} to {hi:+.0f}")
+        if s.n:
+            out.append(s)
+    return out
 
 
 def evaluate_arrays(
@@ -68,21 +89,27 @@ def evaluate_arrays(
     truth: np.ndarray | None = None,
     spin_up: int = 0,
     seam_edges: tuple[np.ndarray, np.ndarray] | None = None,
+    lat: np.ndarray | None = None,
+    dct: bool = True,
 ) -> list[Score]:
     """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score.
 
     The first ``spin_up`` days are filled by every method but scored for none
     (the model's state starts at zero on the first day of a cube). With
     ``seam_edges`` (the patch borders along y and x), the first score also
-    carries the seam score of the model's fill (:func:`metrics.seam_score`).
+    carries the seam score of the model's fill (:func:`metrics.seam_score`),
+    and with ``lat`` (the rows' latitudes) the scores per 10-degree band.
+    ``dct`` adds DCT-PLS to the baselines.
     """
     sm_in, hidden = hide(sm, land, seed)
-    est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in)}
+    est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in, dct)}
     scored = np.arange(sm.shape[0])[:, None, None] >= spin_up
     scores = [score_methods(est, sm, hidden & scored, "hidden observed pixels")]
     if seam_edges is not None:
         reconstructed = ~np.isfinite(sm_in) & land[None] & scored
         scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
+    if lat is not None:
+        scores[0].bands = band_scores(est, sm, hidden & scored, lat)
     if truth is not None:
         gaps = ~np.isfinite(sm) & land[None]
         scores.append(score_methods(est, truth, (gaps | hidden) & scored, "all gaps vs truth"))
@@ -96,6 +123,11 @@ def table(scores: list[Score]) -> str:
     rule = "|---|" + "---|" * len(scores)
     rows = [f"| {m} | " + " | ".join(f"{s.rmse[m]:.4f}" for s in scores) + " |" for m in methods]
     lines = [head, rule, *rows]
+    if scores[0].bands:
+        lines += ["", "RMSE of the hidden observed pixels by latitude band (degrees north):", ""]
+        lines += ["| band | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+        for b in scores[0].bands:
+            lines.append(f"| {b.pixels} | {b.n} | " + " | ".join(f"{b.rmse[m]:.4f}" for m in methods) + " |")
     if scores[0].seam is not None:
         lines += [
             "",
@@ -111,6 +143,7 @@ def evaluate_store(
     truth: str | None = None,
     region: Any | None = None,
     spin_up: int = 0,
+    dct: bool = True,
 ) -> list[Score]:
     """:func:`evaluate_arrays` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
     from ..errors import InputError
@@ -141,4 +174,6 @@ def evaluate_store(
         truth=tr,
         spin_up=spin_up,
         seam_edges=edges,
+        lat=zarr_store.read_array(store, "lat", (rows,)),
+        dct=dct,
     )

@@ -82,3 +82,45 @@ def test_seam_score_by_hand():
     # origins 0, 40, 60 edge to edge, 0, 32, 60 at stride 32
     assert list(patch_edges(100, 40)) == [40, 60, 80]
     assert list(patch_edges(100, 40, overlap=8)) == [32, 40, 60, 72]
+
+
+def test_station_metrics_by_hand_with_nan_pairs_left_out():
+    est = np.array([0.10, 0.20, 0.30, nan, 0.50])
+    ref = np.array([0.12, 0.18, 0.25, 0.40, nan])
+    # pairs kept: (0.10, 0.12), (0.20, 0.18), (0.30, 0.25); differences -0.02, 0.02, 0.05
+    s = metrics.all_scores(est, ref)
+    assert s["N"] == 3
+    assert s["bias"] == pytest.approx(0.05 / 3)
+    assert s["MAE"] == pytest.approx(0.09 / 3)
+    assert s["RMSE"] == pytest.approx(np.sqrt((0.0004 + 0.0004 + 0.0025) / 3))
+    assert s["ubRMSE"] == pytest.approx(np.sqrt(s["RMSE"] ** 2 - s["bias"] ** 2))
+    # R by hand: est deviations -0.1, 0, 0.1; ref mean 0.55/3, deviations -0.06333, -0.00333, 0.06667
+    de, dr = np.array([-0.1, 0.0, 0.1]), np.array([0.12, 0.18, 0.25]) - 0.55 / 3
+    assert s["R"] == pytest.approx((de @ dr) / np.sqrt((de @ de) * (dr @ dr)))
+    # too few pairs, or nothing at all: NaN and N, never an exception
+    two = metrics.all_scores(est[:2], ref[:2])
+    assert np.isnan(two["R"]) and two["N"] == 2
+    none = metrics.all_scores(np.array([nan]), np.array([0.1]))
+    assert none["N"] == 0 and np.isnan(none["RMSE"]) and np.isnan(none["bias"])
+
+
+def test_dct_pls_eigenvalues_and_a_smooth_field_filled_better_than_the_other_baselines():
+    from sgdsm_dask.validation.dctpls import dct_pls, eigenvalues
+
+    # second-difference eigenvalues 2 cos(pi i / n) - 2 for n = 3: 0, -1, -3; summed over axes
+    np.testing.assert_allclose(eigenvalues((3,)), [0.0, -1.0, -3.0], atol=1e-12)
+    np.testing.assert_allclose(eigenvalues((3, 2))[2, 1], -3.0 + (2 * np.cos(np.pi / 2) - 2), atol=1e-12)
+    rng = np.random.default_rng(0)
+    t, y, x = np.meshgrid(np.arange(30), np.arange(40), np.arange(50), indexing="ij")
+    truth = 0.25 + 0.1 * np.sin(t / 6) + 0.05 * np.cos(y / 7) * np.sin(x / 9)
+    gaps = rng.random(truth.shape) < 0.4
+    sm = np.where(gaps, np.nan, truth + rng.normal(0, 0.01, truth.shape))
+    fit = dct_pls(sm)
+    assert np.array_equal(fit.filled[~gaps], sm[~gaps].astype(np.float32))  # observed values kept
+    assert np.isfinite(fit.filled).all() and fit.s in fit.gcv and len(fit.gcv) > 1
+    err = metrics.rmse(fit.filled, truth, gaps)
+    assert err < 0.005  # the noise is 0.01: smoothing across space and time beats it
+    assert err < metrics.rmse(baselines.linear_in_time(sm), truth, gaps) / 2
+    assert err < metrics.rmse(baselines.climatology(sm), truth, gaps) / 10
+    # nothing observed: nothing invented
+    assert np.isnan(dct_pls(np.full((4, 5), np.nan)).filled).all()
