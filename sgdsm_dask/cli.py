@@ -311,6 +311,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation.insitu import validate
+
+    summary = validate(args.product, args.ismn, args.out, max_depth=args.max_depth, sensor=args.sensor)
+    print(Path(summary["markdown"]).read_text())
+    for s in summary["skipped"]:
+        print(f"left out: {s}", file=sys.stderr)
+    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}))
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from .download import download, plan_queries
 
@@ -419,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cog", action="store_true", help="also a Cloud-Optimized GeoTIFF of sm per day, for GIS")
     _cluster_args(s)
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("validate", help="score a reconstruction against ISMN in-situ stations (paper Table 1)")
+    s.add_argument("--product", required=True, metavar="RESULT", help="a reconstruction store")
+    s.add_argument("--ismn", required=True, metavar="ARCHIVE", help="an ISMN download (.zip or its folder)")
+    s.add_argument("--out", default="ismn-validation", metavar="DIR", help="CSV, Markdown and scatter plots")
+    s.add_argument("--max-depth", type=float, default=0.1, metavar="M", help="deepest sensor end kept (surface: 0.05)")
+    s.add_argument("--sensor", choices=("AMSR2", "AMSR-E", "WindSat"), default="AMSR2", help="sets the overpass time")
+    s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("run", help="stage, reconstruct and export from one YAML file (see docs/run.md)")
     s.add_argument("config", metavar="CONFIG")

@@ -1,0 +1,232 @@
+"""``sgdsm validate``: a reconstruction against ISMN in-situ stations, like the paper's Table 1 and Fig. 8.
+
+Each station's surface sensor is read with the ``ismn`` package; its
+readings flagged good (``G``) are averaged over the two hourly readings
+around the descending overpass of the day (AMSR2 and AMSR-E: 01:30 local
+solar time; WindSat: 06:00), and compared with the product's 0.25 deg
+pixel holding the station. R, RMSE, MAE, ubRMSE, bias and N are reported
+per station and on average, separately for observed pixels (flag 0), for
+reconstructed pixels (flag 1) and for both.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from . import metrics
+
+#: Nominal local solar time of the descending overpass, hours.
+DESCENDING_OVERPASS = {"AMSR-E": 1.5, "AMSR2": 1.5, "WindSat": 6.0}
+SUBSETS = {"observed": (0,), "reconstructed": (1,), "all": (0, 1)}
+
+
+@dataclass
+class StationSeries:
+    network: str
+    station: str
+    lat: float
+    lon: float
+    depth: tuple[float, float]
+    daily: pd.Series  # one value per UTC date of the product's days, NaN where no good reading
+
+
+def overpass_mean(hourly: pd.Series, lon: float, overpass_hours: float = 1.5) -> pd.Series:
+    """Per product day D, the mean of the two hourly readings around D's overpass (UTC index).
+
+    The overpass of day D is at ``overpass_hours`` local solar time, i.e.
+    ``D + overpass_hours - lon / 15`` hours UTC; the readings at the full
+    hours before and after it are averaged (one alone if the other is
+    missing). Returns a Series indexed by day (midnight).
+    """
+    hourly = hourly.dropna()
+    hourly = hourly[~hourly.index.duplicated()]
+    if hourly.empty:
+        return pd.Series(dtype=float)
+    days = pd.date_range(hourly.index.min().floor("D") - pd.Timedelta(days=1), hourly.index.max().ceil("D"))
+    at = days + pd.to_timedelta(overpass_hours - lon / 15.0, unit="h")
+    before, after = at.floor("h"), at.floor("h") + pd.Timedelta(hours=1)
+    a = hourly.reindex(before).to_numpy(np.float64)
+    b = hourly.reindex(after).to_numpy(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # days with neither reading: NaN, dropped below
+        mean = np.nanmean(np.vstack([a, b]), axis=0)
+    return pd.Series(mean, index=days).dropna()
+
+
+def read_stations(
+    archive: str, work_dir: str, max_depth: float = 0.1, overpass_hours: float = 1.5
+) -> list[StationSeries]:
+    """Every surface soil-moisture sensor (depth starting at 0, ending at most ``max_depth`` m) of an ISMN archive.
+
+    The ``ismn`` package writes its metadata index beside the data unless
+    told otherwise; it goes into ``work_dir`` here, so the archive's folder
+    is only read.
+    """
+    try:
+        from ismn.interface import ISMN_Interface
+    except ImportError:
+        raise InputError(archive, "reading ISMN archives needs the 'ismn' package: pip install ismn") from None
+    if not Path(archive).exists():
+        raise InputError(archive, "no such ISMN archive (a .zip download or its unpacked folder)")
+    meta = Path(work_dir) / "ismn_metadata"
+    meta.mkdir(parents=True, exist_ok=True)
+    try:
+        ds = ISMN_Interface(archive, meta_path=str(meta), parallel=False)
+    except Exception as exc:  # noqa: BLE001 - the package raises many kinds for a bad archive
+        raise InputError(archive, f"not an ISMN archive the ismn package can read ({exc})") from None
+    out = []
+    for net in ds.collection.iter_networks():
+        for st in net.iter_stations():
+            for sensor in st.iter_sensors(variable="soil_moisture"):
+                d0, d1 = float(sensor.depth.start), float(sensor.depth.end)
+                if d0 != 0.0 or d1 > max_depth:
+                    continue
+                data = sensor.read_data()
+                good = data["soil_moisture"].where(data["soil_moisture_flag"].astype(str).str.startswith("G"))
+                daily = overpass_mean(good, float(st.lon), overpass_hours)
+                out.append(StationSeries(net.name, st.name, float(st.lat), float(st.lon), (d0, d1), daily))
+    return out
+
+
+def station_scores(product: Any, station: StationSeries) -> dict[str, dict[str, float]] | None:
+    """Scores per subset of one station against the product pixel holding it (None: outside the product)."""
+    lat, lon = product["lat"].values, product["lon"].values
+    i, j = int(np.abs(lat - station.lat).argmin()), int(np.abs(lon - station.lon).argmin())
+    if abs(lat[i] - station.lat) > 0.125 + 1e-9 or abs(lon[j] - station.lon) > 0.125 + 1e-9:
+        return None
+    times = pd.DatetimeIndex(product["time"].values).normalize()
+    sm = np.asarray(product["sm"][:, i, j], np.float64)
+    flag = np.asarray(product["flag"][:, i, j])
+    insitu = station.daily.reindex(times).to_numpy(np.float64)
+    out = {}
+    for name, flags in SUBSETS.items():
+        out[name] = metrics.all_scores(sm, insitu, np.isin(flag, flags))
+    out["_pixel"] = {"lat": float(lat[i]), "lon": float(lon[j])}
+    out["_series"] = {"sm": sm, "flag": flag, "insitu": insitu, "time": times}
+    return out
+
+
+def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 0.1, sensor: str = "AMSR2") -> dict:
+    """Score a reconstruction store against an ISMN archive; CSV, Markdown and scatter plots into ``out_dir``."""
+    import xarray as xr
+
+    from ..paths import local_or_url
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        product = xr.open_zarr(local_or_url(product_store), consolidated=False, chunks=None)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(product_store, f"not a reconstruction store ({exc.__class__.__name__})") from None
+    missing = {"sm", "flag"} - set(product.variables)
+    if missing:
+        raise InputError(product_store, f"missing variable(s) {', '.join(sorted(missing))}")
+    stations = read_stations(archive, str(out), max_depth, DESCENDING_OVERPASS.get(sensor, 1.5))
+    rows, skipped, series = [], [], {}
+    for st in stations:
+        sc = station_scores(product, st)
+        if sc is None:
+            skipped.append(f"{st.network}/{st.station} ({st.lat:.3f}, {st.lon:.3f}): outside the product")
+            continue
+        series[f"{st.network}/{st.station}"] = sc["_series"]
+        for subset in SUBSETS:
+            rows.append(
+                {
+                    "network": st.network,
+                    "station": st.station,
+                    "lat": st.lat,
+                    "lon": st.lon,
+                    "depth_m": f"{st.depth[0]:g}-{st.depth[1]:g}",
+                    "pixel_lat": sc["_pixel"]["lat"],
+                    "pixel_lon": sc["_pixel"]["lon"],
+                    "pixels": subset,
+                    **sc[subset],
+                }
+            )
+    if not rows:
+        raise InputError(archive, "no surface station of the archive lies inside the product" + _why(stations, skipped))
+    csv_path = out / "ismn_validation.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    md_path = out / "ismn_validation.md"
+    md_path.write_text(markdown(rows, skipped))
+    plots = [str(p) for p in scatter_plots(series, out)]
+    return {"stations": len(series), "csv": str(csv_path), "markdown": str(md_path), "plots": plots, "skipped": skipped}
+
+
+def _why(stations: list[StationSeries], skipped: list[str]) -> str:
+    if not stations:
+        return " (no soil-moisture sensor starting at 0 m within --max-depth)"
+    return " (" + "; ".join(skipped) + ")"
+
+
+def averages(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean of each metric over the stations, per subset (stations with no pair left out)."""
+    out = {}
+    for subset in SUBSETS:
+        sel = [r for r in rows if r["pixels"] == subset and r["N"] > 0]
+        out[subset] = {
+            k: (float(np.nanmean([r[k] for r in sel])) if sel else math.nan)
+            for k in ("R", "RMSE", "MAE", "ubRMSE", "bias")
+        }
+        out[subset]["N"] = sum(r["N"] for r in sel)
+        out[subset]["stations"] = len(sel)
+    return out
+
+
+def markdown(rows: list[dict], skipped: list[str]) -> str:
+    head = "| station | pixels | R | RMSE | MAE | ubRMSE | bias | N |\n|---|---|---|---|---|---|---|---|"
+    lines = ["# ISMN validation", "", head]
+    for r in rows:
+        lines.append(
+            f"| {r['network']}/{r['station']} | {r['pixels']} | {r['R']:.3f} | {r['RMSE']:.3f} | {r['MAE']:.3f} "
+            f"| {r['ubRMSE']:.3f} | {r['bias']:+.3f} | {r['N']} |"
+        )
+    for subset, a in averages(rows).items():
+        lines.append(
+            f"| **mean of {a['stations']} stations** | {subset} | {a['R']:.3f} | {a['RMSE']:.3f} | {a['MAE']:.3f} "
+            f"| {a['ubRMSE']:.3f} | {a['bias']:+.3f} | {a['N']} |"
+        )
+    lines += [
+        "",
+        "Metrics in m3/m3 (R unitless); in-situ values are the mean of the two hourly readings",
+        "around the descending overpass, readings flagged G only.",
+    ]
+    if skipped:
+        lines += ["", "Left out:", *[f"- {s}" for s in skipped]]
+    return "\n".join(lines) + "\n"
+
+
+def scatter_plots(series: dict[str, dict], out: Path) -> list[Path]:
+    """One scatter per station (Fig. 8): product against in situ, observed and reconstructed pixels apart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for name, s in series.items():
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        for flag, label, colour in ((0, "observed", "tab:blue"), (1, "reconstructed", "tab:orange")):
+            k = (s["flag"] == flag) & np.isfinite(s["sm"]) & np.isfinite(s["insitu"])
+            ax.scatter(s["insitu"][k], s["sm"][k], s=9, alpha=0.7, color=colour, label=f"{label} (N={int(k.sum())})")
+        ax.plot([0, 0.6], [0, 0.6], color="grey", lw=0.8)
+        ax.set(xlim=(0, 0.6), ylim=(0, 0.6), xlabel="in situ (m3/m3)", ylabel="product (m3/m3)", title=name)
+        ax.legend(loc="upper left", fontsize=8)
+        path = out / f"scatter_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"  # never a path out of ``out``
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths
