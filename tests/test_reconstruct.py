@@ -80,6 +80,19 @@ def test_overlap_blends_patches_across_blocks_and_removes_the_seam(staged, refer
     assert blended < 1.5 < hard  # about 1: the border is as smooth as anywhere else
 
 
+def test_one_worker_process_gives_the_same_values(staged, reference, tmp_path):
+    from distributed import Client, LocalCluster
+
+    out = str(tmp_path / "rec.zarr")
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
+        Client(lc) as c,
+    ):
+        reconstruct(ReconstructRequest(staged, out, time_chunk=7), c)
+    np.testing.assert_array_equal(_read(out)[1], _read(reference)[1])
+    np.testing.assert_allclose(_read(out)[0], _read(reference)[0], rtol=0, atol=2e-6)
+
+
 def test_resume_redoes_only_unfinished_chunks(staged, tmp_path):
     out = str(tmp_path / "rec.zarr")
     req = ReconstructRequest(staged, out, time_chunk=3)
