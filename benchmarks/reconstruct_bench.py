@@ -44,11 +44,10 @@ from pathlib import Path
 import numpy as np
 
 from sgdsm_dask.config import StageConfig
-from sgdsm_dask.grid import Region
+from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.model.checkpoint import load
-from sgdsm_dask.model.fill import DEFAULT_OVERLAP
-from sgdsm_dask.reconstruct import Layout, ReconstructRequest, reconstruct, worker_filler
+from sgdsm_dask.reconstruct import Layout, ReconstructRequest, _layout, reconstruct, worker_filler
 from sgdsm_dask.staging import StageRequest, plan_days, stage
 from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
@@ -92,7 +91,7 @@ def compute_only(client, staged: str, lay: Layout, path: str, sha: str) -> float
         rows, cols, oy, ox = lay.window(bi, bj)
         inputs = []
         for k in range(lay.n_chunks):
-            t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
+            t0, t1 = lay.days(k)
             days = t0 + np.flatnonzero(status[t0:t1] == 1)
             inputs.append((sm_all[days, rows, cols], pr_all[days, rows, cols], land_all[rows, cols]))
         chains.append((client.scatter(inputs), (oy, ox)))
@@ -167,17 +166,7 @@ def main() -> None:
                         t = time.perf_counter()
                         reconstruct(again, client, export_to=str(Path(tmp) / f"again{r}"))
                         e2e_times.append(time.perf_counter() - t)
-                    ny, nx = zarr_store.read_array(staged, "land").shape
-                    lay = Layout(
-                        n,
-                        ny,
-                        nx,
-                        args.time_chunk,
-                        args.space_chunk,
-                        ck.config.hidden,
-                        ck.config.memory_map,
-                        args.overlap,
-                    )
+                    lay = _layout(rreq, ck.config.hidden, ck.config.memory_map)  # the run's own layout
                     compute_times = [
                         compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256) for _ in range(args.repeat)
                     ]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .config import StageConfig
-from .export import export
 from .grid import Region
 from .plots import reconstruction_quicklook, stage_quicklook
 from .reconstruct import ReconstructRequest, reconstruct
@@ -43,11 +42,9 @@ def run_demo(out_dir: Path, client: Any, days: int = 30) -> dict[str, str]:
     png = stage_quicklook(store, out_dir / "quicklook.png", truth=str(archive / "truth.zarr"))
     result = str(out_dir / "reconstructed.zarr")
     rreq = ReconstructRequest(staged=store, out=result, time_chunk=config.time_chunk)
-    with tqdm(desc="reconstruct", unit="task", disable=None) as bar:
-        reconstruct(rreq, client, overwrite=True, progress=bar.update)
     daily = out_dir / "daily"
-    with tqdm(desc="export", unit="file", disable=None) as bar:
-        export(result, str(daily), client, progress=bar.update)
+    with tqdm(desc="reconstruct + daily files", unit="task", disable=None) as bar:  # as sgdsm run does
+        reconstruct(rreq, client, overwrite=True, progress=bar.update, export_to=str(daily))
     after = reconstruction_quicklook(store, result, out_dir / "reconstruction.png", truth=str(archive / "truth.zarr"))
     return {
         "archive": str(archive),

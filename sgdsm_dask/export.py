@@ -1,7 +1,8 @@
 """``sgdsm export``: one CF-1.8 / ACDD-1.3 NetCDF4 file per day from a reconstruction store.
 
-Files are written by Dask tasks, one per time chunk of the result store
-(each chunk is read once, not once per day), each file to a temporary
+Files are written one task per time chunk of the result store (Dask tasks
+on a cluster, a loop without one; each chunk is read once, not once per
+day), each file to a temporary
 name in the output folder and renamed when complete, so a stopped export never
 leaves a broken file under a final name; a rerun skips the days whose file
 exists. Days that were not reconstructed (missing in the archive) get no
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -32,6 +33,7 @@ from .model.fill import FLAG_NOT_FILLED
 from .paths import local_or_url
 
 PREFIX = "SGD-SM2_"
+_HDF5_WRITE = threading.Lock()  # HDF5 is not thread-safe: one file write at a time per process
 
 ENCODING = {
     # zlib level 1: on a synthetic 720 x 360 day 15 ms and 334 KiB against 19 ms and 311 KiB at
@@ -49,22 +51,22 @@ def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
     return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}{suffix}"
 
 
-def _open(result: str) -> xr.Dataset:
+def open_result(result: str) -> xr.Dataset:
     """The result store as NumPy-backed lazy arrays (no Dask graph inside a task)."""
     return xr.open_zarr(local_or_url(result), consolidated=False, chunks=None)
 
 
-def _dataset(result: str, day: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
-    """The CF / ACDD dataset of ``day`` (one or more days: built once per chunk, cut per day by :func:`_one_day`)."""
+def _dataset(result: str, days: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
+    """The CF / ACDD dataset of ``days`` (a time chunk: built once, cut per day by :func:`_one_day`)."""
     import rioxarray  # noqa: F401 - registers the .rio accessor
 
-    lat, lon = day["lat"].values, day["lon"].values
+    lat, lon = days["lat"].values, days["lon"].values
     ds = xr.Dataset(
         {
-            "sm": day["sm"].astype(np.float32),
-            "flag": day["flag"].astype(np.int8),
+            "sm": days["sm"].astype(np.float32),
+            "flag": days["flag"].astype(np.int8),
         },
-        coords={"time": day["time"], "lat": day["lat"], "lon": day["lon"]},
+        coords={"time": days["time"], "lat": days["lat"], "lon": days["lon"]},
     )
     ds["sm"].attrs = {
         "units": "m3 m-3",
@@ -142,44 +144,43 @@ def export_days(result: str, out_dir: str, t0: int, t1: int, cog: bool = False) 
     Existing files are kept. A day without any observed or reconstructed
     pixel (not staged) gets no file and None.
     """
-    src = _open(result)
+    src = open_result(result)
     times = src["time"].values[t0:t1]
     finals = [Path(out_dir) / day_name(when) for when in times]
     tifs = [Path(out_dir) / day_name(when, ".tif") for when in times]
     if all(f.exists() and (not cog or g.exists()) for f, g in zip(finals, tifs, strict=True)):
         return [str(f) for f in finals]
     block = src[["sm", "flag"]].isel(time=slice(t0, t1)).load()
+    full = _dataset(result, block, src.attrs)
     paths: list[str | None] = []
-    # xarray takes a cluster-wide lock through the scheduler for every HDF5 access when it sees a
-    # distributed scheduler (3 round trips per variable); each file here has one writer, so a
-    # process-local lock is enough: the synchronous scheduler makes xarray use one.
-    with dask.config.set(scheduler="synchronous"):
-        _write_days(result, src.attrs, block, finals, tifs, cog, paths)
-    return paths
-
-
-def _write_days(
-    result: str,
-    attrs: dict[str, Any],
-    block: xr.Dataset,
-    finals: list[Path],
-    tifs: list[Path],
-    cog: bool,
-    paths: list[str | None],
-) -> None:
-    full = _dataset(result, block, attrs)
     for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
         if not np.any(block["flag"].values[i] != FLAG_NOT_FILLED):
             paths.append(None)
             continue
         paths.append(str(final))
-        if final.exists() and (not cog or tif.exists()):
-            continue
         ds = _one_day(full, i)
         if not final.exists():
-            _atomic(final, lambda tmp, ds=ds: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=ENCODING))
+            _atomic(final, lambda tmp, ds=ds: _write_netcdf(ds, tmp))
         if cog and not tif.exists():
             _atomic(tif, lambda tmp, ds=ds: _write_cog(ds, tmp))
+    return paths
+
+
+def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    """``ds.to_netcdf`` under a lock of this process only.
+
+    Inside a Dask worker, ``to_netcdf`` adds a cluster-wide ``distributed.Lock``
+    per file, taken through the scheduler for every HDF5 access (about 100
+    round trips for one day). Each file here has exactly one writer, so all
+    that is needed is to keep the HDF5 calls of this process's threads apart.
+    """
+    from xarray.backends import NetCDF4DataStore
+
+    store = NetCDF4DataStore.open(str(path), mode="w", format="NETCDF4", lock=_HDF5_WRITE)
+    try:
+        ds.dump_to_store(store, encoding=ENCODING)
+    finally:
+        store.close()
 
 
 def prepare(out_dir: str) -> None:
@@ -187,17 +188,6 @@ def prepare(out_dir: str) -> None:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for stale in Path(out_dir).glob(f".{PREFIX}*.part"):
         stale.unlink()
-
-
-def export_days_after(result: str, out_dir: str, t0: int, t1: int, cog: bool, *_written: Any) -> list[str | None]:
-    """:func:`export_days`, as a task that runs once the tasks writing those days (``_written``) are done."""
-    return export_days(result, out_dir, t0, t1, cog)
-
-
-def _time_chunk(result: str) -> int:
-    import zarr
-
-    return int(zarr.open_group(local_or_url(result), mode="r", zarr_format=3)["sm"].chunks[0])
 
 
 def export(
@@ -211,8 +201,8 @@ def export(
     if not zarr_store.exists(result):
         raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
     prepare(out_dir)
-    n = zarr_store.read_array(result, "time").size
-    tc = _time_chunk(result)
+    sm = zarr_store.open_group(result, mode="r")["sm"]
+    n, tc = sm.shape[0], sm.chunks[0]
     chunks = [(t0, min(n, t0 + tc)) for t0 in range(0, n, tc)]  # each task looks at its own days' flags
     paths: list[str | None] = []
     if client is None:

@@ -16,6 +16,10 @@ RES = 0.25
 NLAT = 720
 NLON = 1440
 PATCH = 40
+#: Cells by which neighbouring patches overlap by default. 8 (stride 32) costs
+#: 1.56 times the patches of edge-to-edge tiling and removes the seams; see
+#: docs/model.md for the seam scores and RMSE with and without.
+DEFAULT_OVERLAP = 8
 
 #: Cell centres of the global grid, north first.
 LAT = (90.0 - RES / 2 - RES * np.arange(NLAT)).astype(np.float64)

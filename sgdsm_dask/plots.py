@@ -11,8 +11,8 @@ import xarray as xr
 def coverage_curve(ds: xr.Dataset) -> np.ndarray:
     """Daily land coverage rate: observed land cells over land cells (the paper's Fig. 2)."""
     land = ds["land"].values
-    sm = ds["sm"].values
-    return np.isfinite(sm[:, land]).sum(axis=1) / max(int(land.sum()), 1)
+    observed = (ds["sm"].notnull() & ds["land"]).sum(("lat", "lon")).values  # chunk by chunk
+    return observed / max(int(land.sum()), 1)
 
 
 def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Path:
@@ -76,9 +76,8 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
 def pick_pixel(staged: xr.Dataset) -> tuple[int, int]:
     """A land pixel with gaps on about half of the days and the most rain: where filling shows."""
     land = staged["land"].values
-    obs = np.isfinite(staged["sm"].values)
-    frac = obs.mean(axis=0)
-    rain = np.nan_to_num(staged["precip"].values).sum(axis=0)
+    frac = staged["sm"].notnull().mean("time").values  # reductions chunk by chunk, never the whole cube
+    rain = staged["precip"].fillna(0.0).sum("time").values
     score = np.where(land & (frac > 0.25) & (frac < 0.75), rain + 1.0, -1.0)
     i, j = np.unravel_index(int(np.argmax(score)), score.shape)
     return int(i), int(j)
@@ -93,8 +92,7 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
 
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
-    flag = rs["flag"].values
-    days = np.flatnonzero((flag == 1).any(axis=(1, 2)))
+    days = np.flatnonzero((rs["flag"] == 1).any(("lat", "lon")).values)
     if days.size == 0:
         raise ValueError(f"{result}: no reconstructed day to show")
     t = int(days[-1])
@@ -106,12 +104,12 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         float(st.lat.max()) + 0.125,
     ]
     maps = [
-        ("observed (LPRM, gaps)", np.where(land, st["sm"].values[t], np.nan)),
-        ("SGD-SM 2.0 LSTM-CNN, filled", rs["sm"].values[t]),
+        ("observed (LPRM, gaps)", np.where(land, st["sm"][t].values, np.nan)),
+        ("SGD-SM 2.0 LSTM-CNN, filled", rs["sm"][t].values),
     ]
     tr = xr.open_zarr(truth, consolidated=False) if truth else None
     if tr is not None:
-        maps.append(("synthetic truth", np.where(land, tr["sm"].values[t], np.nan)))
+        maps.append(("synthetic truth", np.where(land, tr["sm"][t].values, np.nan)))
     fig = plt.figure(figsize=(5.0 * len(maps), 8.5), constrained_layout=True)
     grid = fig.add_gridspec(2, len(maps), height_ratios=[2.2, 1])
     i, j = pick_pixel(st)
@@ -124,16 +122,16 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         fig.colorbar(im, ax=ax, label="m3/m3", shrink=0.8)
     ax = fig.add_subplot(grid[1, :])
     time = st["time"].values
-    series = rs["sm"].values[:, i, j]
-    obs = st["sm"].values[:, i, j]
+    series = rs["sm"][:, i, j].values
+    obs = st["sm"][:, i, j].values
     ax.plot(time, series, color="tab:green", label="reconstructed (filled days)")
     ax.plot(time, obs, "o", color="black", ms=4, label="observed")
     if tr is not None:
-        ax.plot(time, tr["sm"].values[:, i, j], "--", color="0.5", label="truth")
+        ax.plot(time, tr["sm"][:, i, j].values, "--", color="0.5", label="truth")
     ax.set_ylabel("soil moisture (m3/m3)")
     ax.set_title(f"pixel {float(st.lat[i]):.3f} N, {float(st.lon[j]):.3f} E")
     rain = ax.twinx()
-    rain.bar(time, np.nan_to_num(st["precip"].values[:, i, j]), color="tab:blue", alpha=0.35, label="rain")
+    rain.bar(time, np.nan_to_num(st["precip"][:, i, j].values), color="tab:blue", alpha=0.35, label="rain")
     rain.set_ylabel("precipitation (mm/day)")
     rain.invert_yaxis()
     ax.legend(loc="lower left", fontsize="small")

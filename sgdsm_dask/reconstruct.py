@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +34,11 @@ import xarray as xr
 
 from . import __version__
 from .errors import InputError
-from .grid import PATCH
+from .export import export, export_days, prepare
+from .grid import DEFAULT_OVERLAP, PATCH
 from .io import zarr_store
 from .model.checkpoint import load, shipped_path
-from .model.fill import DEFAULT_OVERLAP, FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
+from .model.fill import FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
 from .paths import local_or_url, shared_between_processes
 from .staging.stage import STAGED
 
@@ -117,6 +117,10 @@ class Layout:
         kx = max(k1 - k0 for k0, k1 in (self._span(b, self.nx) for b in range(nbx)))
         return ky, kx
 
+    def days(self, k: int) -> tuple[int, int]:
+        """First and past-last day of time chunk ``k``."""
+        return k * self.tc, min(self.nt, (k + 1) * self.tc)
+
     def block_patches(self, bi: int, bj: int) -> tuple[int, int]:
         (y0, y1), (x0, x1) = self._span(bi, self.ny), self._span(bj, self.nx)
         return y1 - y0, x1 - x0
@@ -126,26 +130,25 @@ _FILLERS: dict[str, Filler] = {}
 
 
 def worker_device() -> str:
-    """The device this process runs the model on: its GPU when it has one, else the CPU.
+    """The device this process runs the model on.
 
-    Under dask-cuda each worker's ``CUDA_VISIBLE_DEVICES`` lists its own GPU
-    first, so ``cuda:0`` is its own; the same holds wherever that variable
-    is set. Workers started without it on a machine with several GPUs take
-    the GPU of their index (``LocalCluster`` names its workers 0, 1, ...).
+    A Dask worker declaring the resource ``GPU`` runs on ``cuda:0``: its
+    cluster gives each GPU worker its own GPU through ``CUDA_VISIBLE_DEVICES``
+    (cluster kind ``local-gpu``, dask-cuda; set it yourself for workers you
+    start by hand). A worker declaring no GPU leaves the GPUs to those that
+    do and runs on the CPU. Outside a worker, the GPU when there is one.
     """
     import torch
 
     if not torch.cuda.is_available():
         return "cpu"
-    n = torch.cuda.device_count()
-    if n == 1 or os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return "cuda:0"
     try:
         from distributed import get_worker
 
-        return f"cuda:{int(get_worker().name) % n}"
-    except (ValueError, TypeError):
-        return "cuda:0"
+        worker = get_worker()
+    except ValueError:
+        return "cuda"
+    return "cuda:0" if worker.state.total_resources.get("GPU") else "cpu"
 
 
 def _match_worker_threads() -> None:
@@ -182,9 +185,7 @@ def gpu_resources(client: Any) -> dict[str, float] | None:
 
 
 def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
-    import zarr
-
-    g = zarr.open_group(local_or_url(req.staged), mode="r", zarr_format=3)
+    g = zarr_store.open_group(req.staged, mode="r")
     nt, ny, nx = g["sm"].shape
     sc = req.space_chunk or g["sm"].chunks[1]
     if sc % PATCH:
@@ -275,30 +276,40 @@ def _state_sel(lay: Layout, k: int, bi: int, bj: int) -> tuple[slice, ...]:
     return slice(k, k + 1), slice(bi, bi + 1), slice(bj, bj + 1), slice(0, ky), slice(0, kx)
 
 
-def _read_state(out: str, lay: Layout, k: int, bi: int, bj: int) -> PatchState:
+def _read_state(dst: Any, lay: Layout, k: int, bi: int, bj: int) -> PatchState:
     sel = _state_sel(lay, k, bi, bj)
-    h = zarr_store.read_array(out, "state_h", sel)[0, 0, 0]
-    c = zarr_store.read_array(out, "state_c", sel)[0, 0, 0]
-    y = zarr_store.read_array(out, "state_memory", sel)[0, 0, 0] if lay.memory else None
+    h = np.asarray(dst["state_h"][sel])[0, 0, 0]
+    c = np.asarray(dst["state_c"][sel])[0, 0, 0]
+    y = np.asarray(dst["state_memory"][sel])[0, 0, 0] if lay.memory else None
     return PatchState(h, c, y)
 
 
 def reconstruct_chunk(
-    req: ReconstructRequest, lay: Layout, sha256: str, k: int, block: tuple[int, int], state: PatchState | None
+    req: ReconstructRequest,
+    lay: Layout,
+    sha256: str,
+    k: int,
+    block: tuple[int, int],
+    state: PatchState | None,
+    land: np.ndarray,
 ) -> PatchState:
-    """One task: time chunk ``k`` of spatial block ``block``; returns the state after it."""
+    """One task: time chunk ``k`` of spatial block ``block``; returns the state after it.
+
+    ``land`` is the block's window of the land mask (read once per block by
+    the client, which does not change along time).
+    """
     bi, bj = block
+    src = zarr_store.open_group(req.staged, mode="r")  # each store opened once per task
+    dst = zarr_store.open_group(req.out)
     if state is None and k > 0:
-        state = _read_state(req.out, lay, k - 1, bi, bj)
+        state = _read_state(dst, lay, k - 1, bi, bj)
     filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
     rows, cols = lay.cells(bi, bj)
     wr, wc, oy, ox = lay.window(bi, bj)
-    t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
-    src = zarr_store.open_group(req.staged, mode="r")  # each store opened once per task
+    t0, t1 = lay.days(k)
     status = np.asarray(src["day_status"][t0:t1])
     sm = np.asarray(src["sm"][t0:t1, wr, wc])
     precip = np.asarray(src["precip"][t0:t1, wr, wc])
-    land = _land(req.staged, src, wr, wc)
     own = (
         slice(None),
         slice(rows.start - wr.start, rows.stop - wr.start),
@@ -312,7 +323,6 @@ def reconstruct_chunk(
         out_sm[days], out_flag[days] = filled[own], flag[own]
     elif state is None:
         state = PatchState.zeros(oy.size, ox.size, filler.hidden)
-    dst = zarr_store.open_group(req.out)
     dst["sm"][t0:t1, rows, cols] = out_sm
     dst["flag"][t0:t1, rows, cols] = out_flag
     sel = _state_sel(lay, k, bi, bj)
@@ -325,17 +335,14 @@ def reconstruct_chunk(
     return state
 
 
-_LAND: dict[tuple[str, str, int, int, int, int], np.ndarray] = {}
-
-
-def _land(store: str, group: Any, rows: slice, cols: slice) -> np.ndarray:
-    """The land mask of a window, read once per worker process (it does not change along time)."""
-    key = (store, str(group.attrs.get("stage_fingerprint")), rows.start, rows.stop, cols.start, cols.stop)
-    if key not in _LAND:
-        if len(_LAND) > 256:
-            _LAND.clear()
-        _LAND[key] = np.asarray(group["land"][rows, cols]).astype(bool)
-    return _LAND[key]
+def block_land(staged: str, lay: Layout) -> dict[tuple[int, int], np.ndarray]:
+    """Every block's window of the land mask, from one read of it."""
+    land = zarr_store.read_array(staged, "land").astype(bool)
+    out = {}
+    for bi, bj in lay.blocks:
+        wr, wc, _, _ = lay.window(bi, bj)
+        out[(bi, bj)] = land[wr, wc]
+    return out
 
 
 def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) -> int:
@@ -346,14 +353,12 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
     was short, is marked unfinished so that it is redone over its full
     length from the state stored before it: the values are those of one run.
     """
-    import zarr
-
     old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}"))
     for key in ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap"):
         if old.get(key, 0 if key == "overlap" else None) != provenance[key]:
             raise InputError(req.out, f"cannot append: {key} was {old.get(key)!r}, now {provenance[key]!r}")
-    g = zarr.open_group(local_or_url(req.out), mode="r+", zarr_format=3)
-    s = zarr.open_group(local_or_url(req.staged), mode="r", zarr_format=3)
+    g = zarr_store.open_group(req.out)
+    s = zarr_store.open_group(req.staged, mode="r")
     if g["time"].attrs.get("units") != s["time"].attrs.get("units"):
         raise InputError(req.staged, "time is encoded differently from the reconstruction's; cannot append")
     t_old, t_new = g["time"][:], s["time"][:]
@@ -442,30 +447,25 @@ def reconstruct(
     finished = int(done.sum())
     if progress and finished:
         progress(finished)
-    run = 0
-    files = None
-    if export_to is not None:
-        from .export import prepare
-
-        prepare(export_to)
+    run, files = 0, None
+    lands = block_land(req.staged, lay)
     if client is None:
         for block, k0 in chains:
             state = None
             for k in range(k0, lay.n_chunks):
-                state = reconstruct_chunk(req, lay, ck.sha256, k, block, state)
+                state = reconstruct_chunk(req, lay, ck.sha256, k, block, state, lands[block])
                 run += 1
                 if progress:
                     progress(1)
         if export_to is not None:
-            from .export import export
-
-            files = export(req.out, export_to, cog=cog)["files"]
+            files = export(req.out, export_to, cog=cog)["files"]  # after the whole run: one process
     else:
         from distributed import as_completed
 
-        futures, by_chunk = [], {}
         resources = gpu_resources(client)
+        pending, chunk_of = as_completed(), {}
         for block, k0 in chains:
+            land = client.scatter(lands[block])
             prev = None
             for k in range(k0, lay.n_chunks):
                 prev = client.submit(
@@ -476,39 +476,43 @@ def reconstruct(
                     k,
                     block,
                     prev,
+                    land,
                     key=f"reconstruct-{run_id}-{block[0]}-{block[1]}-{k}",
                     pure=False,
                     resources=resources,
                     priority=1,  # the chains are the critical path; files are written in the gaps
                 )
-                futures.append(prev)
-                by_chunk.setdefault(k, []).append(prev)
-        exports = []
+                pending.add(prev)
+                chunk_of[prev.key] = k
+        prev = land = None
+        # Time chunk k's files are written once no block has it left to do.
         if export_to is not None:
-            from .export import export_days_after
+            prepare(export_to)
+        left = [sum(k0 <= k for _, k0 in chains) for k in range(lay.n_chunks)]
+        exports = as_completed()
 
-            for k in range(lay.n_chunks):
-                t0, t1 = k * lay.tc, min(lay.nt, (k + 1) * lay.tc)
-                exports.append(
-                    client.submit(export_days_after, req.out, export_to, t0, t1, cog, *by_chunk.get(k, []), pure=False)
-                )
-        # Hold no future longer than needed: a chunk's state (megabytes per block) stays on its worker
-        # only while a reference to it exists, and a 20-year record has thousands of chunks.
-        pending = as_completed(futures)
-        futures.clear()
-        by_chunk.clear()
-        prev = None
+        def export_chunk(k: int) -> None:
+            if export_to is not None:
+                exports.add(client.submit(export_days, req.out, export_to, *lay.days(k), cog, pure=False))
+
+        for k in range(lay.n_chunks):
+            if not left[k]:
+                export_chunk(k)
+        # The client holds each future only until it completes, and never fetches a state: a chunk's
+        # state (megabytes per block) stays on its worker only while the next task of its chain needs it.
         for fut in pending:
-            fut.result()
+            if fut.status == "error":
+                fut.result()  # raises the task's error here
+            k = chunk_of.pop(fut.key)
             run += 1
             if progress:
                 progress(1)
-        if exports:
-            files = 0
-            pending = as_completed(exports)
-            exports.clear()
-            for fut in pending:
-                files += sum(p is not None for p in fut.result())
+            left[k] -= 1
+            if not left[k]:
+                export_chunk(k)
+        fut = None
+        if export_to is not None:
+            files = sum(p is not None for done_chunk in exports for p in done_chunk.result())
     return {
         "store": req.out,
         "days": lay.nt,

@@ -30,11 +30,7 @@ def write_template(store: str, template: xr.Dataset) -> None:
 
 
 def open_group(store: str, mode: str = "r+"):
-    """The store's Zarr group (one open serves many reads and writes in a task)."""
-    return _group(store, mode)
-
-
-def _group(store: str, mode: str = "r+"):
+    """The store's Zarr group (one open serves many reads and writes); a clear error if it is not one."""
     import zarr
 
     try:
@@ -55,27 +51,22 @@ def exists(store: str) -> bool:
 
 def write_region(store: str, arrays: Mapping[str, np.ndarray], t0: int) -> None:
     """Write ``arrays`` (each with time first) at time index ``t0`` onwards."""
-    g = _group(store)
+    g = open_group(store)
     for name, values in arrays.items():
         arr = g[name]
         t1 = t0 + values.shape[0]
         arr[t0:t1, ...] = values
 
 
-def write_block(store: str, name: str, sel: tuple[slice, ...], values: np.ndarray) -> None:
-    """Write ``values`` into the box ``sel`` of one array (whole chunks, so no two tasks share one)."""
-    _group(store)[name][sel] = values
-
-
 def read_array(store: str, name: str, sel: tuple[slice, ...] | None = None) -> np.ndarray:
-    g = _group(store, mode="r")
+    g = open_group(store, mode="r")
     arr = g[name]
     return np.asarray(arr[sel] if sel is not None else arr[...])
 
 
 def read_chunks_safely(store: str, name: str, chunk: int, n: int, fill: Any) -> np.ndarray:
     """Read a 1-D array chunk by chunk; a chunk that cannot be decoded (torn by a kill) reads as ``fill``."""
-    g = _group(store, mode="r")
+    g = open_group(store, mode="r")
     arr = g[name]
     out = np.full(n, fill, dtype=arr.dtype)
     for t0 in range(0, n, chunk):
@@ -88,8 +79,8 @@ def read_chunks_safely(store: str, name: str, chunk: int, n: int, fill: Any) -> 
 
 
 def read_attrs(store: str) -> dict[str, Any]:
-    return dict(_group(store, mode="r").attrs)
+    return dict(open_group(store, mode="r").attrs)
 
 
 def update_attrs(store: str, attrs: Mapping[str, Any]) -> None:
-    _group(store).attrs.update(dict(attrs))
+    open_group(store).attrs.update(dict(attrs))

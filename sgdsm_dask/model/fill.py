@@ -2,13 +2,13 @@
 
 :class:`Filler` is what a Dask worker holds (one per process): the network
 on its device plus the checkpoint's normalisation. :meth:`Filler.run` fills
-days ``(T, H, W)`` of any block size: the block is padded to whole patches
-(padding is sea, never observed), patches without land are skipped, and the
-LSTM state of every patch position comes in and goes out as NumPy arrays so
-that it can be stored between time chunks.
+days ``(T, H, W)`` of any block size: patches tile the block (a block
+smaller than one patch is padded with sea, never observed), patches
+without land are skipped, and the LSTM state of every patch position comes
+in and goes out as NumPy arrays so that it can be stored between time chunks.
 
 With ``overlap`` > 0 the patches overlap by that many cells (stride
-``40 - overlap``) and their reconstructions are blended with weights that
+``patch - overlap``) and their reconstructions are blended with weights that
 ramp linearly from a patch's edge over the overlap, so that no seam shows
 at patch borders. The last patch of a row or column is moved back to end
 at the block's edge (:func:`patch_origins`) rather than reaching past it
@@ -22,16 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..grid import DEFAULT_OVERLAP
 from .checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
 
 FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = 0, 1, 2
-
-#: Cells by which neighbouring patches overlap by default. 8 (stride 32) costs
-#: 1.56 times the patches of edge-to-edge tiling and removes the seams; see
-#: docs/model.md for the seam scores and RMSE with and without.
-DEFAULT_OVERLAP = 8
 FLAG_MEANINGS = "observed reconstructed not_reconstructed"
 
 
@@ -122,11 +118,6 @@ class Filler:
     def origins(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """First rows and first columns of the patches of an (h, w) block."""
         return patch_origins(h, self.patch, self.overlap), patch_origins(w, self.patch, self.overlap)
-
-    def grid(self, h: int, w: int) -> tuple[int, int]:
-        """Patch positions (ny, nx) of an (h, w) block."""
-        oy, ox = self.origins(h, w)
-        return oy.size, ox.size
 
     @torch.inference_mode()
     def run(
