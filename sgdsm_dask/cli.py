@@ -65,6 +65,21 @@ def _client(args: argparse.Namespace):
     return connect(scheduler=args.scheduler, cluster=args.cluster, n_workers=args.workers)
 
 
+def _model_args(p: argparse.ArgumentParser) -> None:
+    """Which model fills the gaps, and how its patches tile the region (reconstruct and evaluate)."""
+    from .grid import DEFAULT_OVERLAP, PATCH
+
+    p.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        metavar="CELLS",
+        help=f"neighbouring patches overlap by this much, blended so no seams show (0 to {PATCH // 2}; "
+        "0: edge to edge, as the paper)",
+    )
+
+
 def _announce(client: Any) -> None:
     print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
 
@@ -140,8 +155,16 @@ def _reconstruct(
     req: Any, client: Any, overwrite: bool, append: bool, export_to: str | None = None, cog: bool = False
 ) -> dict[str, Any]:
     """Reconstruct (and export, overlapped) with a progress bar; a cube without rain is named on stderr."""
-    from .reconstruct import reconstruct
+    import torch
 
+    from .reconstruct import gpu_resources, reconstruct
+
+    if client is not None and torch.cuda.is_available() and not gpu_resources(client):
+        print(
+            "note: this machine has a GPU but no worker declares one, so the model runs on the CPU; "
+            "pass --cluster cluster/local-gpu.yaml to run it on the GPU (docs: README, GPU machines)",
+            file=sys.stderr,
+        )
     with _Progress(None, "reconstruct", unit="task") as bar:
         summary = reconstruct(
             req, client, overwrite=overwrite, append=append, progress=bar, export_to=export_to, cog=cog
@@ -188,7 +211,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     per_store = -(-args.samples // len(args.store))
     reqs = [
         SampleRequest(
-            store=s, masks=m, n=per_store, mode=args.mode, region=args.region, seed=args.seed + i, days=args.days
+            store=s,
+            masks=m,
+            n=per_store,
+            mode=args.mode,
+            region=args.region,
+            seed=args.seed + i,
+            days=args.days,
+            decay=cfg.memory_decay,  # the warm memory of the samples decays as the model's does
         )
         for i, (s, m) in enumerate(zip(args.store, masks, strict=True))
     ]
@@ -383,7 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train the LSTM-CNN on staged cubes (paper sect. 3.2)")
     s.add_argument("--store", action="append", required=True, metavar="STORE", help="staged cube (repeatable)")
     s.add_argument("--out", required=True, metavar="CHECKPOINT")
-    s.add_argument("--config", default="default", metavar="NAME_OR_FILE", help="paper, default, tiny or a YAML file")
+    s.add_argument(
+        "--config", default="default", metavar="NAME_OR_FILE", help="paper, default, paper-small, tiny or a YAML file"
+    )
     s.add_argument(
         "--masks", action="append", metavar="STORE", help="gap masks for the matching --store ('-': its own)"
     )
@@ -405,16 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reconstruct", help="fill a staged cube with the LSTM-CNN, chains of tasks along time")
     s.add_argument("--store", required=True, metavar="STAGED")
     s.add_argument("--out", required=True, metavar="RESULT")
-    s.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    _model_args(s)
     s.add_argument("--time-chunk", type=int, default=8, metavar="DAYS")
     s.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
-    s.add_argument(
-        "--overlap",
-        type=int,
-        default=8,
-        metavar="CELLS",
-        help="neighbouring patches overlap by this much, blended so no seams show (0 to 20; 0: edge to edge)",
-    )
     s.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     s.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
     s.add_argument(
@@ -446,14 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="hide observed pixels with other days' gaps; score model and baselines")
     s.add_argument("--store", required=True, metavar="STORE")
-    s.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    _model_args(s)
     s.add_argument(
         "--truth", default=None, metavar="STORE", help="a synthetic archive's truth.zarr: also score real gaps"
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--region", type=_region, default=None, help="score this W,S,E,N box of the store only")
     s.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
-    s.add_argument("--overlap", type=int, default=8, metavar="CELLS", help="as for reconstruct")
     s.add_argument("--no-dct-pls", action="store_true", help="leave out the DCT-PLS baseline (the slowest one)")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
     s.set_defaults(func=cmd_evaluate)
@@ -467,7 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="print the searches only")
     s.set_defaults(func=cmd_download)
 
-    s = sub.add_parser("demo", help="synthetic archive -> staged cube -> picture, on a local cluster")
+    s = sub.add_parser(
+        "demo", help="synthetic archive -> staged cube -> reconstruction -> daily NetCDF + pictures, on a local cluster"
+    )
     s.add_argument("out_dir", nargs="?", default="sgdsm-demo")
     s.add_argument("--days", type=int, default=30)
     _cluster_args(s)

@@ -19,30 +19,29 @@ from .config import load_yaml
 from .errors import ConfigError
 
 
-class LocalSpec(BaseModel):
+class _Local(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str = "auto"
+    dashboard_address: str = "127.0.0.1:0"
+
+
+class LocalSpec(_Local):
     """``kind: local`` in a cluster spec."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["local"] = "local"
     n_workers: int | None = Field(None, ge=1)
-    threads_per_worker: int = Field(1, ge=1)
-    memory_limit: str = "auto"
-    dashboard_address: str = "127.0.0.1:0"
 
 
-class LocalGPUSpec(BaseModel):
+class LocalGPUSpec(_Local):
     """``kind: local-gpu``: one worker process per GPU of this machine, each declaring ``GPU: 1``.
 
-    With dask-cuda installed this is its ``LocalCUDACluster`` (which pins
-    each worker to its GPU through ``CUDA_VISIBLE_DEVICES``); without it, a
-    ``LocalCluster`` of as many workers as GPUs, worker ``i`` on ``cuda:i``.
+    Each worker sees its own GPU only (``CUDA_VISIBLE_DEVICES``), so it runs
+    on ``cuda:0``: dask-cuda's ``LocalCUDACluster`` when dask-cuda is
+    installed, else one ``Nanny`` per GPU with that variable set.
     """
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["local-gpu"] = "local-gpu"
-    threads_per_worker: int = Field(1, ge=1)
-    memory_limit: str = "auto"
-    dashboard_address: str = "127.0.0.1:0"
 
 
 Spec = LocalSpec | LocalGPUSpec
@@ -70,30 +69,34 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def gpu_cluster(spec: LocalGPUSpec) -> Any:
-    """A local cluster with one worker per GPU, each with the resource ``GPU: 1``."""
+    """A local cluster with one worker per GPU, each pinned to it and declaring the resource ``GPU: 1``."""
     import torch
 
     n = torch.cuda.device_count()
     if n == 0:
         raise ConfigError("cluster kind 'local-gpu' needs a GPU that torch can see (torch.cuda.device_count() is 0)")
+    common = {"memory_limit": spec.memory_limit, "resources": {"GPU": 1}}
     try:
         from dask_cuda import LocalCUDACluster
     except ImportError:
-        from distributed import LocalCluster
+        from distributed import Nanny, Scheduler, SpecCluster
 
-        return LocalCluster(
-            n_workers=n,
-            threads_per_worker=spec.threads_per_worker,
-            processes=True,
-            memory_limit=spec.memory_limit,
-            dashboard_address=spec.dashboard_address,
-            resources={"GPU": 1},
+        # the GPUs this process may use (a batch system may have chosen them), one per worker
+        visible = (
+            os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if os.environ.get("CUDA_VISIBLE_DEVICES") else None
         )
+        devices = visible or [str(i) for i in range(n)]
+        workers = {
+            i: {
+                "cls": Nanny,
+                "options": {"nthreads": spec.threads_per_worker, "env": {"CUDA_VISIBLE_DEVICES": dev}, **common},
+            }
+            for i, dev in enumerate(devices)
+        }
+        scheduler = {"cls": Scheduler, "options": {"dashboard_address": spec.dashboard_address}}
+        return SpecCluster(workers=workers, scheduler=scheduler)
     return LocalCUDACluster(
-        threads_per_worker=spec.threads_per_worker,
-        memory_limit=spec.memory_limit,
-        dashboard_address=spec.dashboard_address,
-        resources={"GPU": 1},
+        threads_per_worker=spec.threads_per_worker, dashboard_address=spec.dashboard_address, **common
     )
 
 

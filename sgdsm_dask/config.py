@@ -10,10 +10,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ConfigError
-from .grid import PATCH
+from .grid import DEFAULT_OVERLAP, PATCH
 
 Band = Literal["c1", "c2", "x"]
 
@@ -106,6 +106,15 @@ class RunStage(Strict):
     start: dt.date | None = None
     end: dt.date | None = None
     region: str | None = None  # "W,S,E,N"
+
+    @field_validator("region")
+    @classmethod
+    def _region_parses(cls, text: str | None) -> str | None:
+        from .grid import Region
+
+        Region.parse(text)  # a ValueError here names the bad region
+        return text
+
     band: Band = "c1"
     time_chunk: int = 8
     space_chunk: int = 360
@@ -117,7 +126,7 @@ class RunReconstruct(Strict):
     out: str
     checkpoint: str | None = None
     time_chunk: int = Field(8, ge=1)
-    overlap: int = Field(8, ge=0, le=20, description="cells by which patches overlap, blended")
+    overlap: int = Field(DEFAULT_OVERLAP, ge=0, le=PATCH // 2, description="cells by which patches overlap, blended")
     append: bool = False
     overwrite: bool = False
 
