@@ -7,7 +7,11 @@ One day of one 40 x 40 patch goes through
     (S_T, P_T, h, C) --LSTM (eq. 4-11)--> S'_T, (h, C)
     S'_T --FC--> 40 x 40 map --4 partial conv (mask = land)--> S_rec
 
-and observed pixels are then put back unchanged. Every size is in
+and observed pixels are then put back unchanged. "4" is ``cfg.layers``.
+With ``skip`` and ``memory_map`` (the ``default`` configuration) the
+decoder's first layer also takes today's observed map (mask M_T) and each
+pixel's decayed mean of past observations (mask: land where it has one),
+which the state carries beside (h, C). Every size is in
 :class:`ModelConfig`; ``paper`` is the configuration of sect. 3.1, the
 others are documented in ``docs/model.md``.
 """
@@ -128,7 +132,7 @@ class LSTMCNN(nn.Module):
         (what eq. 12 scores); ``filled`` is ``raw`` with observed pixels put
         back and non-land set to 0.
         """
-        state_in = state
+        hist, weight = self._history(state, s)  # the memory as it was before today
         x, mk = s * m, m
         last = self.cfg.layers - 1
         for i, pc in enumerate(self.encoder):  # inner layers hand over unzeroed features, masked by the next
@@ -145,7 +149,6 @@ class LSTMCNN(nn.Module):
                 maps.append(s * m)
                 masks.append(m)
             if self.cfg.memory_map:
-                hist, weight = self._history(state_in, s)
                 maps.append(hist)
                 masks.append((weight > 0).to(s.dtype) * land)
             y, mk = torch.cat(maps, 1), torch.cat(masks, 1)
@@ -154,7 +157,6 @@ class LSTMCNN(nn.Module):
             y = torch.relu_(y)
         filled = torch.where(m > 0, s, y) * land
         if self.cfg.memory_map:
-            hist, weight = self._history(state_in, s)
             lam = self.cfg.memory_decay
             w_new = lam * weight + m
             h_new = torch.where(w_new > 0, (lam * weight * hist + m * s) / w_new.clamp(min=1e-6), hist)
@@ -197,14 +199,13 @@ def get_config(name_or_path: str) -> ModelConfig:
 
 
 def count_flops(cfg: ModelConfig) -> int:
-    """Multiply-adds x 2 of one patch-day (convolutions as dense 'same' convs, FCs and the cell)."""
-    n = cfg.patch * cfg.patch
-    chans = [1] + [cfg.width] * (cfg.layers - 1) + [1]
-    conv = sum(a * b for a, b in zip(chans[:-1], chans[1:], strict=True)) * cfg.kernel**2 * n
-    mask_conv = (len(chans) - 1) * cfg.kernel**2 * n  # ||M||_1 windows: one single-channel map per layer
-    extra = int(cfg.skip) + int(cfg.memory_map)
-    conv += extra * cfg.width * cfg.kernel**2 * n  # decoder's first layer sees the extra maps
-    mask_conv += extra * cfg.kernel**2 * n
-    fc = n * cfg.feature + n * cfg.hidden + cfg.hidden * n
-    cell = (cfg.hidden + cfg.feature) * 5 * cfg.hidden
-    return 2 * (2 * (conv + mask_conv) + fc + cell)
+    """Multiply-adds x 2 of one patch-day: the convolutions (as dense 'same' convolutions, each with its
+    ``||M||_1`` window count on one map), the FC layers and the cell, read off the modules themselves."""
+    net = LSTMCNN(cfg)
+    n, k2 = cfg.patch * cfg.patch, cfg.kernel**2
+    macs = 0
+    for pc in (*net.encoder, *net.decoder):
+        macs += (pc.conv.in_channels * pc.conv.out_channels + 1) * k2 * n  # + the window count of one mask map
+    macs += sum(fc.in_features * fc.out_features for fc in (net.fc_s, net.fc_p, net.fc_out))
+    macs += (cfg.hidden + cfg.feature) * 5 * cfg.hidden  # the cell's five gates (eq. 4-11)
+    return 2 * macs

@@ -7,6 +7,11 @@ Eq. 2: M'(m,n) = L(m,n)                               where ||M||_1 > 0, else 0.
 input channels, as in Liu et al. 2018), ``||1||_1`` the window's size. Cells
 under a gap contribute nothing, so the output does not depend on the values
 hidden by the mask.
+
+For speed, a layer may skip the "else 0" (``exact=False``) when its output
+goes straight into another partial convolution whose mask (the new mask
+M') zeroes those cells anyway; ``LSTMCNN`` does so for all but the last
+layer of each stack, so every stack's output is eq. 1 exactly.
 """
 
 from __future__ import annotations

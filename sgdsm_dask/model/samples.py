@@ -51,7 +51,7 @@ class SampleRequest:
     stride: int = PATCH // 2
     block: int = 32  # days per extraction task (masks come from days of the same block)
     history: int = 14  # days before a window (inside its block) that warm the past-observation memory
-    decay: float = 0.95  # that memory's daily decay (the model's memory_decay)
+    decay: float = 0.95  # that memory's daily decay: the model's memory_decay (sgdsm train passes it)
     region: Region | None = None  # restrict to this box of the store
     seed: int = 0
 
@@ -273,11 +273,10 @@ def extract(req: SampleRequest, client: Any | None = None, progress: Callable[[i
     rng = np.random.default_rng([req.seed, 2])
     weights = np.array([c for c, _ in counts], float) / total
     share = rng.multinomial(min(req.n, total), weights)
-    jobs, keep = [], []
+    jobs = []
     for (t0, t1), (_, cand), m in zip(blocks, counts, share, strict=True):
         m = min(m, len(cand))
         if m:
             jobs.append((t0, t1, cand[:m]))
-            keep.append(m)
     parts = run(cut_block, jobs)
     return Samples.concat(parts)

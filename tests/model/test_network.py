@@ -34,6 +34,12 @@ def test_stepping_day_by_day_equals_the_sequence_call():
             torch.testing.assert_close(r, raw[:, k : k + 1])
     torch.testing.assert_close(st.h, state.h)
     torch.testing.assert_close(st.c, state.c)
+    # and a sequence cut in two, the state handed over, is the sequence in one call
+    with torch.no_grad():
+        f1, _, mid = net(s[:, :2], m[:, :2], p[:, :2], land)
+        f2, _, end = net(s[:, 2:], m[:, 2:], p[:, 2:], land, mid)
+    torch.testing.assert_close(torch.cat([f1, f2], 1), filled)
+    torch.testing.assert_close(end.y, state.y)
 
 
 def test_network_pass_through_and_state_carry():
@@ -51,6 +57,11 @@ def test_network_pass_through_and_state_carry():
         s2[:, 0] += 0.5
         _, raw2, _ = net(s2, m, p, land)
         assert not torch.allclose(raw2[:, 1], raw[:, 1])
+        # ... through (h, C) alone, in the paper's structure (SMALL also carries the memory map)
+        plain = LSTMCNN(PLAIN).eval()
+        _, raw, _ = plain(s, m, p, land)
+        _, raw2, _ = plain(s2, m, p, land)
+        assert not torch.equal(raw2[:, 1], raw[:, 1])  # day 2's own inputs are the same in both runs
 
 
 def test_named_configurations_and_sizes():
@@ -61,7 +72,7 @@ def test_named_configurations_and_sizes():
     assert [pc.conv.out_channels for pc in net.decoder] == [64, 64, 64, 1]
     assert net.cell.gates.out_features == 5 * 2048
     assert net.decoder[0].in_channels == 1  # the paper's decoder sees only the FC map
-    assert LSTMCNN(CONFIGS["default"]).decoder[0].in_channels == 3  # + today's observations + yesterday's map
+    assert LSTMCNN(CONFIGS["default"]).decoder[0].in_channels == 3  # + today's observations + the past-observation mean
     assert count_flops(CONFIGS["default"]) < count_flops(paper)
     with pytest.raises(ConfigError, match="unknown model configuration"):
         get_config("huge")
@@ -174,3 +185,25 @@ def test_checkpoint_round_trip_hash_and_wrong_configuration(tmp_path):
     (tmp_path / "bare.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="no recorded SHA-256"):
         checkpoint.load(tmp_path / "bare.pt")
+
+
+def test_sample_warm_memory_is_the_networks_own_memory():
+    # Training samples start the memory map from numpy (samples.past_observations); the network keeps it
+    # in torch (LSTMCNN.step). Both must give the same mean and weight, for any decay.
+    from sgdsm_dask.model.samples import past_observations
+
+    cfg = SMALL.model_copy(update={"memory_decay": 0.8})
+    net = LSTMCNN(cfg).eval()
+    rng = np.random.default_rng(4)
+    days = rng.uniform(0.05, 0.45, (6, 2, 40, 40)).astype(np.float32)
+    days[rng.random(days.shape) < 0.5] = np.nan
+    mean, weight = past_observations(days, cfg.memory_decay)
+    state = net.zero_state(2)
+    land = torch.ones(2, 1, 40, 40)
+    with torch.no_grad():
+        for day in days:
+            obs = torch.from_numpy(np.isfinite(day)[:, None].astype(np.float32))
+            s = torch.from_numpy(np.nan_to_num(day)[:, None])
+            _, _, state = net.step(s, obs, torch.zeros_like(s), land, state)
+    np.testing.assert_allclose(state.y[:, 0].numpy(), mean, atol=1e-6)
+    np.testing.assert_allclose(state.y[:, 1].numpy(), weight, atol=1e-6)
