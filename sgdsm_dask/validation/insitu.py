@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..grid import RES
 from . import metrics
 
 #: Nominal local solar time of the descending overpass, hours.
@@ -79,10 +81,13 @@ def read_stations(
     if not Path(archive).exists():
         raise InputError(archive, "no such ISMN archive (a .zip download or its unpacked folder)")
     meta = Path(work_dir) / "ismn_metadata"
+    made = [p for p in (Path(work_dir), meta) if not p.exists()]
     meta.mkdir(parents=True, exist_ok=True)
     try:
         ds = ISMN_Interface(archive, meta_path=str(meta), parallel=False)
     except Exception as exc:  # noqa: BLE001 - the package raises many kinds for a bad archive
+        for p in reversed(made):  # leave no folder behind for an archive that could not be read
+            shutil.rmtree(p, ignore_errors=True)
         raise InputError(archive, f"not an ISMN archive the ismn package can read ({exc})") from None
     out = []
     for net in ds.collection.iter_networks():
@@ -102,7 +107,8 @@ def station_scores(product: Any, station: StationSeries) -> dict[str, dict[str, 
     """Scores per subset of one station against the product pixel holding it (None: outside the product)."""
     lat, lon = product["lat"].values, product["lon"].values
     i, j = int(np.abs(lat - station.lat).argmin()), int(np.abs(lon - station.lon).argmin())
-    if abs(lat[i] - station.lat) > 0.125 + 1e-9 or abs(lon[j] - station.lon) > 0.125 + 1e-9:
+    half = RES / 2 + 1e-9
+    if abs(lat[i] - station.lat) > half or abs(lon[j] - station.lon) > half:
         return None
     times = pd.DatetimeIndex(product["time"].values).normalize()
     sm = np.asarray(product["sm"][:, i, j], np.float64)
@@ -118,19 +124,16 @@ def station_scores(product: Any, station: StationSeries) -> dict[str, dict[str, 
 
 def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 0.1, sensor: str = "AMSR2") -> dict:
     """Score a reconstruction store against an ISMN archive; CSV, Markdown and scatter plots into ``out_dir``."""
-    import xarray as xr
+    from ..export import open_result
 
-    from ..paths import local_or_url
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        product = xr.open_zarr(local_or_url(product_store), consolidated=False, chunks=None)
+    try:  # the inputs are checked before anything is written
+        product = open_result(product_store)
     except Exception as exc:  # noqa: BLE001
         raise InputError(product_store, f"not a reconstruction store ({exc.__class__.__name__})") from None
     missing = {"sm", "flag"} - set(product.variables)
     if missing:
         raise InputError(product_store, f"missing variable(s) {', '.join(sorted(missing))}")
+    out = Path(out_dir)
     stations = read_stations(archive, str(out), max_depth, DESCENDING_OVERPASS.get(sensor, 1.5))
     rows, skipped, series = [], [], {}
     for st in stations:

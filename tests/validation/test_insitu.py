@@ -82,6 +82,8 @@ def test_validate_names_a_station_outside_the_product_and_a_bad_archive(tmp_path
     assert "Barrow-ARM" in capsys.readouterr().err  # left out, with the reason
     bad = tmp_path / "not_ismn.zip"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    assert main(["validate", "--product", str(tmp_path / "south.zarr"), "--ismn", str(bad)]) == 2
+    out = tmp_path / "bad_run"
+    assert main(["validate", "--product", str(tmp_path / "south.zarr"), "--ismn", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "not_ismn.zip" in err and "Traceback" not in err
+    assert not out.exists()  # nothing written for a run that could not start
