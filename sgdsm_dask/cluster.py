@@ -7,6 +7,7 @@ library state. The dashboard binds to localhost unless a spec says otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,7 +123,10 @@ def connect(
     spec = load_spec(cluster) if cluster else LocalSpec()
     if isinstance(spec, LocalGPUSpec):
         with gpu_cluster(spec) as lc, Client(lc) as client:
-            yield client
+            try:
+                yield client
+            finally:
+                _quiet_shutdown(client)
         return
     workers = n_workers or spec.n_workers or default_workers()
     with (
@@ -135,4 +139,26 @@ def connect(
         ) as lc,
         Client(lc) as client,
     ):
-        yield client
+        try:
+            yield client
+        finally:
+            _quiet_shutdown(client)
+
+
+def _silence_distributed() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _quiet_shutdown(client: Any) -> None:
+    """Silence the workers' and scheduler's logs before a cluster we started is closed.
+
+    While a local cluster shuts down, a worker's heartbeat can race the
+    scheduler's exit and log a connection traceback. The run is over by then
+    (its result or its one-line error is already decided), so the noise would
+    only hide that line.
+    """
+    try:
+        client.run(_silence_distributed, wait=True)
+        client.run_on_scheduler(_silence_distributed)
+    except Exception:  # workers already gone: nothing left to silence
+        pass
