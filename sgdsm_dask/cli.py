@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import SgdsmError
+from .errors import ConfigError, SgdsmError
 
 
 def _date(text: str) -> dt.date:
@@ -28,6 +28,16 @@ def _region(text: str):
         return Region.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LON,LAT in degrees (e.g. -60.5,-12.25)") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise argparse.ArgumentTypeError(f"{text!r}: longitude must lie in [-180, 180] and latitude in [-90, 90]")
+    return lon, lat
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -320,11 +330,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .model.checkpoint import load
     from .model.fill import Filler
     from .validation.simulated import evaluate_store, table
 
-    filler = Filler.from_checkpoint(args.checkpoint, overlap=args.overlap)
-    scores = evaluate_store(
+    if args.ismn and not args.product:
+        raise ConfigError("--ismn needs --product RESULT (the reconstruction to score against the stations)")
+    if (args.ismn or args.product) and not args.report:
+        raise ConfigError("--product and --ismn go into the report: add --report DIR")
+    ck = load(args.checkpoint)
+    filler = Filler.from_checkpoint(ck, overlap=args.overlap)
+    ev = evaluate_store(
         args.store,
         filler,
         seed=args.seed,
@@ -333,11 +349,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         spin_up=args.spin_up,
         dct=not args.no_dct_pls,
     )
-    text = table(scores)
+    text = table(ev.scores)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
+    if args.report:
+        from .validation.report import write_report
+
+        settings = {
+            "checkpoint": f"{args.checkpoint or 'shipped'} (`{ck.config.name}`, SHA-256 `{ck.sha256[:12]}…`)",
+            "truth": f"`{args.truth}`" if args.truth else "none (real data: hidden observations are the reference)",
+            "region": args.region.bounds if args.region is not None else "whole store",
+            "seed": args.seed,
+            "spin-up days (filled, not scored)": args.spin_up,
+            "patch overlap (cells)": args.overlap,
+        }
+        insitu = None
+        if args.ismn:
+            from .validation.insitu import validate
+
+            insitu = validate(args.product, args.ismn, str(Path(args.report) / "ismn"))
+        path = write_report(args.report, ev, args.store, settings, product=args.product, insitu=insitu)
+        print(f"report: {path}")
+    return 0
+
+
+def cmd_series(args: argparse.Namespace) -> int:
+    from .plots import product_series
+
+    lon, lat = args.at
+    out = Path(args.out or f"series_{lat:.3f}N_{lon:.3f}E.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(product_series(args.store, args.result, lon, lat, out))
     return 0
 
 
@@ -480,7 +524,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
     s.add_argument("--no-dct-pls", action="store_true", help="leave out the DCT-PLS baseline (the slowest one)")
     s.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here")
+    s.add_argument("--report", default=None, metavar="DIR", help="write DIR/report.md with tables, error maps, series")
+    s.add_argument(
+        "--product", default=None, metavar="RESULT", help="add this reconstruction's time series to the report"
+    )
+    s.add_argument("--ismn", default=None, metavar="ARCHIVE", help="add in-situ scores of --product to the report")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("series", help="observed, reconstructed and precipitation over time at a pixel (Fig. 9-11)")
+    s.add_argument("--store", required=True, metavar="STAGED", help="the staged store (observations, rain)")
+    s.add_argument("--result", required=True, metavar="RESULT", help="its reconstruction")
+    s.add_argument("--at", required=True, type=_lonlat, metavar="LON,LAT", help="the nearest pixel is drawn")
+    s.add_argument("--out", default=None, metavar="PNG", help="default: series_<lat>N_<lon>E.png here")
+    s.set_defaults(func=cmd_series)
 
     s = sub.add_parser("download", help="download LPRM and IMERG days with earthaccess (Earthdata login)")
     s.add_argument("out_dir")

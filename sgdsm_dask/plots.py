@@ -17,23 +17,14 @@ def coverage_curve(ds: xr.Dataset) -> np.ndarray:
 
 def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Path:
     """A map of the last staged day, its rain, and the daily coverage curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     ds = xr.open_zarr(store, consolidated=False)
     staged = np.flatnonzero(ds["available"].values)
     if staged.size == 0:
         raise ValueError(f"{store}: no staged day to show")
     t = int(staged[-1])
     day = ds.isel(time=t)
-    extent = [
-        float(ds.lon.min()) - 0.125,
-        float(ds.lon.max()) + 0.125,
-        float(ds.lat.min()) - 0.125,
-        float(ds.lat.max()) + 0.125,
-    ]
+    extent = _extent(ds.lat.values, ds.lon.values)
     ncols = 3 if truth else 2
     fig = plt.figure(figsize=(5.2 * ncols, 8.0), constrained_layout=True)
     grid = fig.add_gridspec(2, ncols, height_ratios=[2.2, 1])
@@ -85,11 +76,7 @@ def pick_pixel(staged: xr.Dataset) -> tuple[int, int]:
 
 def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: str | None = None) -> Path:
     """Before and after maps of one day, and a time series at a pixel with its rain (paper Fig. 6 and 11)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
     days = np.flatnonzero((rs["flag"] == 1).any(("lat", "lon")).values)
@@ -97,12 +84,7 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         raise ValueError(f"{result}: no reconstructed day to show")
     t = int(days[-1])
     land = st["land"].values
-    extent = [
-        float(st.lon.min()) - 0.125,
-        float(st.lon.max()) + 0.125,
-        float(st.lat.min()) - 0.125,
-        float(st.lat.max()) + 0.125,
-    ]
+    extent = _extent(st.lat.values, st.lon.values)
     maps = [
         ("observed (LPRM, gaps)", np.where(land, st["sm"][t].values, np.nan)),
         ("SGD-SM 2.0 LSTM-CNN, filled", rs["sm"][t].values),
@@ -121,20 +103,174 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         ax.set_title(f"{title}\n{str(st.time.values[t])[:10]}")
         fig.colorbar(im, ax=ax, label="m3/m3", shrink=0.8)
     ax = fig.add_subplot(grid[1, :])
-    time = st["time"].values
-    series = rs["sm"][:, i, j].values
-    obs = st["sm"][:, i, j].values
-    ax.plot(time, series, color="tab:green", label="reconstructed (filled days)")
-    ax.plot(time, obs, "o", color="black", ms=4, label="observed")
+    lines = {"reconstructed (filled days)": (rs["sm"][:, i, j].values, {"color": "tab:green"})}
     if tr is not None:
-        ax.plot(time, tr["sm"][:, i, j].values, "--", color="0.5", label="truth")
+        lines["truth"] = (tr["sm"][:, i, j].values, {"color": "0.5", "ls": "--"})
+    draw_series(
+        ax,
+        st["time"].values,
+        st["sm"][:, i, j].values,
+        lines,
+        st["precip"][:, i, j].values,
+        f"pixel {float(st.lat[i]):.3f} N, {float(st.lon[j]):.3f} E",
+    )
+    out = Path(png)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_series(
+    ax,
+    time: np.ndarray,
+    observed: np.ndarray,
+    lines: dict[str, tuple[np.ndarray, dict]],
+    precip: np.ndarray | None,
+    title: str,
+    hidden: np.ndarray | None = None,
+) -> None:
+    """One pixel over time like the paper's Fig. 9-11: observations as dots, fills as lines, rain as bars from the top.
+
+    ``lines`` maps a label to (values, matplotlib style); ``hidden`` are
+    observations withheld from every method (drawn as open red circles).
+    """
+    for label, (values, style) in lines.items():
+        ax.plot(time, values, label=label, **style)
+    ax.plot(time, observed, "o", color="black", ms=4, label="observed")
+    if hidden is not None and np.isfinite(hidden).any():
+        ax.plot(time, hidden, "o", mfc="none", mec="tab:red", ms=7, label="observed, hidden (scored)")
     ax.set_ylabel("soil moisture (m3/m3)")
-    ax.set_title(f"pixel {float(st.lat[i]):.3f} N, {float(st.lon[j]):.3f} E")
-    rain = ax.twinx()
-    rain.bar(time, np.nan_to_num(st["precip"][:, i, j].values), color="tab:blue", alpha=0.35, label="rain")
-    rain.set_ylabel("precipitation (mm/day)")
-    rain.invert_yaxis()
-    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(title)
+    if np.issubdtype(np.asarray(time).dtype, np.datetime64):
+        import matplotlib.dates as mdates
+
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    if precip is not None and np.isfinite(precip).any():
+        rain = ax.twinx()
+        rain.bar(time, np.nan_to_num(precip), color="tab:blue", alpha=0.35)
+        rain.set_ylabel("precipitation (mm/day)")
+        rain.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize="small", borderaxespad=0.0)
+
+
+def _extent(lat: np.ndarray, lon: np.ndarray) -> list[float]:
+    return [float(lon.min()) - 0.125, float(lon.max()) + 0.125, float(lat.min()) - 0.125, float(lat.max()) + 0.125]
+
+
+def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
+    """Per-pixel RMSE of every method on its hidden pixels, and the model's RMSE minus the best baseline's.
+
+    ``ev`` is a :class:`~sgdsm_dask.validation.simulated.Evaluation`; pixels
+    with fewer than ``min_days`` scored days are left blank.
+    """
+    plt = _pyplot()
+    per = ev.pixel_rmse(min_days)
+    lat, lon = ev.coords["lat"], ev.coords["lon"]
+    extent = _extent(lat, lon)
+    baselines = [m for m in per if m != "LSTM-CNN"]
+    best = min(baselines, key=lambda m: ev.scores[0].rmse[m])
+    panels = [(f"{m}: RMSE per pixel", per[m], "magma_r", 0.0, None) for m in per]
+    diff = per["LSTM-CNN"] - per[best]
+    lim = float(np.nanpercentile(np.abs(diff), 95)) if np.isfinite(diff).any() else 0.1
+    panels.append((f"LSTM-CNN minus {best} (blue: model better)", diff, "RdBu_r", -lim, lim))
+    top = max(float(np.nanpercentile(per["LSTM-CNN"], 98)), 1e-3) if np.isfinite(per["LSTM-CNN"]).any() else 0.1
+    cols = 3
+    rows = -(-len(panels) // cols)
+    aspect = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-6)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, max(2.5, 5 * aspect) * rows + 0.6), squeeze=False)
+    for ax, (title, values, cmap, lo, hi) in zip(axes.flat, panels, strict=False):
+        im = ax.imshow(values, extent=extent, cmap=cmap, vmin=lo, vmax=top if hi is None else hi)
+        ax.set_facecolor("0.85")
+        ax.set_title(title, fontsize="medium")
+        fig.colorbar(im, ax=ax, label="m3/m3", shrink=0.8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(f"errors on hidden observed pixels (at least {min_days} scored days per pixel)")
+    fig.tight_layout()
+    out = Path(png)
+    fig.savefig(out, dpi=72)
+    plt.close(fig)
+    return out
+
+
+_STYLES = {
+    "LSTM-CNN": {"color": "tab:green", "lw": 2},
+    "linear in time": {"color": "tab:orange", "ls": ":"},
+    "climatology": {"color": "tab:purple", "ls": "--"},
+    "DCT-PLS": {"color": "tab:brown", "ls": "-."},
+}
+
+
+def evaluation_series(ev, png: str | Path, k: int = 3) -> Path:
+    """Time series at the ``k`` pixels with the most hidden days: what each method made of the hidden observations."""
+    plt = _pyplot()
+    pixels = ev.series_pixels(k)
+    if not pixels:
+        raise ValueError("no hidden pixel was scored: nothing to plot")
+    fig, axes = plt.subplots(len(pixels), 1, figsize=(13, 3.4 * len(pixels)), squeeze=False)
+    time = ev.coords.get("time", np.arange(ev.sm.shape[0]))
+    lat, lon = ev.coords.get("lat"), ev.coords.get("lon")
+    for ax, (i, j) in zip(axes[:, 0], pixels, strict=True):
+        lines = {m: (e[:, i, j], _STYLES.get(m, {})) for m, e in ev.estimates.items()}
+        if ev.truth is not None:
+            lines["truth"] = (ev.truth[:, i, j], {"color": "0.5", "lw": 1})
+        where = f"{float(lat[i]):.3f} N, {float(lon[j]):.3f} E" if lat is not None else f"row {i}, column {j}"
+        draw_series(
+            ax,
+            time,
+            ev.sm_in[:, i, j],
+            lines,
+            None if ev.precip is None else ev.precip[:, i, j],
+            f"pixel {where}: {int(ev.scored[:, i, j].sum())} hidden days scored",
+            hidden=np.where(ev.scored[:, i, j], ev.sm[:, i, j], np.nan),
+        )
+    fig.tight_layout()
+    out = Path(png)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def product_series(staged: str, result: str, lon: float, lat: float, png: str | Path) -> Path:
+    """Observed, reconstructed and precipitation over time at the pixel nearest (``lon``, ``lat``) (Fig. 9-11)."""
+    from .errors import InputError
+
+    plt = _pyplot()
+    st = xr.open_zarr(staged, consolidated=False)
+    rs = xr.open_zarr(result, consolidated=False)
+    for name, ds in ((staged, st), (result, rs)):
+        if not (
+            ds.lon.min() - 0.125 <= lon <= ds.lon.max() + 0.125 and ds.lat.min() - 0.125 <= lat <= ds.lat.max() + 0.125
+        ):
+            raise InputError(name, f"the point {lon:.3f} E, {lat:.3f} N is outside its grid")
+    at = st.sel(lon=lon, lat=lat, method="nearest")
+    res = rs.sel(lon=float(at.lon), lat=float(at.lat), time=at.time)
+    if not bool(at["land"]):
+        raise InputError(staged, f"the pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E is not land")
+    flag = res["flag"].values
+    filled = np.where(flag == 1, res["sm"].values, np.nan)
+    fig, ax = plt.subplots(figsize=(13, 4))
+    draw_series(
+        ax,
+        at["time"].values,
+        at["sm"].values,
+        {
+            "SGD-SM 2.0 series": (res["sm"].values, {"color": "tab:green"}),
+            "reconstructed days": (filled, {"color": "tab:green", "marker": "s", "ls": "none", "ms": 4}),
+        },
+        at["precip"].values,
+        f"pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E: {int((flag == 1).sum())} of {flag.size} days reconstructed",
+    )
+    fig.tight_layout()
     out = Path(png)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -41,6 +41,7 @@ class Score:
     pixels: str
     n: int
     rmse: dict[str, float] = field(default_factory=dict)
+    bias: dict[str, float] = field(default_factory=dict)  # mean of method minus reference
     seam: float | None = None  # of the model's fill, on the first Score only
     bands: list[Score] = field(default_factory=list)  # per latitude band, on the first Score only
 
@@ -53,6 +54,7 @@ def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where
     s = Score(label, int(common.sum()))
     for name, est in estimates.items():
         s.rmse[name] = metrics.rmse(est, reference, common)
+        s.bias[name] = metrics.bias(est, reference, common)
     return s
 
 
@@ -80,6 +82,47 @@ def band_scores(
     return out
 
 
+@dataclass
+class Evaluation:
+    """Everything one evaluation made: the scores and the arrays behind them (for maps and time series).
+
+    ``estimates`` are the methods' filled cubes, ``sm_in`` the cube with the
+    hidden pixels removed, ``scored`` the hidden pixels that count (every
+    method filled them, after the spin-up).
+    """
+
+    scores: list[Score]
+    sm: np.ndarray
+    sm_in: np.ndarray
+    hidden: np.ndarray
+    scored: np.ndarray
+    estimates: dict[str, np.ndarray]
+    precip: np.ndarray | None = None
+    truth: np.ndarray | None = None
+    coords: dict[str, np.ndarray] = field(default_factory=dict)  # time, lat, lon where known
+
+    def pixel_rmse(self, min_days: int = 3) -> dict[str, np.ndarray]:
+        """Per method, each pixel's RMSE over its scored days (NaN where fewer than ``min_days``)."""
+        n = self.scored.sum(axis=0)
+        out = {}
+        for name, est in self.estimates.items():
+            sq = np.where(self.scored, (est.astype(np.float64) - self.sm) ** 2, 0.0).sum(axis=0)
+            out[name] = np.where(n >= min_days, np.sqrt(sq / np.maximum(n, 1)), np.nan)
+        return out
+
+    def series_pixels(self, k: int = 3) -> list[tuple[int, int]]:
+        """Up to ``k`` pixels with the most scored days, spread over the region (no two within 10 cells)."""
+        n = self.scored.sum(axis=0).astype(float)
+        chosen: list[tuple[int, int]] = []
+        for flat in np.argsort(n, axis=None)[::-1]:
+            i, j = np.unravel_index(int(flat), n.shape)
+            if n[i, j] == 0 or len(chosen) == k:
+                break
+            if all(max(abs(i - a), abs(j - b)) > 10 for a, b in chosen):
+                chosen.append((int(i), int(j)))
+        return chosen
+
+
 def evaluate_arrays(
     sm: np.ndarray,
     precip: np.ndarray | None,
@@ -92,6 +135,22 @@ def evaluate_arrays(
     lat: np.ndarray | None = None,
     dct: bool = True,
 ) -> list[Score]:
+    """:func:`run_evaluation`'s scores."""
+    return run_evaluation(sm, precip, land, fill, seed, truth, spin_up, seam_edges, lat, dct).scores
+
+
+def run_evaluation(
+    sm: np.ndarray,
+    precip: np.ndarray | None,
+    land: np.ndarray,
+    fill: Any,
+    seed: int = 0,
+    truth: np.ndarray | None = None,
+    spin_up: int = 0,
+    seam_edges: tuple[np.ndarray, np.ndarray] | None = None,
+    lat: np.ndarray | None = None,
+    dct: bool = True,
+) -> Evaluation:
     """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score.
 
     The first ``spin_up`` days are filled by every method but scored for none
@@ -103,17 +162,21 @@ def evaluate_arrays(
     """
     sm_in, hidden = hide(sm, land, seed)
     est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in, dct)}
-    scored = np.arange(sm.shape[0])[:, None, None] >= spin_up
-    scores = [score_methods(est, sm, hidden & scored, "hidden observed pixels")]
+    after = np.arange(sm.shape[0])[:, None, None] >= spin_up
+    scores = [score_methods(est, sm, hidden & after, "hidden observed pixels")]
+    scored = hidden & after & np.isfinite(sm)
+    for e in est.values():
+        scored &= np.isfinite(e)
     if seam_edges is not None:
-        reconstructed = ~np.isfinite(sm_in) & land[None] & scored
+        reconstructed = ~np.isfinite(sm_in) & land[None] & after
         scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
     if lat is not None:
-        scores[0].bands = band_scores(est, sm, hidden & scored, lat)
+        scores[0].bands = band_scores(est, sm, hidden & after, lat)
     if truth is not None:
         gaps = ~np.isfinite(sm) & land[None]
-        scores.append(score_methods(est, truth, (gaps | hidden) & scored, "all gaps vs truth"))
-    return scores
+        scores.append(score_methods(est, truth, (gaps | hidden) & after, "all gaps vs truth"))
+    coords = {"lat": lat} if lat is not None else {}
+    return Evaluation(scores, sm, sm_in, hidden, scored, est, precip, truth, coords)
 
 
 def table(scores: list[Score]) -> str:
@@ -128,6 +191,9 @@ def table(scores: list[Score]) -> str:
         lines += ["| band | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
         for b in scores[0].bands:
             lines.append(f"| {b.pixels} | {b.n} | " + " | ".join(f"{b.rmse[m]:.4f}" for m in methods) + " |")
+    lines += ["", "Bias (mean of method minus reference; m3/m3):", ""]
+    lines += ["| method | " + " | ".join(s.pixels for s in scores) + " |", rule]
+    lines += [f"| {m} | " + " | ".join(f"{s.bias[m]:+.4f}" for s in scores) + " |" for m in methods]
     if scores[0].seam is not None:
         lines += [
             "",
@@ -144,8 +210,8 @@ def evaluate_store(
     region: Any | None = None,
     spin_up: int = 0,
     dct: bool = True,
-) -> list[Score]:
-    """:func:`evaluate_arrays` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
+) -> Evaluation:
+    """:func:`run_evaluation` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
     from ..errors import InputError
     from ..io import zarr_store
     from ..model.samples import store_window
@@ -165,7 +231,8 @@ def evaluate_store(
     from ..model.fill import patch_edges
 
     edges = tuple(patch_edges(n, filler.patch, filler.overlap) for n in land.shape)
-    return evaluate_arrays(
+    lat = zarr_store.read_array(store, "lat", (rows,))
+    ev = run_evaluation(
         sm,
         precip,
         land,
@@ -174,6 +241,14 @@ def evaluate_store(
         truth=tr,
         spin_up=spin_up,
         seam_edges=edges,
-        lat=zarr_store.read_array(store, "lat", (rows,)),
+        lat=lat,
         dct=dct,
     )
+    ev.coords = {"lat": lat, "lon": zarr_store.read_array(store, "lon", (cols,)), "time": _times(store)}
+    return ev
+
+
+def _times(store: str) -> np.ndarray:
+    import xarray as xr
+
+    return xr.open_zarr(store, consolidated=False)["time"].values

@@ -49,3 +49,26 @@ def test_shipped_checkpoint_beats_the_baselines_on_held_out_synthetic_days(held_
     # the default tiling overlaps and blends patches: borders are about as smooth as anywhere else
     seam = float(table.read_text().rsplit(":", 1)[1])
     assert seam < 1.5, table.read_text()
+
+
+def test_report_and_time_series_of_a_reconstruction(held_out, tmp_path, client, capsys):
+    arch, store = held_out
+    result = tmp_path / "result.zarr"
+    assert (
+        main(["reconstruct", "--store", str(store), "--out", str(result), "--scheduler", client.scheduler.address]) == 0
+    )
+    report = tmp_path / "report"
+    args = ["evaluate", "--store", str(store), "--truth", str(arch / "truth.zarr"), "--no-dct-pls"]
+    assert main(args + ["--report", str(report), "--product", str(result)]) == 0
+    text = (report / "report.md").read_text()
+    assert "| LSTM-CNN |" in text and "| climatology |" in text and checkpoint.SHIPPED["default"][:12] in text
+    for png in ("error_maps.png", "series_hidden.png", "series_product.png"):
+        assert f"]({png})" in text and (report / png).stat().st_size > 20_000, png
+    assert f"report: {report / 'report.md'}" in capsys.readouterr().out
+
+    png = tmp_path / "at.png"
+    assert main(["series", "--store", str(store), "--result", str(result), "--at=-60,-10", "--out", str(png)]) == 0
+    assert png.stat().st_size > 20_000
+    assert main(["series", "--store", str(store), "--result", str(result), "--at=10,45"]) == 2
+    err = capsys.readouterr().err
+    assert str(store) in err and "outside its grid" in err

@@ -126,3 +126,17 @@ def test_dct_pls_eigenvalues_and_a_smooth_field_filled_better_than_the_other_bas
     assert err < metrics.rmse(baselines.climatology(sm), truth, gaps) / 10
     # nothing observed: nothing invented
     assert np.isnan(dct_pls(np.full((4, 5), np.nan)).filled).all()
+
+
+def test_pixel_rmse_and_series_pixels_by_hand():
+    from sgdsm_dask.validation.simulated import Evaluation
+
+    sm = np.array([[[0.2, 0.3]], [[0.4, 0.3]], [[0.1, nan]]], np.float32)  # 3 days, 1 x 2 pixels
+    scored = np.array([[[True, True]], [[True, False]], [[True, False]]])
+    model = np.array([[[0.3, 0.3]], [[0.4, 0.5]], [[0.1, 0.2]]], np.float32)
+    ev = Evaluation([], sm, sm, scored, scored, {"LSTM-CNN": model})
+    per = ev.pixel_rmse(min_days=1)["LSTM-CNN"]
+    # pixel 0: errors 0.1, 0, 0 over 3 days; pixel 1: error 0 on its single scored day
+    assert per[0, 0] == pytest.approx(np.sqrt(0.01 / 3), rel=1e-5) and per[0, 1] == pytest.approx(0.0, abs=1e-7)
+    assert np.isnan(ev.pixel_rmse(min_days=2)["LSTM-CNN"][0, 1])  # too few days: left blank
+    assert ev.series_pixels(2) == [(0, 0)]  # the most scored days first; pixel 1 is within 10 cells of it

@@ -87,3 +87,23 @@ def test_validate_names_a_station_outside_the_product_and_a_bad_archive(tmp_path
     err = capsys.readouterr().err
     assert "not_ismn.zip" in err and "Traceback" not in err
     assert not out.exists()  # nothing written for a run that could not start
+
+
+def test_report_carries_the_insitu_table_and_scatter_plots(tmp_path):
+    from sgdsm_dask.validation import baselines
+    from sgdsm_dask.validation.insitu import validate
+    from sgdsm_dask.validation.report import write_report
+    from sgdsm_dask.validation.simulated import run_evaluation
+
+    archive = real("ismn/Data_seperate_files_header_20170810_20180809.zip")
+    stations = read_stations(str(archive), str(tmp_path / "meta"), max_depth=0.25)
+    product = _product(stations, str(tmp_path / "product.zarr"))
+    out = tmp_path / "report"
+    summary = validate(product, str(archive), str(out / "ismn"), max_depth=0.25)
+    rng = np.random.default_rng(0)
+    sm = np.where(rng.random((12, 8, 8)) < 0.4, np.nan, rng.uniform(0.1, 0.4, (12, 8, 8))).astype(np.float32)
+    ev = run_evaluation(sm, None, np.ones((8, 8), bool), lambda a, p, lnd: baselines.linear_in_time(a), dct=False)
+    text = write_report(out, ev, "staged.zarr", {"seed": 0}, insitu=summary).read_text()
+    assert "## In-situ stations (ISMN)" in text and "mean of 2 stations" in text
+    assert "](ismn/scatter_COSMOS_ARM-1.png)" in text and "](ismn/ismn_validation.csv)" in text
+    assert "](series_hidden.png)" in text and (out / "series_hidden.png").exists()

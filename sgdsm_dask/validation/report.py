@@ -1,0 +1,113 @@
+"""One Markdown report of an evaluation: tables, error maps, time series, and in-situ scores.
+
+``sgdsm evaluate --report DIR`` writes ``DIR/report.md`` and the PNGs it
+shows beside it, so the folder can be opened, zipped or committed as a
+whole. With ``--product RESULT`` the report adds a time series of that
+reconstruction at a pixel, and with ``--ismn ARCHIVE`` as well the in-situ
+scores of :func:`~sgdsm_dask.validation.insitu.validate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .simulated import Evaluation, table
+
+
+def write_report(
+    out_dir: str | Path,
+    ev: Evaluation,
+    store: str,
+    settings: dict[str, Any],
+    product: str | None = None,
+    insitu: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``out_dir/report.md`` (and its pictures) for the evaluation ``ev`` of ``store``.
+
+    ``settings`` (checkpoint hash, seed, overlap, ...) are listed at the top
+    so that a reader can run the same command again. ``product`` adds a time
+    series of that reconstruction of ``store``; ``insitu`` is what
+    :func:`~sgdsm_dask.validation.insitu.validate` returned for files it
+    wrote inside ``out_dir``.
+    """
+    from ..plots import error_maps, evaluation_series, pick_pixel, product_series
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# SGD-SM 2.0 evaluation report",
+        "",
+        f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by sgdsm-dask {__version__}.",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| staged store | `{store}` |",
+        *[f"| {k} | {v} |" for k, v in settings.items()],
+        "",
+        "## Simulated gaps",
+        "",
+        "Observed pixels were hidden with the real gap masks of other days (a seeded",
+        "derangement of the days), the cube was filled by the LSTM-CNN and by the",
+        "baselines a user would otherwise pick, and each is scored (RMSE, m3/m3) on",
+        "the hidden pixels every method filled.",
+        "",
+        table(ev.scores),
+        "",
+    ]
+    if "lon" in ev.coords:
+        error_maps(ev, out / "error_maps.png")
+        lines += [
+            "### Where the errors are",
+            "",
+            "RMSE per pixel over its hidden days, for each method, and the model's",
+            "minus the best baseline's (blue where the model is better).",
+            "",
+            "![error maps](error_maps.png)",
+            "",
+        ]
+    if ev.series_pixels(1):
+        evaluation_series(ev, out / "series_hidden.png")
+        lines += [
+            "### Time series at the pixels with the most hidden days",
+            "",
+            "Black dots: observations every method saw; red circles: observations hidden",
+            "from every method (the reference); lines: what each method filled in;",
+            "bars from the top: precipitation (when the store has it).",
+            "",
+            "![time series](series_hidden.png)",
+            "",
+        ]
+    if product is not None:
+        import xarray as xr
+
+        st = xr.open_zarr(store, consolidated=False)
+        i, j = pick_pixel(st)
+        lon, lat = float(st.lon[j]), float(st.lat[i])
+        product_series(store, product, lon, lat, out / "series_product.png")
+        lines += [
+            "## The reconstruction",
+            "",
+            f"`{product}` at {lat:.3f} N, {lon:.3f} E (a land pixel with gaps on about half",
+            "of the days and the most rain): observed, reconstructed and precipitation",
+            "over time, like the paper's Fig. 9-11.",
+            "",
+            "![product time series](series_product.png)",
+            "",
+        ]
+    if insitu is not None:
+        text = Path(insitu["markdown"]).read_text().replace("# ISMN validation", "## In-situ stations (ISMN)", 1)
+        lines += [text, f"All rows: [{Path(insitu['csv']).name}]({_rel(insitu['csv'], out)})", ""]
+        for png in insitu["plots"]:
+            lines += [f"![{Path(png).stem}]({_rel(png, out)})", ""]
+    path = out / "report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)
+    return path
+
+
+def _rel(path: str | Path, base: Path) -> str:
+    return Path(path).resolve().relative_to(base.resolve()).as_posix()
