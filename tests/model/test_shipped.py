@@ -72,3 +72,25 @@ def test_report_and_time_series_of_a_reconstruction(held_out, tmp_path, client, 
     assert main(["series", "--store", str(store), "--result", str(result), "--at=10,45"]) == 2
     err = capsys.readouterr().err
     assert str(store) in err and "outside its grid" in err
+
+
+def test_evaluate_on_the_real_americas_cube_prints_model_and_baselines(tmp_path, client, capsys):
+    from tests.conftest import real
+
+    cube = real("lprm/lprm_amsr2_x_201504_west.nc")
+    store = str(tmp_path / "real.zarr")
+    args = ["stage", "--cube", str(cube), "--out", store, "--region=-65,-20,-45,0"]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--store", store, "--report", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    rows = {}
+    for line in out.splitlines()[2:6]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = float(cells[1])
+    assert set(rows) == {"LSTM-CNN", "linear in time", "climatology", "DCT-PLS"}
+    # real LPRM soil moisture: every method errs by more than nothing and less than the whole range
+    assert all(0.01 < v < 0.3 for v in rows.values()), out
+    n = int(out.splitlines()[0].split("n=")[1].split(")")[0])
+    assert n > 5000  # 30 days of 80 x 80 cells with real gaps of other days laid over them
+    assert (tmp_path / "report" / "error_maps.png").stat().st_size > 20_000
