@@ -375,6 +375,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from .cluster import render, serve
+
+    if args.action == "script":
+        print(render(args.spec), end="")
+        return 0
+    serve(args.spec, n_workers=args.workers, announce=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_series(args: argparse.Namespace) -> int:
     from .plots import product_series
 
@@ -530,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--ismn", default=None, metavar="ARCHIVE", help="add in-situ scores of --product to the report")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("cluster", help="start a cluster from a spec and keep it (up), or print its job script (script)")
+    s.add_argument("action", choices=("up", "script"))
+    s.add_argument("spec", metavar="SPEC", help="a cluster spec YAML (see cluster/ and docs/clusters.md)")
+    s.add_argument("--workers", type=int, metavar="N", help="worker processes (local kind)")
+    s.set_defaults(func=cmd_cluster)
 
     s = sub.add_parser("series", help="observed, reconstructed and precipitation over time at a pixel (Fig. 9-11)")
     s.add_argument("--store", required=True, metavar="STAGED", help="the staged store (observations, rain)")
