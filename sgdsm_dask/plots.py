@@ -1,4 +1,8 @@
-"""Quick-look pictures (matplotlib, Agg backend; no display needed)."""
+"""Pictures written to files: quick-looks, error maps, time series.
+
+Figures are made with ``matplotlib.figure.Figure`` directly, never through
+``pyplot``: no display is needed, and a Jupyter session's backend is left
+as it was."""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ def coverage_curve(ds: xr.Dataset) -> np.ndarray:
 
 def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Path:
     """A map of the last staged day, its rain, and the daily coverage curve."""
-    plt = _pyplot()
     ds = xr.open_zarr(store, consolidated=False)
     staged = np.flatnonzero(ds["available"].values)
     if staged.size == 0:
@@ -26,7 +29,7 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
     day = ds.isel(time=t)
     extent = _extent(ds.lat.values, ds.lon.values)
     ncols = 3 if truth else 2
-    fig = plt.figure(figsize=(5.2 * ncols, 8.0), constrained_layout=True)
+    fig = _figure(figsize=(5.2 * ncols, 8.0), layout="constrained")
     grid = fig.add_gridspec(2, ncols, height_ratios=[2.2, 1])
     ax = fig.add_subplot(grid[0, 0])
     im = ax.imshow(
@@ -60,7 +63,6 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
     ax.set_ylim(0, 100)
     png = Path(png)
     fig.savefig(png, dpi=90)
-    plt.close(fig)
     return png
 
 
@@ -76,7 +78,6 @@ def pick_pixel(staged: xr.Dataset) -> tuple[int, int]:
 
 def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: str | None = None) -> Path:
     """Before and after maps of one day, and a time series at a pixel with its rain (paper Fig. 6 and 11)."""
-    plt = _pyplot()
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
     days = np.flatnonzero((rs["flag"] == 1).any(("lat", "lon")).values)
@@ -92,7 +93,7 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
     tr = xr.open_zarr(truth, consolidated=False) if truth else None
     if tr is not None:
         maps.append(("synthetic truth", np.where(land, tr["sm"][t].values, np.nan)))
-    fig = plt.figure(figsize=(5.0 * len(maps), 8.5), constrained_layout=True)
+    fig = _figure(figsize=(5.0 * len(maps), 8.5), layout="constrained")
     grid = fig.add_gridspec(2, len(maps), height_ratios=[2.2, 1])
     i, j = pick_pixel(st)
     for k, (title, values) in enumerate(maps):
@@ -113,20 +114,17 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         lines,
         st["precip"][:, i, j].values,
         f"pixel {float(st.lat[i]):.3f} N, {float(st.lon[j]):.3f} E",
+        legend_outside=False,
     )
     out = Path(png)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kw):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 def draw_series(
@@ -137,6 +135,7 @@ def draw_series(
     precip: np.ndarray | None,
     title: str,
     hidden: np.ndarray | None = None,
+    legend_outside: bool = True,
 ) -> None:
     """One pixel over time like the paper's Fig. 9-11: observations as dots, fills as lines, rain as bars from the top.
 
@@ -159,7 +158,10 @@ def draw_series(
         rain.bar(time, np.nan_to_num(precip), color="tab:blue", alpha=0.35)
         rain.set_ylabel("precipitation (mm/day)")
         rain.invert_yaxis()
-    ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize="small", borderaxespad=0.0)
+    if legend_outside:  # right of the rain axis, clear of the lines
+        ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize="small", borderaxespad=0.0)
+    else:
+        ax.legend(loc="lower left", fontsize="small", ncol=3)
 
 
 def _extent(lat: np.ndarray, lon: np.ndarray) -> list[float]:
@@ -172,7 +174,6 @@ def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
     ``ev`` is a :class:`~sgdsm_dask.validation.simulated.Evaluation`; pixels
     with fewer than ``min_days`` scored days are left blank.
     """
-    plt = _pyplot()
     per = ev.pixel_rmse(min_days)
     lat, lon = ev.coords["lat"], ev.coords["lon"]
     extent = _extent(lat, lon)
@@ -186,7 +187,8 @@ def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
     cols = 3
     rows = -(-len(panels) // cols)
     aspect = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-6)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, max(2.5, 5 * aspect) * rows + 0.6), squeeze=False)
+    fig = _figure(figsize=(5 * cols, max(2.5, 5 * aspect) * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (title, values, cmap, lo, hi) in zip(axes.flat, panels, strict=False):
         im = ax.imshow(values, extent=extent, cmap=cmap, vmin=lo, vmax=top if hi is None else hi)
         ax.set_facecolor("0.85")
@@ -198,7 +200,6 @@ def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
     fig.tight_layout()
     out = Path(png)
     fig.savefig(out, dpi=72)
-    plt.close(fig)
     return out
 
 
@@ -212,11 +213,11 @@ _STYLES = {
 
 def evaluation_series(ev, png: str | Path, k: int = 3) -> Path:
     """Time series at the ``k`` pixels with the most hidden days: what each method made of the hidden observations."""
-    plt = _pyplot()
     pixels = ev.series_pixels(k)
     if not pixels:
         raise ValueError("no hidden pixel was scored: nothing to plot")
-    fig, axes = plt.subplots(len(pixels), 1, figsize=(13, 3.4 * len(pixels)), squeeze=False)
+    fig = _figure(figsize=(13, 3.4 * len(pixels)))
+    axes = fig.subplots(len(pixels), 1, squeeze=False)
     time = ev.coords.get("time", np.arange(ev.sm.shape[0]))
     lat, lon = ev.coords.get("lat"), ev.coords.get("lon")
     for ax, (i, j) in zip(axes[:, 0], pixels, strict=True):
@@ -236,7 +237,6 @@ def evaluation_series(ev, png: str | Path, k: int = 3) -> Path:
     fig.tight_layout()
     out = Path(png)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
 
 
@@ -244,7 +244,6 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
     """Observed, reconstructed and precipitation over time at the pixel nearest (``lon``, ``lat``) (Fig. 9-11)."""
     from .errors import InputError
 
-    plt = _pyplot()
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
     for name, ds in ((staged, st), (result, rs)):
@@ -258,7 +257,8 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
         raise InputError(staged, f"the pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E is not land")
     flag = res["flag"].values
     filled = np.where(flag == 1, res["sm"].values, np.nan)
-    fig, ax = plt.subplots(figsize=(13, 4))
+    fig = _figure(figsize=(13, 4))
+    ax = fig.subplots()
     draw_series(
         ax,
         at["time"].values,
@@ -273,5 +273,4 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
     fig.tight_layout()
     out = Path(png)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out

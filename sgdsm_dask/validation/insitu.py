@@ -214,14 +214,12 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
 
 def scatter_plots(series: dict[str, dict], out: Path) -> list[Path]:
     """One scatter per station (Fig. 8): product against in situ, observed and reconstructed pixels apart."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no display, and a notebook's backend stays as it was
 
     paths = []
     for name, s in series.items():
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig = Figure(figsize=(4.5, 4.5))
+        ax = fig.subplots()
         for flag, label, colour in ((0, "observed", "tab:blue"), (1, "reconstructed", "tab:orange")):
             k = (s["flag"] == flag) & np.isfinite(s["sm"]) & np.isfinite(s["insitu"])
             ax.scatter(s["insitu"][k], s["sm"][k], s=9, alpha=0.7, color=colour, label=f"{label} (N={int(k.sum())})")
@@ -230,6 +228,5 @@ def scatter_plots(series: dict[str, dict], out: Path) -> list[Path]:
         ax.legend(loc="upper left", fontsize=8)
         path = out / f"scatter_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"  # never a path out of ``out``
         fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
         paths.append(path)
     return paths
