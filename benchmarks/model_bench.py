@@ -82,6 +82,25 @@ def model_rate(name: str, dev: torch.device, batch: int, repeat: int) -> dict[st
     return {"flops_per_patch_day": flops, "achieved_flops": rate, "patch_days_per_s": rate / flops}
 
 
+def measure(configs: list[str], dev: torch.device, batch: int = 256, repeat: int = 5) -> dict:
+    """The roofline and each configuration's rate, all in this call."""
+    roof = roofline(dev, batch, repeat)
+    result = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"
+        + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
+        "device": str(dev),
+        "batch": batch,
+        **roof,
+        "configs": {},
+    }
+    for name in configs:
+        r = model_rate(name, dev, batch, repeat)
+        r["compute_over_roofline"] = r["achieved_flops"] / roof["best_flops"]
+        r["compute_over_conv"] = r["achieved_flops"] / max(roof["conv_flops"], roof["conv_channels_last_flops"])
+        result["configs"][name] = r
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", default="default,paper")
@@ -89,22 +108,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
-    dev = torch.device(args.device)
-    roof = roofline(dev, args.batch, args.repeat)
-    result = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"
-        + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
-        "device": str(dev),
-        "batch": args.batch,
-        **roof,
-        "configs": {},
-    }
-    for name in args.configs.split(","):
-        r = model_rate(name, dev, args.batch, args.repeat)
-        r["compute_over_roofline"] = r["achieved_flops"] / roof["best_flops"]
-        r["compute_over_conv"] = r["achieved_flops"] / max(roof["conv_flops"], roof["conv_channels_last_flops"])
-        result["configs"][name] = r
-    print(json.dumps(result, indent=1))
+    print(json.dumps(measure(args.configs.split(","), torch.device(args.device), args.batch, args.repeat), indent=1))
 
 
 if __name__ == "__main__":

@@ -120,16 +120,39 @@ def main() -> None:
     )
     args = p.parse_args()
     short, long_ = (int(x) for x in args.days.split(","))
-    region = Region.parse(args.region)
+    result = measure(
+        short,
+        long_,
+        Region.parse(args.region),
+        args.workers,
+        args.time_chunk,
+        args.space_chunk,
+        args.overlap,
+        args.repeat,
+    )
+    print(json.dumps(result, indent=1))
+
+
+def measure(
+    short: int,
+    long_: int,
+    region: Region,
+    workers: int,
+    time_chunk: int = 8,
+    space_chunk: int = 360,
+    overlap: int = DEFAULT_OVERLAP,
+    repeat: int = 2,
+) -> dict:
+    """End to end against compute only for ``long_`` days, and peak worker memory for ``long_`` over ``short`` days."""
     ck = load()
 
-    result: dict = {"benchmark": "reconstruct", "region": region.to_text(), "workers": args.workers}
+    result: dict = {"benchmark": "reconstruct", "region": region.to_text(), "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
-        lc, client = _cluster(args.workers)
+        lc, client = _cluster(workers)
         with lc, client:
             archive = Path(tmp) / "archive"
             write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=3), client)
-            config = StageConfig(time_chunk=args.time_chunk, space_chunk=args.space_chunk)
+            config = StageConfig(time_chunk=time_chunk, space_chunk=space_chunk)
             plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
             for n in (short, long_):
                 req = StageRequest(
@@ -139,10 +162,10 @@ def main() -> None:
 
         for n in (short, long_):
             staged, out = str(Path(tmp) / f"staged{n}.zarr"), str(Path(tmp) / f"result{n}.zarr")
-            lc, client = _cluster(args.workers)
+            lc, client = _cluster(workers)
             with lc, client:
-                rreq = ReconstructRequest(staged, out, time_chunk=args.time_chunk, overlap=args.overlap)
-                client.run(_warm, rreq.checkpoint_path(), ck.sha256, args.overlap)
+                rreq = ReconstructRequest(staged, out, time_chunk=time_chunk, overlap=overlap)
+                client.run(_warm, rreq.checkpoint_path(), ck.sha256, overlap)
                 t = time.perf_counter()
                 summary = reconstruct(rreq, client, export_to=str(Path(tmp) / f"daily{n}"))
                 t_e2e = time.perf_counter() - t
@@ -159,16 +182,16 @@ def main() -> None:
                 if n == long_:
                     # the ratio, alternating the two measurements; the best time of each (shared, noisy machine)
                     e2e_times = [t_e2e]
-                    for r in range(1, args.repeat):
+                    for r in range(1, repeat):
                         again = ReconstructRequest(
-                            staged, str(Path(tmp) / f"again{r}.zarr"), time_chunk=args.time_chunk, overlap=args.overlap
+                            staged, str(Path(tmp) / f"again{r}.zarr"), time_chunk=time_chunk, overlap=overlap
                         )
                         t = time.perf_counter()
                         reconstruct(again, client, export_to=str(Path(tmp) / f"again{r}"))
                         e2e_times.append(time.perf_counter() - t)
                     lay = _layout(rreq, ck.config.hidden, ck.config.memory_map)  # the run's own layout
                     compute_times = [
-                        compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256) for _ in range(args.repeat)
+                        compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256) for _ in range(repeat)
                     ]
                     t_e2e, t_compute = min(e2e_times), min(compute_times)
                     row["e2e_s_each"] = [round(x, 2) for x in e2e_times]
@@ -181,7 +204,7 @@ def main() -> None:
         result[f"run_{long_}_days"]["peak_worker_mib"] / result[f"run_{short}_days"]["peak_worker_mib"], 3
     )
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus"
-    print(json.dumps(result, indent=1))
+    return result
 
 
 if __name__ == "__main__":

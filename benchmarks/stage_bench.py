@@ -30,27 +30,18 @@ from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--days", type=int, default=24)
-    p.add_argument("--region", default="global")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--time-chunk", type=int, default=8)
-    args = p.parse_args()
-    region = Region.parse(args.region)
-
+def measure(days: int, region: Region, workers: int, time_chunk: int = 8) -> dict:
+    """Decode and stage the same ``days`` synthetic days; the two throughputs and their ratio."""
     from distributed import Client, LocalCluster
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
-        ) as lc,
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
         Client(lc) as client,
     ):
         archive = Path(tmp) / "archive"
-        write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), args.days, region, seed=1), client)
-        config = StageConfig(time_chunk=args.time_chunk)
+        write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), days, region, seed=1), client)
+        config = StageConfig(time_chunk=time_chunk)
         plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
 
         t = time.perf_counter()
@@ -65,18 +56,27 @@ def main() -> None:
         stage(req, client)
         stage_s = time.perf_counter() - t
 
-    days = len(plans)
-    result = {
+    n = len(plans)
+    return {
         "benchmark": "stage_over_decode",
-        "days": days,
+        "days": n,
         "region": region.to_text(),
-        "workers": args.workers,
-        "decode_days_per_s": round(days / decode_s, 3),
-        "stage_days_per_s": round(days / stage_s, 3),
+        "workers": workers,
+        "decode_days_per_s": round(n / decode_s, 3),
+        "stage_days_per_s": round(n / stage_s, 3),
         "stage_over_decode": round(decode_s / stage_s, 3),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
     }
-    print(json.dumps(result))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--days", type=int, default=24)
+    p.add_argument("--region", default="global")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--time-chunk", type=int, default=8)
+    args = p.parse_args()
+    print(json.dumps(measure(args.days, Region.parse(args.region), args.workers, args.time_chunk)))
 
 
 if __name__ == "__main__":
