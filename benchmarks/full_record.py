@@ -86,13 +86,15 @@ def plain_loop(plans, region: Region, out_dir: Path, checkpoint: str | None = No
     return time.perf_counter() - t
 
 
-def _timed_run(archive: Path, n: int, region: Region, tmp: Path, workers: int, time_chunk: int) -> dict:
+def _timed_run(
+    archive: Path, n: int, region: Region, tmp: Path, workers: int, time_chunk: int, space_chunk: int | None
+) -> dict:
     config = StageConfig(time_chunk=time_chunk)
     plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)[:n]
     staged, result = str(tmp / f"staged{n}.zarr"), str(tmp / f"result{n}.zarr")
     lc, client = _cluster(workers)
     with lc, client:
-        rreq = ReconstructRequest(staged, result, time_chunk=time_chunk)
+        rreq = ReconstructRequest(staged, result, time_chunk=time_chunk, space_chunk=space_chunk)
         client.run(_warm, rreq.checkpoint_path(), load().sha256, DEFAULT_OVERLAP)
         t = time.perf_counter()
         stage(StageRequest(out=staged, region=region, config=config, plans=tuple(plans)), client)
@@ -110,7 +112,9 @@ def _timed_run(archive: Path, n: int, region: Region, tmp: Path, workers: int, t
     }
 
 
-def measure(short: int, long_: int, plain_days: int, workers: int, time_chunk: int = 8) -> dict:
+def measure(
+    short: int, long_: int, plain_days: int, workers: int, time_chunk: int = 8, space_chunk: int | None = None
+) -> dict:
     """The global runs, the projection and the plain-loop comparison (see the module's docstring)."""
     region = Region()  # global
     out: dict = {"benchmark": "full_record", "region": "global", "workers": workers, "config": load().config.name}
@@ -120,14 +124,14 @@ def measure(short: int, long_: int, plain_days: int, workers: int, time_chunk: i
         lc, client = _cluster(workers)
         with lc, client:
             write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=5), client)
-        runs = {n: _timed_run(archive, n, region, tmp, workers, time_chunk) for n in (short, long_)}
+        runs = {n: _timed_run(archive, n, region, tmp, workers, time_chunk, space_chunk) for n in (short, long_)}
         out["runs"] = list(runs.values())
         out["projected_full_record_hours"] = round(FULL_RECORD_DAYS * runs[long_]["s_per_day"] / 3600.0, 3)
         out["scaling_linearity"] = round(runs[long_]["s_per_day"] / runs[short]["s_per_day"], 3)
 
         # Dask against the plain loop, on the first plain_days days (their own staged store and result)
         n = plain_days
-        dask_run = runs[n] if n in runs else _timed_run(archive, n, region, tmp, workers, time_chunk)
+        dask_run = runs[n] if n in runs else _timed_run(archive, n, region, tmp, workers, time_chunk, space_chunk)
         config = StageConfig(time_chunk=time_chunk)
         plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)[:n]
         plain_s = plain_loop(plans, region, tmp / "plain")
