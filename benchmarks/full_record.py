@@ -1,6 +1,6 @@
 """The full record projected from global runs, and Dask against the plain single-process loop.
 
-    python -m benchmarks.full_record [--days 91,365] [--plain-days 30] [--workers K]
+    python -m benchmarks.full_record [--days 91,365] [--plain-days 30] [--workers K] [--space-chunk CELLS]
 
 1. Writes a global synthetic archive of LONG days (real file layouts; not
    timed).
@@ -164,9 +164,11 @@ def main() -> None:
     p.add_argument("--plain-days", type=int, default=30)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--time-chunk", type=int, default=8)
+    p.add_argument("--space-chunk", type=int, default=None, help="default: the staged cube's (360)")
     args = p.parse_args()
     short, long_ = (int(x) for x in args.days.split(","))
-    print(json.dumps(measure(short, long_, args.plain_days, args.workers, args.time_chunk), indent=1))
+    result = measure(short, long_, args.plain_days, args.workers, args.time_chunk, args.space_chunk)
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
