@@ -60,13 +60,12 @@ from .reconstruct_bench import _cluster, _warm
 FULL_RECORD_DAYS = 7115
 
 
-def plain_loop(plans, region: Region, out_dir: Path, checkpoint: str | None = None) -> float:
+def plain_loop(plans, region: Region, out_dir: Path) -> float:
     """Seconds for the day-by-day loop in this process: read both files, step the model, write the NetCDF."""
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    ck = load(checkpoint)
-    filler = Filler.from_checkpoint(ck, overlap=DEFAULT_OVERLAP)
+    filler = Filler.from_checkpoint(load(), overlap=DEFAULT_OVERLAP)
     land = land_mask(region)
     lat, lon = region.lat, region.lon
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,11 +85,9 @@ def plain_loop(plans, region: Region, out_dir: Path, checkpoint: str | None = No
     return time.perf_counter() - t
 
 
-def _timed_run(
-    archive: Path, n: int, region: Region, tmp: Path, workers: int, time_chunk: int, space_chunk: int | None
-) -> dict:
+def _timed_run(plans, region: Region, tmp: Path, workers: int, time_chunk: int, space_chunk: int | None) -> dict:
+    n = len(plans)
     config = StageConfig(time_chunk=time_chunk)
-    plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)[:n]
     staged, result = str(tmp / f"staged{n}.zarr"), str(tmp / f"result{n}.zarr")
     lc, client = _cluster(workers)
     with lc, client:
@@ -124,20 +121,20 @@ def measure(
         lc, client = _cluster(workers)
         with lc, client:
             write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=5), client)
-        runs = {n: _timed_run(archive, n, region, tmp, workers, time_chunk, space_chunk) for n in (short, long_)}
+        timeline = StageConfig().timeline
+        plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), timeline)
+        runs = {n: _timed_run(plans[:n], region, tmp, workers, time_chunk, space_chunk) for n in (short, long_)}
         out["runs"] = list(runs.values())
         out["projected_full_record_hours"] = round(FULL_RECORD_DAYS * runs[long_]["s_per_day"] / 3600.0, 3)
         out["scaling_linearity"] = round(runs[long_]["s_per_day"] / runs[short]["s_per_day"], 3)
 
         # Dask against the plain loop, on the first plain_days days (their own staged store and result)
         n = plain_days
-        dask_run = runs[n] if n in runs else _timed_run(archive, n, region, tmp, workers, time_chunk, space_chunk)
-        config = StageConfig(time_chunk=time_chunk)
-        plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)[:n]
-        plain_s = plain_loop(plans, region, tmp / "plain")
+        dask_run = runs[n] if n in runs else _timed_run(plans[:n], region, tmp, workers, time_chunk, space_chunk)
+        plain_s = plain_loop(plans[:n], region, tmp / "plain")
         dask_s = dask_run["reconstruct_export_s"]
         a = zarr_store.read_array(str(tmp / f"result{n}.zarr"), "sm")
-        b = np.stack([open_result_nc(tmp / "plain" / day_name(np.datetime64(p.date, "ns"))) for p in plans])
+        b = np.stack([_day_sm(tmp / "plain" / day_name(np.datetime64(p.date, "ns"))) for p in plans[:n]])
         both = np.isfinite(a) & np.isfinite(b)
         out["plain_loop"] = {
             "days": n,
@@ -153,7 +150,7 @@ def measure(
     return out
 
 
-def open_result_nc(path: Path) -> np.ndarray:
+def _day_sm(path: Path) -> np.ndarray:
     with xr.open_dataset(path) as ds:
         return ds["sm"].values[0]
 

@@ -13,7 +13,7 @@
    reconstruct, write. The workers import their libraries and load
    the model before the clock starts (steady-state throughput; a 20-year
    run pays that once). Afterwards each worker reports its peak resident
-   memory (``ru_maxrss``).
+   memory (``VmHWM``, see :func:`_peak_rss_mib`).
 3. On the long run's cluster, compute only: the same block and time-chunk
    tasks, chained the same way and running the same model on the same
    patches, but with the staged arrays already in the workers' memory
@@ -51,6 +51,8 @@ from sgdsm_dask.reconstruct import Layout, ReconstructRequest, _layout, reconstr
 from sgdsm_dask.staging import StageRequest, plan_days, stage
 from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
+
+REGION = "-20,-40,160,50"  # 720 x 360 cells, two 360-cell blocks
 
 
 def _cluster(workers: int):
@@ -123,7 +125,7 @@ def compute_only(client, staged: str, lay: Layout, path: str, sha: str) -> float
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--days", default="30,120", help="SHORT,LONG")
-    p.add_argument("--region", default="-20,-40,160,50", help="W,S,E,N (default: Africa, Asia, Australia)")
+    p.add_argument("--region", default=REGION, help="W,S,E,N (default: Africa, Asia, Australia)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--time-chunk", type=int, default=8)
     p.add_argument("--space-chunk", type=int, default=360)

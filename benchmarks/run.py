@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     short, long_ = m["reconstruct_days"]
     _say(f"reconstruct end to end against compute only, {short} and {long_} days")
-    details["reconstruct"] = reconstruct_bench.measure(short, long_, Region.parse("-20,-40,160,50"), args.workers)
+    details["reconstruct"] = reconstruct_bench.measure(
+        short, long_, Region.parse(reconstruct_bench.REGION), args.workers
+    )
     out["e2e_over_compute"] = details["reconstruct"]["e2e_over_compute"]
     out["memory_ratio_long_over_short"] = details["reconstruct"]["memory_ratio_long_over_short"]
 

@@ -32,13 +32,10 @@ from sgdsm_dask.synth import SynthRequest, write_archive
 
 def measure(days: int, region: Region, workers: int, time_chunk: int = 8) -> dict:
     """Decode and stage the same ``days`` synthetic days; the two throughputs and their ratio."""
-    from distributed import Client, LocalCluster
+    from .reconstruct_bench import _cluster
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
-        Client(lc) as client,
-    ):
+    lc, client = _cluster(workers)
+    with tempfile.TemporaryDirectory() as tmp, lc, client:
         archive = Path(tmp) / "archive"
         write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), days, region, seed=1), client)
         config = StageConfig(time_chunk=time_chunk)
