@@ -91,7 +91,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _announce(client: Any) -> None:
-    print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
+    from .cluster import dashboard_link
+
+    print(f"dask dashboard: {dashboard_link(client)}", file=sys.stderr)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -118,14 +120,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def build_stage_request(args: argparse.Namespace):
-    from .config import StageConfig
+    from .config import StageConfig, invalid
     from .readers.cube import inspect_cube
     from .staging import StageRequest, plan_days
     from .staging.inventory import list_files
 
-    config = StageConfig(
-        band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
-    )
+    try:
+        config = StageConfig(
+            band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
+        )
+    except ValueError as exc:  # pydantic's ValidationError: the option and its rule
+        raise invalid("stage options", exc) from None
     if args.cube:
         if args.lprm or args.imerg:
             raise SgdsmError("give either --cube or --lprm/--imerg, not both")

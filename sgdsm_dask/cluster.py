@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import load_yaml
+from .config import invalid, load_yaml
 from .errors import ConfigError
 
 
@@ -287,48 +287,45 @@ def load_spec(path: str | Path) -> Spec:
     try:
         return _KINDS[kind](**data)
     except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise invalid(path, exc) from None
 
 
-def gpu_cluster(spec: LocalGPUSpec, devices: list[str] | None = None) -> Any:
+def gpu_cluster(spec: LocalGPUSpec) -> Any:
     """A local cluster with one worker per GPU, each pinned to it and declaring the resource ``GPU: 1``.
 
-    ``devices`` (CUDA device numbers) defaults to the GPUs this process may
-    use: those of ``CUDA_VISIBLE_DEVICES`` (a batch system may have chosen
-    them), else all that torch sees.
+    dask-cuda's ``LocalCUDACluster`` when dask-cuda is installed, else
+    :func:`nanny_gpu_cluster` over the GPUs this process may use: those of
+    ``CUDA_VISIBLE_DEVICES`` (a batch system may have chosen them), else all
+    that torch sees.
     """
-    common = {"memory_limit": spec.memory_limit, "resources": {"GPU": 1}}
-    if devices is None:
-        import torch
+    import torch
 
-        n = torch.cuda.device_count()
-        if n == 0:
-            raise ConfigError(
-                "cluster kind 'local-gpu' needs a GPU that torch can see (torch.cuda.device_count() is 0)"
-            )
+    n = torch.cuda.device_count()
+    if n == 0:
+        raise ConfigError("cluster kind 'local-gpu' needs a GPU that torch can see (torch.cuda.device_count() is 0)")
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        devices = visible.split(",") if visible else [str(i) for i in range(n)]
-        try:
-            from dask_cuda import LocalCUDACluster
+        return nanny_gpu_cluster(spec, visible.split(",") if visible else [str(i) for i in range(n)])
+    return LocalCUDACluster(
+        threads_per_worker=spec.threads_per_worker,
+        dashboard_address=spec.dashboard_address,
+        security=_security(spec),
+        memory_limit=spec.memory_limit,
+        resources={"GPU": 1},
+    )
 
-            return LocalCUDACluster(
-                threads_per_worker=spec.threads_per_worker,
-                dashboard_address=spec.dashboard_address,
-                security=_security(spec),
-                **common,
-            )
-        except ImportError:
-            pass
+
+def nanny_gpu_cluster(spec: LocalGPUSpec, devices: list[str]) -> Any:
+    """One ``Nanny`` per CUDA device number in ``devices``, each with it as its only ``CUDA_VISIBLE_DEVICES``."""
     from distributed import Nanny, Scheduler, SpecCluster
 
     security = _security(spec)
     tls = {"security": security, "protocol": "tls://"} if security else {}
+    options = {"nthreads": spec.threads_per_worker, "memory_limit": spec.memory_limit, "resources": {"GPU": 1}, **tls}
     workers = {
-        i: {
-            "cls": Nanny,
-            "options": {"nthreads": spec.threads_per_worker, "env": {"CUDA_VISIBLE_DEVICES": dev}, **common, **tls},
-        }
-        for i, dev in enumerate(devices)
+        i: {"cls": Nanny, "options": {**options, "env": {"CUDA_VISIBLE_DEVICES": dev}}} for i, dev in enumerate(devices)
     }
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": spec.dashboard_address, **tls}}
     return SpecCluster(workers=workers, scheduler=scheduler, security=security)

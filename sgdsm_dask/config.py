@@ -80,6 +80,18 @@ class StageConfig(Strict):
         return self
 
 
+def invalid(where: str | Path, exc: ValueError) -> ConfigError:
+    """One line for a pydantic validation error: ``where: field: rule; field: rule``."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:  # a plain ValueError
+        return ConfigError(f"{where}: {exc}")
+    parts = []
+    for e in errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return ConfigError(f"{where}: " + "; ".join(parts))
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, with a clear error for a missing or malformed file."""
     import yaml
@@ -96,8 +108,8 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
-class RunStage(Strict):
-    """The ``stage`` section of a ``sgdsm run`` file (the options of ``sgdsm stage``)."""
+class RunStage(StageConfig):
+    """The ``stage`` section of a ``sgdsm run`` file: :class:`StageConfig`, its rules included, and the inputs."""
 
     out: str
     lprm: str | None = None
@@ -115,10 +127,6 @@ class RunStage(Strict):
         Region.parse(text)  # a ValueError here names the bad region
         return text
 
-    band: Band = "c1"
-    time_chunk: int = 8
-    space_chunk: int = 360
-    on_error: Literal["raise", "skip"] = "raise"
     overwrite: bool = False
 
 
@@ -152,7 +160,7 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         cfg = RunConfig(**data)
     except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise invalid(path, exc) from None
     base = Path(path).resolve().parent
 
     def rel(p: str | None) -> str | None:

@@ -29,8 +29,8 @@ import xarray as xr
 from . import __version__
 from .errors import InputError
 from .io import zarr_store
-from .model.fill import FLAG_NOT_FILLED
-from .paths import local_or_url
+from .model.fill import FLAG_FILLED, FLAG_MEANINGS, FLAG_NOT_FILLED, FLAG_OBSERVED
+from .paths import local_or_url, require_shared
 
 PREFIX = "SGD-SM2_"
 _HDF5_WRITE = threading.Lock()  # HDF5 is not thread-safe: one file write at a time per process
@@ -76,8 +76,8 @@ def _dataset(result: str, days: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset
     }
     ds["flag"].attrs = {
         "long_name": "origin of the soil moisture value",
-        "flag_values": np.arange(3, dtype=np.int8),
-        "flag_meanings": "observed reconstructed not_reconstructed",
+        "flag_values": np.array([FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED], np.int8),
+        "flag_meanings": FLAG_MEANINGS,
     }
     ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}
     ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}
@@ -200,6 +200,7 @@ def export(
     """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``)."""
     if not zarr_store.exists(result):
         raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
+    require_shared(result, client, "read")
     prepare(out_dir)
     sm = zarr_store.open_group(result, mode="r")["sm"]
     n, tc = sm.shape[0], sm.chunks[0]

@@ -21,6 +21,16 @@ PATCH = 40
 #: docs/model.md for the seam scores and RMSE with and without.
 DEFAULT_OVERLAP = 8
 
+
+def check_overlap(overlap: int, patch: int = PATCH) -> int:
+    """``overlap`` if patches of ``patch`` cells can overlap by it (0 to half a patch), else a ConfigError."""
+    from .errors import ConfigError
+
+    if not 0 <= overlap <= patch // 2:
+        raise ConfigError(f"overlap must be between 0 and {patch // 2} cells, not {overlap}")
+    return overlap
+
+
 #: Cell centres of the global grid, north first.
 LAT = (90.0 - RES / 2 - RES * np.arange(NLAT)).astype(np.float64)
 LON = (-180.0 + RES / 2 + RES * np.arange(NLON)).astype(np.float64)

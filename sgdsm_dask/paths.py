@@ -21,3 +21,11 @@ def is_url(path: str) -> bool:
 def shared_between_processes(store: str) -> bool:
     """Whether other processes (Dask workers) see the same ``store``; ``memory://`` lives in one process."""
     return not local_or_url(store).startswith("memory://")
+
+
+def require_shared(store: str, client: object | None, use: str = "write") -> None:
+    """An InputError when Dask worker processes (``client``) would ``use`` ``store`` but cannot see it."""
+    from .errors import InputError
+
+    if client is not None and not shared_between_processes(store):
+        raise InputError(store, f"a memory:// store lives in this process only; Dask worker processes cannot {use} it")

@@ -165,7 +165,11 @@ def draw_series(
 
 
 def _extent(lat: np.ndarray, lon: np.ndarray) -> list[float]:
-    return [float(lon.min()) - 0.125, float(lon.max()) + 0.125, float(lat.min()) - 0.125, float(lat.max()) + 0.125]
+    """The grid's outer cell edges: west, east, south, north (matplotlib's ``extent``)."""
+    from .grid import RES
+
+    h = RES / 2
+    return [float(np.min(lon)) - h, float(np.max(lon)) + h, float(np.min(lat)) - h, float(np.max(lat)) + h]
 
 
 def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
@@ -247,9 +251,8 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
     for name, ds in ((staged, st), (result, rs)):
-        if not (
-            ds.lon.min() - 0.125 <= lon <= ds.lon.max() + 0.125 and ds.lat.min() - 0.125 <= lat <= ds.lat.max() + 0.125
-        ):
+        west, east, south, north = _extent(ds.lat.values, ds.lon.values)
+        if not (west <= lon <= east and south <= lat <= north):
             raise InputError(name, f"the point {lon:.3f} E, {lat:.3f} N is outside its grid")
     at = st.sel(lon=lon, lat=lat, method="nearest")
     res = rs.sel(lon=float(at.lon), lat=float(at.lat), time=at.time)

@@ -35,11 +35,11 @@ import xarray as xr
 from . import __version__
 from .errors import InputError
 from .export import export, export_days, prepare
-from .grid import DEFAULT_OVERLAP, PATCH
+from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
 from .io import zarr_store
 from .model.checkpoint import load, shipped_path
 from .model.fill import FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
-from .paths import local_or_url, shared_between_processes
+from .paths import local_or_url, require_shared
 from .staging.stage import STAGED
 
 
@@ -69,7 +69,7 @@ class Layout:
     sc: int
     hidden: int
     memory: bool
-    overlap: int = 0
+    overlap: int
 
     @property
     def n_chunks(self) -> int:
@@ -164,8 +164,8 @@ def _match_worker_threads() -> None:
     torch.set_num_threads(max(1, nthreads))
 
 
-def worker_filler(path: str, sha256: str, overlap: int = 0) -> Filler:
-    """The model of this worker process, loaded once per checkpoint (on its GPU when there is one)."""
+def worker_filler(path: str, sha256: str, overlap: int) -> Filler:
+    """The model of this worker process, loaded once per checkpoint and overlap (on its GPU when there is one)."""
     key = f"{sha256}-{overlap}"
     if key not in _FILLERS:
         ck = load(path)
@@ -192,8 +192,7 @@ def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
         raise InputError(req.staged, f"spatial chunk {sc} is not a multiple of the {PATCH}-cell patch")
     if req.time_chunk < 1:
         raise InputError(req.out, "time chunk must be at least one day")
-    if not 0 <= req.overlap <= PATCH // 2:
-        raise InputError(req.out, f"overlap must be between 0 and {PATCH // 2} cells, not {req.overlap}")
+    check_overlap(req.overlap)  # before anything is written
     return Layout(nt, ny, nx, req.time_chunk, sc, hidden, memory, req.overlap)
 
 
@@ -295,8 +294,8 @@ def reconstruct_chunk(
 ) -> PatchState:
     """One task: time chunk ``k`` of spatial block ``block``; returns the state after it.
 
-    ``land`` is the block's window of the land mask (read once per block by
-    the client, which does not change along time).
+    ``land`` is the block's window of the land mask (the client reads the
+    mask once and hands each block its window; it does not change along time).
     """
     bi, bj = block
     src = zarr_store.open_group(req.staged, mode="r")  # each store opened once per task
@@ -355,7 +354,7 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
     """
     old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}"))
     for key in ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap"):
-        if old.get(key, 0 if key == "overlap" else None) != provenance[key]:
+        if old.get(key) != provenance[key]:  # a store from before overlap was recorded has 4-D states: no append
             raise InputError(req.out, f"cannot append: {key} was {old.get(key)!r}, now {provenance[key]!r}")
     g = zarr_store.open_group(req.out)
     s = zarr_store.open_group(req.staged, mode="r")
@@ -401,12 +400,11 @@ def reconstruct(
     """Build, resume or (``append``) extend the reconstruction store; returns a summary.
 
     With ``export_to``, the per-day files are written too (as ``sgdsm
-    export`` would), each time chunk as soon as every block has finished
-    it, so that writing the files overlaps the reconstruction of later
-    chunks instead of following it.
+    export`` would). On a cluster each time chunk's files are written as
+    soon as every block has finished it, overlapping the reconstruction of
+    later chunks; without a client, after the whole run.
     """
-    if client is not None and not shared_between_processes(req.out):
-        raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
+    require_shared(req.out, client)
     ck = load(req.checkpoint_path())
     lay = _layout(req, ck.config.hidden, ck.config.memory_map)
     staged_attrs = zarr_store.read_attrs(req.staged)

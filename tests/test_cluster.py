@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sgdsm_dask.cli import main
-from sgdsm_dask.cluster import LocalGPUSpec, connect, gpu_cluster, load_spec, render
+from sgdsm_dask.cluster import LocalGPUSpec, connect, load_spec, nanny_gpu_cluster, render
 
 SPECS = Path(__file__).resolve().parents[1] / "cluster"
 
@@ -55,8 +55,8 @@ def test_local_gpu_spec_pins_one_gpu_per_worker_process():
     assert isinstance(spec, LocalGPUSpec)
     from distributed import Client
 
-    # the cluster the spec starts on a machine with GPUs 0 and 1 (CUDA itself is not needed to start it)
-    with gpu_cluster(spec, devices=["0", "1"]) as cluster, Client(cluster) as client:
+    # the cluster the spec starts on a machine with GPUs 0 and 1 without dask-cuda (CUDA is not needed to start it)
+    with nanny_gpu_cluster(spec, ["0", "1"]) as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
         info = client.scheduler_info()["workers"]
         assert [w["resources"] for w in info.values()] == [{"GPU": 1}, {"GPU": 1}]

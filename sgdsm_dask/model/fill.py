@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..grid import DEFAULT_OVERLAP
+from ..grid import DEFAULT_OVERLAP, check_overlap
 from .checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
@@ -104,9 +104,7 @@ class Filler:
         self.patch = net.cfg.patch
         self.hidden = net.cfg.hidden
         self.lo, self.hi = net.cfg.sm_range
-        if not 0 <= overlap <= self.patch // 2:
-            raise ValueError(f"overlap must be between 0 and {self.patch // 2} cells, not {overlap}")
-        self.overlap = overlap
+        self.overlap = check_overlap(overlap, self.patch)
 
     @classmethod
     def from_checkpoint(

@@ -21,7 +21,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class LSTMState:
-    """(h, C) of every patch, and with ``memory_map`` each pixel's past-observation mean: what travels day to day."""
+    """(h, C) of every patch, and with ``memory_map`` each pixel's past-observation mean and its weight: what travels day to day."""
 
     h: torch.Tensor  # (N, hidden)
     c: torch.Tensor  # (N, hidden)

@@ -184,7 +184,7 @@ class LSTMCNN(nn.Module):
 
 def get_config(name_or_path: str) -> ModelConfig:
     """A named configuration, or a YAML file holding :class:`ModelConfig` fields."""
-    from ..config import load_yaml
+    from ..config import invalid, load_yaml
     from ..errors import ConfigError
 
     if name_or_path in CONFIGS:
@@ -195,7 +195,7 @@ def get_config(name_or_path: str) -> ModelConfig:
     try:
         return ModelConfig(**data)
     except ValueError as exc:
-        raise ConfigError(f"{name_or_path}: {exc}") from None
+        raise invalid(name_or_path, exc) from None
 
 
 def count_flops(cfg: ModelConfig) -> int:

@@ -27,7 +27,7 @@ from ..config import StageConfig
 from ..errors import InputError
 from ..grid import PATCH, Region
 from ..io import zarr_store
-from ..paths import shared_between_processes
+from ..paths import require_shared
 from ..readers.cube import CubeInfo, read_cube_block
 from ..readers.imerg import read_imerg_day
 from ..readers.landmask import land_mask
@@ -267,8 +267,7 @@ def stage(
     progress
         Called with the number of days each finished block held.
     """
-    if client is not None and not shared_between_processes(req.out):
-        raise InputError(req.out, "a memory:// store lives in this process only; Dask worker processes cannot write it")
+    require_shared(req.out, client)
     status = _prepare_store(req, overwrite)
     nt = status.size
     tc = req.config.time_chunk

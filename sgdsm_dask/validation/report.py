@@ -84,6 +84,8 @@ def write_report(
         import xarray as xr
 
         st = xr.open_zarr(store, consolidated=False)
+        if "lat" in ev.coords and "lon" in ev.coords:  # the evaluated box (--region), not the whole store
+            st = st.sel(lat=ev.coords["lat"], lon=ev.coords["lon"])
         i, j = pick_pixel(st)
         lon, lat = float(st.lon[j]), float(st.lat[i])
         product_series(store, product, lon, lat, out / "series_product.png")

@@ -46,11 +46,17 @@ class Score:
     bands: list[Score] = field(default_factory=list)  # per latitude band, on the first Score only
 
 
-def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray, label: str) -> Score:
-    """RMSE of every method on ``where`` (pixels all methods filled)."""
+def filled_by_all(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``where``, less the pixels the reference or any method left empty."""
     common = where & np.isfinite(reference)
     for est in estimates.values():
         common &= np.isfinite(est)
+    return common
+
+
+def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray, label: str) -> Score:
+    """RMSE and bias of every method on ``where`` (pixels all methods filled)."""
+    common = filled_by_all(estimates, reference, where)
     s = Score(label, int(common.sum()))
     for name, est in estimates.items():
         s.rmse[name] = metrics.rmse(est, reference, common)
@@ -94,7 +100,6 @@ class Evaluation:
     scores: list[Score]
     sm: np.ndarray
     sm_in: np.ndarray
-    hidden: np.ndarray
     scored: np.ndarray
     estimates: dict[str, np.ndarray]
     precip: np.ndarray | None = None
@@ -123,22 +128,6 @@ class Evaluation:
         return chosen
 
 
-def evaluate_arrays(
-    sm: np.ndarray,
-    precip: np.ndarray | None,
-    land: np.ndarray,
-    fill: Any,
-    seed: int = 0,
-    truth: np.ndarray | None = None,
-    spin_up: int = 0,
-    seam_edges: tuple[np.ndarray, np.ndarray] | None = None,
-    lat: np.ndarray | None = None,
-    dct: bool = True,
-) -> list[Score]:
-    """:func:`run_evaluation`'s scores."""
-    return run_evaluation(sm, precip, land, fill, seed, truth, spin_up, seam_edges, lat, dct).scores
-
-
 def run_evaluation(
     sm: np.ndarray,
     precip: np.ndarray | None,
@@ -163,20 +152,18 @@ def run_evaluation(
     sm_in, hidden = hide(sm, land, seed)
     est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in, dct)}
     after = np.arange(sm.shape[0])[:, None, None] >= spin_up
-    scores = [score_methods(est, sm, hidden & after, "hidden observed pixels")]
-    scored = hidden & after & np.isfinite(sm)
-    for e in est.values():
-        scored &= np.isfinite(e)
+    scored = filled_by_all(est, sm, hidden & after)
+    scores = [score_methods(est, sm, scored, "hidden observed pixels")]
     if seam_edges is not None:
         reconstructed = ~np.isfinite(sm_in) & land[None] & after
         scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
     if lat is not None:
-        scores[0].bands = band_scores(est, sm, hidden & after, lat)
+        scores[0].bands = band_scores(est, sm, scored, lat)
     if truth is not None:
         gaps = ~np.isfinite(sm) & land[None]
         scores.append(score_methods(est, truth, (gaps | hidden) & after, "all gaps vs truth"))
     coords = {"lat": lat} if lat is not None else {}
-    return Evaluation(scores, sm, sm_in, hidden, scored, est, precip, truth, coords)
+    return Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords)
 
 
 def table(scores: list[Score]) -> str:

@@ -94,3 +94,9 @@ def test_evaluate_on_the_real_americas_cube_prints_model_and_baselines(tmp_path,
     n = int(out.splitlines()[0].split("n=")[1].split(")")[0])
     assert n > 5000  # 30 days of 80 x 80 cells with real gaps of other days laid over them
     assert (tmp_path / "report" / "error_maps.png").stat().st_size > 20_000
+
+
+def test_evaluate_with_an_overlap_out_of_range_is_one_error_line(tmp_path, capsys):
+    assert main(["evaluate", "--store", str(tmp_path / "absent.zarr"), "--overlap", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sgdsm: error: overlap must be between 0 and 20 cells, not 30") and "Traceback" not in err

@@ -43,7 +43,7 @@ def test_hiding_uses_other_days_masks():
 
 
 def test_spin_up_days_are_filled_but_not_scored():
-    from sgdsm_dask.validation.simulated import evaluate_arrays
+    from sgdsm_dask.validation.simulated import run_evaluation
 
     rng = np.random.default_rng(1)
     sm = np.where(rng.random((10, 6, 6)) < 0.4, nan, rng.uniform(0.1, 0.4, (10, 6, 6))).astype(np.float32)
@@ -54,8 +54,8 @@ def test_spin_up_days_are_filled_but_not_scored():
         seen.append(a.shape)
         return baselines.linear_in_time(a)
 
-    all_days = evaluate_arrays(sm, None, land, fill, seed=2)[0]
-    late = evaluate_arrays(sm, None, land, fill, seed=2, spin_up=4)[0]
+    all_days = run_evaluation(sm, None, land, fill, seed=2).scores[0]
+    late = run_evaluation(sm, None, land, fill, seed=2, spin_up=4).scores[0]
     assert seen == [(10, 6, 6), (10, 6, 6)]  # every day is filled either way
     sm_in, hidden = hide(sm, land, seed=2)
     scorable = hidden & np.isfinite(baselines.climatology(sm_in))  # pixels never observed have no estimate
@@ -134,7 +134,7 @@ def test_pixel_rmse_and_series_pixels_by_hand():
     sm = np.array([[[0.2, 0.3]], [[0.4, 0.3]], [[0.1, nan]]], np.float32)  # 3 days, 1 x 2 pixels
     scored = np.array([[[True, True]], [[True, False]], [[True, False]]])
     model = np.array([[[0.3, 0.3]], [[0.4, 0.5]], [[0.1, 0.2]]], np.float32)
-    ev = Evaluation([], sm, sm, scored, scored, {"LSTM-CNN": model})
+    ev = Evaluation([], sm, sm, scored, {"LSTM-CNN": model})
     per = ev.pixel_rmse(min_days=1)["LSTM-CNN"]
     # pixel 0: errors 0.1, 0, 0 over 3 days; pixel 1: error 0 on its single scored day
     assert per[0, 0] == pytest.approx(np.sqrt(0.01 / 3), rel=1e-5) and per[0, 1] == pytest.approx(0.0, abs=1e-7)
