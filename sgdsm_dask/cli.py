@@ -426,6 +426,25 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .manifest import MANIFEST, verify
+
+    with _Progress(None, "verify", unit="file") as bar:
+        result = verify(args.dir, progress=bar)
+    for name, problem in result["problems"]:
+        print(f"{Path(args.dir) / name}: {problem}", file=sys.stderr)
+    prov = result["provenance"].get("reconstruction", {})
+    n, bad = result["files"], len(result["problems"])
+    if bad:
+        print(f"sgdsm: error: {args.dir}: {bad} problem(s) against {MANIFEST} ({n} files listed)", file=sys.stderr)
+        return 1
+    print(
+        f"{args.dir}: all {n} files match {MANIFEST} "
+        f"(checkpoint SHA-256 {str(prov.get('checkpoint_sha256', '?'))[:12]}..., staged {prov.get('staged', '?')})"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -568,6 +587,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="print the searches only")
     s.set_defaults(func=cmd_download)
 
+    s = sub.add_parser("verify", help="check an export folder against its manifest (SHA-256 of every file)")
+    s.add_argument("dir", metavar="DIR", help="a folder written by sgdsm export or reconstruct --export")
+    s.set_defaults(func=cmd_verify)
+
     s = sub.add_parser(
         "demo", help="synthetic archive -> staged cube -> reconstruction -> daily NetCDF + pictures, on a local cluster"
     )
@@ -586,6 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SgdsmError as exc:
         print(f"sgdsm: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine, not the input: a disk, a permission, a network share
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sgdsm: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sgdsm: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

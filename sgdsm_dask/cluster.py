@@ -385,6 +385,7 @@ def connect(
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         with client:
+            client.register_plugin(QuietUserErrors())
             yield client
         return
     spec = load_spec(cluster) if cluster else LocalSpec()
@@ -392,6 +393,7 @@ def connect(
         try:
             if isinstance(spec, JobQueueSpec | KubernetesSpec):
                 _wait_for_workers(client, spec)
+            client.register_plugin(QuietUserErrors())
             yield client
         finally:
             _quiet_shutdown(client)
@@ -454,6 +456,48 @@ def render(spec_path: str | Path) -> str:
 
 def _silence_distributed() -> None:
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+class _UserErrorFilter(logging.Filter):
+    """Drops a worker's "Compute Failed" record when the task raised an :class:`~sgdsm_dask.errors.SgdsmError`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Compute Failed"):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(isinstance(a, str) and a.startswith(_USER_ERRORS) for a in args)
+
+
+def _user_error_names() -> tuple[str, ...]:
+    from . import errors
+
+    found = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.SgdsmError)]
+    return tuple(f"{c.__name__}(" for c in found)
+
+
+_USER_ERRORS = _user_error_names()
+
+
+def _worker_plugin_base() -> type:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    return WorkerPlugin
+
+
+class QuietUserErrors(_worker_plugin_base()):
+    """A worker plugin: a task that fails on the user's input or disk logs no traceback on its worker.
+
+    The client turns the same error into one ``sgdsm: error:`` line naming
+    the file; the worker's "Compute Failed" record with its traceback would
+    only bury that line. Other task failures (bugs) are logged as usual.
+    """
+
+    name = "sgdsm-quiet-user-errors"
+
+    def setup(self, worker: Any) -> None:
+        logger = logging.getLogger("distributed.worker")
+        if not any(isinstance(f, _UserErrorFilter) for f in logger.filters):
+            logger.addFilter(_UserErrorFilter())
 
 
 def _quiet_shutdown(client: Any) -> None:

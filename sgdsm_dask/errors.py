@@ -24,6 +24,23 @@ class InputError(SgdsmError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class WriteError(InputError):
+    """A file or store that could not be written (disk full, quota, permissions, file-size limit).
+
+    Raised after the partial output was removed or left unmarked, so that
+    running the same command again repairs it.
+    """
+
+    @classmethod
+    def from_os(cls, path: str, exc: OSError) -> WriteError:
+        why = exc.strerror or str(exc) or exc.__class__.__name__
+        return cls(
+            path,
+            f"cannot be written ({why}); nothing unfinished was kept: free space and run the same command again "
+            "to resume",
+        )
+
+
 class ConfigError(SgdsmError):
     """A configuration or command-line request that cannot be honoured."""
 

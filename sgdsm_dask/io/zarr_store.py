@@ -8,14 +8,15 @@ chunks only, so no two tasks ever touch the same chunk file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
-from ..errors import InputError
+from ..errors import InputError, WriteError
 from ..paths import local_or_url
 
 
@@ -24,9 +25,24 @@ def lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any 
     return da.full(shape, fill, chunks=chunks, dtype=dtype)
 
 
+@contextlib.contextmanager
+def writing(store: str) -> Iterator[None]:
+    """Turn a failed write into a :class:`~sgdsm_dask.errors.WriteError` naming ``store``.
+
+    Zarr writes each chunk to a temporary name and renames it, so a failed
+    write leaves the chunk as it was; the caller's commit marker (written
+    last) is then not set and a rerun writes the chunk again.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise WriteError.from_os(store, exc) from None
+
+
 def write_template(store: str, template: xr.Dataset) -> None:
     """Create ``store`` from ``template``: metadata and eager (NumPy) variables only."""
-    template.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
+    with writing(store):
+        template.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
 
 
 def open_group(store: str, mode: str = "r+"):
@@ -52,10 +68,11 @@ def exists(store: str) -> bool:
 def write_region(store: str, arrays: Mapping[str, np.ndarray], t0: int) -> None:
     """Write ``arrays`` (each with time first) at time index ``t0`` onwards."""
     g = open_group(store)
-    for name, values in arrays.items():
-        arr = g[name]
-        t1 = t0 + values.shape[0]
-        arr[t0:t1, ...] = values
+    with writing(store):
+        for name, values in arrays.items():
+            arr = g[name]
+            t1 = t0 + values.shape[0]
+            arr[t0:t1, ...] = values
 
 
 def read_array(store: str, name: str, sel: tuple[slice, ...] | None = None) -> np.ndarray:
@@ -83,4 +100,5 @@ def read_attrs(store: str) -> dict[str, Any]:
 
 
 def update_attrs(store: str, attrs: Mapping[str, Any]) -> None:
-    open_group(store).attrs.update(dict(attrs))
+    with writing(store):
+        open_group(store).attrs.update(dict(attrs))

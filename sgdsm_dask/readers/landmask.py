@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,11 +69,19 @@ def _global_land() -> np.ndarray:
         except (OSError, ValueError):
             pass  # a damaged cache is rebuilt below
     land = (_land_fraction_from_globe() >= 0.5) & ~_excluded()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, land)
-    os.replace(tmp, path)
+    tmp = None
+    try:  # the cache only saves time: a disk that refuses it does not stop the run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, land)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        warnings.warn(
+            f"land mask not cached in {path} ({exc.strerror or exc}); it is computed again next time", stacklevel=2
+        )
     return land
 
 
