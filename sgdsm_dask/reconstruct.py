@@ -33,8 +33,8 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .errors import InputError
-from .export import export, export_days, prepare
+from .errors import InputError, SgdsmError
+from .export import export, export_days, finish, prepare
 from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
 from .io import zarr_store
 from .model.checkpoint import load, shipped_path
@@ -290,12 +290,12 @@ def reconstruct_chunk(
     k: int,
     block: tuple[int, int],
     state: PatchState | None,
-    land: np.ndarray,
 ) -> PatchState:
     """One task: time chunk ``k`` of spatial block ``block``; returns the state after it.
 
-    ``land`` is the block's window of the land mask (the client reads the
-    mask once and hands each block its window; it does not change along time).
+    Everything else the task needs it reads from the stores, so Dask can
+    run it again on another worker if the one that held its input died
+    (data scattered to one worker would be lost with it).
     """
     bi, bj = block
     src = zarr_store.open_group(req.staged, mode="r")  # each store opened once per task
@@ -305,6 +305,7 @@ def reconstruct_chunk(
     filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
     rows, cols = lay.cells(bi, bj)
     wr, wc, oy, ox = lay.window(bi, bj)
+    land = np.asarray(src["land"][wr, wc]).astype(bool)
     t0, t1 = lay.days(k)
     status = np.asarray(src["day_status"][t0:t1])
     sm = np.asarray(src["sm"][t0:t1, wr, wc])
@@ -322,26 +323,31 @@ def reconstruct_chunk(
         out_sm[days], out_flag[days] = filled[own], flag[own]
     elif state is None:
         state = PatchState.zeros(oy.size, ox.size, filler.hidden)
-    dst["sm"][t0:t1, rows, cols] = out_sm
-    dst["flag"][t0:t1, rows, cols] = out_flag
     sel = _state_sel(lay, k, bi, bj)
-    dst["state_h"][sel] = state.h[None, None, None]
-    dst["state_c"][sel] = state.c[None, None, None]
-    if lay.memory:
-        mem = state.y if state.y is not None else np.zeros(state.h.shape[:2] + (2, PATCH, PATCH), np.float32)
-        dst["state_memory"][sel] = mem[None, None, None]
-    dst["done"][k : k + 1, bi : bi + 1, bj : bj + 1] = np.ones((1, 1, 1), np.int8)  # last: the commit
+    with zarr_store.writing(req.out):
+        dst["sm"][t0:t1, rows, cols] = out_sm
+        dst["flag"][t0:t1, rows, cols] = out_flag
+        dst["state_h"][sel] = state.h[None, None, None]
+        dst["state_c"][sel] = state.c[None, None, None]
+        if lay.memory:
+            mem = state.y if state.y is not None else np.zeros(state.h.shape[:2] + (2, PATCH, PATCH), np.float32)
+            dst["state_memory"][sel] = mem[None, None, None]
+        dst["done"][k : k + 1, bi : bi + 1, bj : bj + 1] = np.ones((1, 1, 1), np.int8)  # last: the commit
     return state
 
 
-def block_land(staged: str, lay: Layout) -> dict[tuple[int, int], np.ndarray]:
-    """Every block's window of the land mask, from one read of it."""
-    land = zarr_store.read_array(staged, "land").astype(bool)
-    out = {}
-    for bi, bj in lay.blocks:
-        wr, wc, _, _ = lay.window(bi, bj)
-        out[(bi, bj)] = land[wr, wc]
-    return out
+def _raise_for(fut: Any) -> None:
+    """The error of a task that did not finish: its own, or one line for a task the cluster gave up on."""
+    from concurrent.futures import CancelledError
+
+    try:
+        fut.result()
+    except CancelledError:
+        raise SgdsmError(
+            f"Dask gave up on task {fut.key} ({fut.status}): workers were lost more often than "
+            "distributed.scheduler.allowed-failures permits; finished chunks are kept, run the same command "
+            "again to resume"
+        ) from None
 
 
 def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) -> int:
@@ -446,12 +452,11 @@ def reconstruct(
     if progress and finished:
         progress(finished)
     run, files = 0, None
-    lands = block_land(req.staged, lay)
     if client is None:
         for block, k0 in chains:
             state = None
             for k in range(k0, lay.n_chunks):
-                state = reconstruct_chunk(req, lay, ck.sha256, k, block, state, lands[block])
+                state = reconstruct_chunk(req, lay, ck.sha256, k, block, state)
                 run += 1
                 if progress:
                     progress(1)
@@ -463,7 +468,6 @@ def reconstruct(
         resources = gpu_resources(client)
         pending, chunk_of = as_completed(), {}
         for block, k0 in chains:
-            land = client.scatter(lands[block])
             prev = None
             for k in range(k0, lay.n_chunks):
                 prev = client.submit(
@@ -474,7 +478,6 @@ def reconstruct(
                     k,
                     block,
                     prev,
-                    land,
                     key=f"reconstruct-{run_id}-{block[0]}-{block[1]}-{k}",
                     pure=False,
                     resources=resources,
@@ -482,16 +485,15 @@ def reconstruct(
                 )
                 pending.add(prev)
                 chunk_of[prev.key] = k
-        prev = land = None
+        prev = None
         # Time chunk k's files are written once no block has it left to do.
-        if export_to is not None:
-            prepare(export_to)
+        known = prepare(export_to) if export_to is not None else {}
         left = [sum(k0 <= k for _, k0 in chains) for k in range(lay.n_chunks)]
         exports = as_completed()
 
         def export_chunk(k: int) -> None:
             if export_to is not None:
-                exports.add(client.submit(export_days, req.out, export_to, *lay.days(k), cog, pure=False))
+                exports.add(client.submit(export_days, req.out, export_to, *lay.days(k), cog, known, pure=False))
 
         for k in range(lay.n_chunks):
             if not left[k]:
@@ -499,8 +501,8 @@ def reconstruct(
         # The client holds each future only until it completes, and never fetches a state: a chunk's
         # state (megabytes per block) stays on its worker only while the next task of its chain needs it.
         for fut in pending:
-            if fut.status == "error":
-                fut.result()  # raises the task's error here
+            if fut.status != "finished":
+                _raise_for(fut)
             k = chunk_of.pop(fut.key)
             run += 1
             if progress:
@@ -510,7 +512,7 @@ def reconstruct(
                 export_chunk(k)
         fut = None
         if export_to is not None:
-            files = sum(p is not None for done_chunk in exports for p in done_chunk.result())
+            files = finish(req.out, export_to, [e for done_chunk in exports for e in done_chunk.result()])["files"]
     return {
         "store": req.out,
         "days": lay.nt,
