@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
-from .errors import InputError
+from . import __version__, manifest
+from .errors import InputError, WriteError
 from .io import zarr_store
 from .model.fill import FLAG_FILLED, FLAG_MEANINGS, FLAG_NOT_FILLED, FLAG_OBSERVED
 from .paths import local_or_url, require_shared
@@ -128,7 +128,10 @@ def _atomic(final: Path, write: Callable[[Path], None]) -> None:
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise InputError(str(final), f"cannot be written ({exc.strerror or exc})") from None
+            raise WriteError.from_os(str(final), exc) from None
+        if isinstance(exc, RuntimeError) and str(exc).startswith("NetCDF:"):  # HDF5 does not pass the errno on
+            why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
+            raise WriteError.from_os(str(final), OSError(why)) from None
         raise
 
 
@@ -138,32 +141,55 @@ def _write_cog(ds: xr.Dataset, path: Path) -> None:
     sm.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor=3, blocksize=256)
 
 
-def export_days(result: str, out_dir: str, t0: int, t1: int, cog: bool = False) -> list[str | None]:
-    """One task: write days ``t0`` to ``t1`` (one time chunk) atomically; return the NetCDF paths.
+def export_days(
+    result: str, out_dir: str, t0: int, t1: int, cog: bool = False, known: dict[str, str] | None = None
+) -> list[dict[str, Any] | None]:
+    """One task: write days ``t0`` to ``t1`` (one time chunk) atomically.
 
-    Existing files are kept. A day without any observed or reconstructed
-    pixel (not staged) gets no file and None.
+    Returns, per day, ``{file name: {"bytes", "sha256"}}`` of its NetCDF
+    (and COG) for the manifest, hashed where they were written. A file kept
+    from an earlier run is read and hashed; if ``known`` (name -> SHA-256 of
+    the folder's previous manifest) says otherwise, it was altered since and
+    is written again. A day without any observed or reconstructed pixel (not
+    staged) gets no file and None.
     """
+    known = known or {}
     src = open_result(result)
     times = src["time"].values[t0:t1]
     finals = [Path(out_dir) / day_name(when) for when in times]
     tifs = [Path(out_dir) / day_name(when, ".tif") for when in times]
-    if all(f.exists() and (not cog or g.exists()) for f, g in zip(finals, tifs, strict=True)):
-        return [str(f) for f in finals]
+    wanted = [[final] + ([tif] if cog else []) for final, tif in zip(finals, tifs, strict=True)]
+    kept = {}
+    for f in (f for files in wanted for f in files if f.exists()):
+        entry = manifest.file_entry(f)
+        if f.name in known and known[f.name] != entry["sha256"]:
+            f.unlink()  # altered or damaged since the last export: written again below
+        else:
+            kept[f.name] = entry
+    if all(f.name in kept for files in wanted for f in files):
+        return [{f.name: kept[f.name] for f in files} for files in wanted]
     block = src[["sm", "flag"]].isel(time=slice(t0, t1)).load()
     full = _dataset(result, block, src.attrs)
-    paths: list[str | None] = []
+    entries: list[dict[str, Any] | None] = []
     for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
         if not np.any(block["flag"].values[i] != FLAG_NOT_FILLED):
-            paths.append(None)
+            entries.append(None)
             continue
-        paths.append(str(final))
         ds = _one_day(full, i)
-        if not final.exists():
+        if final.name not in kept:
             _atomic(final, lambda tmp, ds=ds: _write_netcdf(ds, tmp))
-        if cog and not tif.exists():
+        if cog and tif.name not in kept:
             _atomic(tif, lambda tmp, ds=ds: _write_cog(ds, tmp))
-    return paths
+        entries.append({f.name: kept.get(f.name) or manifest.file_entry(f) for f in wanted[i]})
+    return entries
+
+
+def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Write the folder's manifest once every day's files are in place; the export's summary."""
+    days = [e for e in entries if e is not None]
+    files = {name: entry for day in days for name, entry in day.items()}
+    path = manifest.write(out_dir, files, manifest.export_provenance(result))
+    return {"out": str(out_dir), "files": len(days), "cog_files": len(files) - len(days), "manifest": str(path)}
 
 
 def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
@@ -183,11 +209,19 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
         store.close()
 
 
-def prepare(out_dir: str) -> None:
-    """Create the output folder and remove temporary files a stopped run left there."""
+def prepare(out_dir: str) -> dict[str, str]:
+    """Create the output folder, remove a stopped run's temporary files and the manifest (it is about to change).
+
+    Returns the removed manifest's hashes (name -> SHA-256), against which
+    the files kept are checked: the same command repairs what ``sgdsm verify``
+    finds.
+    """
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    known = manifest.recorded(out_dir)
+    manifest.remove(out_dir)
     for stale in Path(out_dir).glob(f".{PREFIX}*.part"):
         stale.unlink()
+    return known
 
 
 def export(
@@ -197,29 +231,28 @@ def export(
     progress: Callable[[int], None] | None = None,
     cog: bool = False,
 ) -> dict[str, Any]:
-    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``)."""
+    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest."""
     if not zarr_store.exists(result):
         raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
     require_shared(result, client, "read")
-    prepare(out_dir)
+    known = prepare(out_dir)
     sm = zarr_store.open_group(result, mode="r")["sm"]
     n, tc = sm.shape[0], sm.chunks[0]
     chunks = [(t0, min(n, t0 + tc)) for t0 in range(0, n, tc)]  # each task looks at its own days' flags
-    paths: list[str | None] = []
+    entries: list[dict[str, Any] | None] = []
     if client is None:
         for t0, t1 in chunks:
-            done = export_days(result, str(out_dir), t0, t1, cog)
-            paths += done
+            done = export_days(result, str(out_dir), t0, t1, cog, known)
+            entries += done
             if progress:
                 progress(len(done))
     else:
         from distributed import as_completed
 
-        futs = [client.submit(export_days, result, str(out_dir), t0, t1, cog, pure=False) for t0, t1 in chunks]
+        futs = [client.submit(export_days, result, str(out_dir), t0, t1, cog, known, pure=False) for t0, t1 in chunks]
         for f in as_completed(futs):
             done = f.result()
-            paths += done
+            entries += done
             if progress:
                 progress(len(done))
-    files = sum(p is not None for p in paths)
-    return {"out": str(out_dir), "files": files, "cog_files": files if cog else 0}
+    return finish(result, str(out_dir), entries)

@@ -1,0 +1,162 @@
+"""The manifest of an export folder: every file's SHA-256 and the run's provenance; ``sgdsm verify``.
+
+``sgdsm export`` (and ``sgdsm reconstruct --export``) removes the folder's
+manifest when it starts and writes a new one, atomically, when every file
+is in place. So a folder with a manifest that verifies is complete and
+unaltered; a folder without one holds an export that did not finish.
+
+``manifest.json`` holds the provenance (the reconstruction store, its
+checkpoint and SHA-256, the staged cube and the source file of every day,
+the sgdsm version, the command) and ``files``: each file's name, size and
+SHA-256. ``SHA256SUMS`` beside it holds the same hashes in the format of
+``sha256sum -c``, for users without sgdsm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InputError
+
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+FORMAT = "sgdsm-manifest-1"
+#: The only names a manifest may list: the daily files of :func:`sgdsm_dask.export.day_name`.
+SAFE_NAME = re.compile(r"SGD-SM2_\d{8}\.(nc|tif)")
+
+
+def file_entry(path: str | os.PathLike) -> dict[str, Any]:
+    """Size and SHA-256 of one file."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return {"bytes": size, "sha256": h.hexdigest()}
+
+
+def recorded(out_dir: str | os.PathLike) -> dict[str, str]:
+    """Name -> SHA-256 of the folder's manifest; empty without a readable one (a new folder, a stopped export)."""
+    try:
+        doc = json.loads((Path(out_dir) / MANIFEST).read_text())
+        return {str(k): str(v["sha256"]) for k, v in doc["files"].items() if SAFE_NAME.fullmatch(str(k))}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def remove(out_dir: str | os.PathLike) -> None:
+    """Drop the manifest of a folder an export is about to change."""
+    for name in (MANIFEST, SUMS):
+        (Path(out_dir) / name).unlink(missing_ok=True)
+
+
+def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], provenance: dict[str, Any]) -> Path:
+    """Write ``manifest.json`` and ``SHA256SUMS`` (each to a temporary name, then renamed)."""
+    out = Path(out_dir)
+    bad = [name for name in files if not SAFE_NAME.fullmatch(name)]
+    if bad:
+        raise InputError(str(out), f"refusing to list {bad[0]!r} in the manifest: not a daily file name")
+    doc = {
+        "format": FORMAT,
+        "created": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
+        "sgdsm_version": __version__,
+        "command": _command(),
+        "provenance": provenance,
+        "files": {name: dict(files[name]) for name in sorted(files)},
+    }
+    sums = "".join(f"{files[name]['sha256']}  {name}\n" for name in sorted(files))
+    for name, text in ((SUMS, sums), (MANIFEST, json.dumps(doc, indent=1) + "\n")):  # the manifest last
+        tmp = out / f".{name}.part"
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    return out / MANIFEST
+
+
+def _command() -> str | None:
+    """The ``sgdsm`` command line of this process, if it is one (a library call has none)."""
+    if Path(sys.argv[0]).name in ("sgdsm", "cli.py", "__main__.py") and len(sys.argv) > 1:
+        return "sgdsm " + " ".join(sys.argv[1:])
+    return None
+
+
+def export_provenance(result: str) -> dict[str, Any]:
+    """What an export folder came from: the result store's provenance and its staged cube's sources."""
+    from .io import zarr_store
+
+    attrs = zarr_store.read_attrs(result)
+    prov: dict[str, Any] = {"result_store": result, "reconstruction": json.loads(attrs.get("provenance", "{}"))}
+    staged = prov["reconstruction"].get("staged")
+    if staged and zarr_store.exists(staged):
+        s = zarr_store.read_attrs(staged)
+        prov["staged"] = {
+            key: (json.loads(s[key]) if key in ("sources", "skipped") else s[key])
+            for key in ("stage_fingerprint", "region", "band", "source", "sources", "skipped")
+            if key in s
+        }
+    return prov
+
+
+def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Check every file of the manifest; returns ``{"files": n, "problems": [(name, problem), ...]}``.
+
+    Problems: a file missing, of another size or hash; a daily file in the
+    folder that the manifest does not list; a listed name that is not a
+    daily file name (a manifest edited to reach outside the folder).
+    """
+    out = Path(out_dir)
+    path = out / MANIFEST
+    if not out.is_dir():
+        raise InputError(str(out), "no such folder")
+    if not path.is_file():
+        raise InputError(str(out), f"no {MANIFEST}: the export did not finish (run sgdsm export again)")
+    try:
+        doc = json.loads(path.read_text())
+        listed = doc["files"]
+        if doc.get("format") != FORMAT or not isinstance(listed, dict):
+            raise ValueError(f"format {doc.get('format')!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(str(path), f"not an sgdsm manifest ({exc})") from None
+    problems: list[tuple[str, str]] = []
+    safe = {}
+    for name, want in listed.items():
+        if not SAFE_NAME.fullmatch(str(name)):
+            problems.append((str(name), "not a daily file name; not read (it could point outside the folder)"))
+        else:
+            safe[name] = want
+
+    def check(name: str) -> tuple[str, str] | None:
+        f = out / name
+        want = safe[name]
+        if not f.is_file():
+            return name, "missing"
+        got = file_entry(f)
+        if got["bytes"] != want.get("bytes"):
+            return name, f"size {got['bytes']} bytes, the manifest says {want.get('bytes')}"
+        if got["sha256"] != want.get("sha256"):
+            return (
+                name,
+                f"SHA-256 {got['sha256'][:12]}... differs from the manifest's {str(want.get('sha256'))[:12]}...",
+            )
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:  # hashlib releases the GIL
+        for found in pool.map(check, sorted(safe)):
+            if found:
+                problems.append(found)
+            if progress:
+                progress(1)
+    for f in sorted(out.iterdir()):
+        if SAFE_NAME.fullmatch(f.name) and f.name not in listed:
+            problems.append((f.name, "not in the manifest"))
+    return {"out": str(out), "files": len(listed), "problems": problems, "provenance": doc.get("provenance", {})}
