@@ -55,6 +55,31 @@ class Checkpoint:
     training: dict[str, Any] | None = None
     sha256: str = ""
 
+    def check_fits(self) -> None:
+        """An InputError unless the weights have exactly the tensors the configuration's network has.
+
+        Checked at load time on the ``meta`` device (shapes only, no memory),
+        so a checkpoint of another configuration is refused before a run
+        writes anything.
+        """
+        with torch.device("meta"):
+            want = {k: tuple(v.shape) for k, v in LSTMCNN(self.config).state_dict().items()}
+        have = {k: tuple(v.shape) for k, v in self.state_dict.items()}
+        if want == have:
+            return
+        missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+        shape = next((k for k in sorted(want.keys() & have.keys()) if want[k] != have[k]), None)
+        why = (
+            f"missing {missing[0]!r}"
+            if missing
+            else f"unexpected {extra[0]!r}"
+            if extra
+            else f"{shape!r} is {list(have[shape])}, the configuration needs {list(want[shape])}"
+        )
+        raise InputError(
+            self.provenance.get("path", "checkpoint"), f"weights do not fit configuration {self.config.name!r} ({why})"
+        )
+
     def model(self, device: str | torch.device = "cpu") -> LSTMCNN:
         net = LSTMCNN(self.config)
         try:
@@ -126,7 +151,9 @@ def load(path: str | os.PathLike | None = None, *, check_hash: bool = True) -> C
         raise InputError(str(p), f"configuration in the checkpoint is invalid ({exc})") from None
     prov = dict(raw.get("provenance") or {})
     prov["path"] = str(p)
-    return Checkpoint(config, norm, raw["state_dict"], prov, raw.get("training"), digest)
+    ck = Checkpoint(config, norm, raw["state_dict"], prov, raw.get("training"), digest)
+    ck.check_fits()
+    return ck
 
 
 def _why(exc: Exception) -> str:
