@@ -89,3 +89,31 @@ def write_bad_lprm(kind: str, good: str | os.PathLike, folder: str | os.PathLike
         else:
             raise ValueError(f"unknown bad kind {kind!r}")
     return out
+
+
+BAD_IMERG_KINDS = ("negative_precip", "infinite_precip", "truncated")
+
+
+def write_bad_imerg(kind: str, good: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """A broken copy of the IMERG daily file ``good``, with the same (valid) file name."""
+    import netCDF4
+
+    good = Path(good)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / good.name
+    if kind == "truncated":
+        data = good.read_bytes()
+        out.write_bytes(data[: len(data) // 3])
+        return out
+    values = {"negative_precip": -4.0, "infinite_precip": np.inf}
+    if kind not in values:
+        raise ValueError(f"unknown bad kind {kind!r}")
+    shutil.copy(good, out)
+    with netCDF4.Dataset(out, "a") as ds:
+        v = ds.variables["precipitation"]
+        v.set_auto_maskandscale(False)
+        block = v[0, :, :]
+        block[block.shape[0] // 2 :: 7, block.shape[1] // 2 :: 5] = values[kind]  # a scatter over the whole globe
+        v[0, :, :] = block
+    return out

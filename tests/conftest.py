@@ -18,10 +18,13 @@ def real(rel: str) -> Path:
     return p
 
 
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path_factory, monkeypatch):
-    # One land-mask cache for the whole session, outside the user's home.
-    monkeypatch.setenv("SGDSM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    # One land-mask cache for the whole session, outside the user's home; session-scoped so that
+    # session fixtures (and the sgdsm subprocesses they start) see it too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SGDSM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import zarr
@@ -5,6 +7,8 @@ import zarr
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
 from sgdsm_dask.io import zarr_store
+from sgdsm_dask.manifest import file_entry
+from sgdsm_dask.model import checkpoint
 from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED
 from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
 
@@ -125,8 +129,15 @@ def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp
     args = ["export", "--store", reference, "--out", str(out), "--scheduler", client.scheduler.address]
     assert main(args) == 0
     files = sorted(p.name for p in out.iterdir())
+    assert files[:2] == ["SGD-SM2_20150401.nc", "SGD-SM2_20150402.nc"] and files[-2:] == ["SHA256SUMS", "manifest.json"]
+    files = files[:-2]
     assert len(files) == 9 and "SGD-SM2_20150405.nc" not in files  # the missing day has no file
-    assert files[0] == "SGD-SM2_20150401.nc" and not any(f.endswith(".part") for f in files)
+    assert not any(f.endswith(".part") for f in files)
+    listed = json.loads((out / "manifest.json").read_text())
+    assert sorted(listed["files"]) == files
+    assert listed["files"]["SGD-SM2_20150403.nc"]["sha256"] == file_entry(out / "SGD-SM2_20150403.nc")["sha256"]
+    assert listed["provenance"]["reconstruction"]["checkpoint_sha256"] == checkpoint.SHIPPED["default"]
+    assert listed["provenance"]["staged"]["sources"]["2015-04-05"][0] is None  # the missing day, recorded
     sm, flag = _read(reference)
     with xr.open_dataset(out / "SGD-SM2_20150403.nc") as ds:
         assert ds.rio.crs.to_epsg() == 4326 and ds["sm"].attrs["grid_mapping"] == "crs"
@@ -138,9 +149,10 @@ def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp
         np.testing.assert_array_equal(ds["sm"].values[0], sm[2])
         np.testing.assert_array_equal(ds["flag"].values[0], flag[2])
     # A rerun keeps finished files and writes nothing twice.
-    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("SGD-SM2_*")}
     assert main(args) == 0
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("SGD-SM2_*")} == before
+    assert main(["verify", str(out)]) == 0
 
 
 def test_append_new_days_equals_one_run(archive, staged, reference, client, tmp_path):

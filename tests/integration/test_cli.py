@@ -3,70 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from sgdsm_dask.io.zarr_store import exists, read_chunks_safely
+from sgdsm_dask.io.zarr_store import exists, read_array, read_chunks_safely
 from sgdsm_dask.testing import write_bad_lprm
-
-SGDSM = [sys.executable, "-m", "sgdsm_dask.cli"]
-
-
-def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SGDSM, *args], capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"sgdsm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def sigkill_when(args: list[str], progress, at_least: int) -> int:
-    """Start ``sgdsm ARGS`` in its own process group and SIGKILL the group once ``progress()`` >= ``at_least``."""
-    proc = subprocess.Popen(
-        [*SGDSM, *args], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 300
-    done = 0
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = progress()
-        except Exception:  # noqa: BLE001 - the output is being created
-            done = 0
-        if done >= at_least:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, f"sgdsm {args[0]} finished before it could be stopped; the test needs a longer run"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return done
-
-
-def _open(store: Path) -> xr.Dataset:
-    ds = xr.open_zarr(store, consolidated=False)
-    return ds.drop_attrs()
-
-
-@pytest.fixture(scope="module")
-def global_archive(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("global") / "archive"
-    run("synth", str(out), "--start", "2015-04-01", "--days", "30", "--seed", "11", "--workers", "2")
-    return out
+from tests.integration.conftest import CHUNKS
+from tests.integration.runs import open_store, run, sigkill_when
 
 
 @pytest.mark.slow
-def test_synth_then_stage_30_global_days_and_sigkill_resume(global_archive, tmp_path):
+def test_synth_then_stage_30_global_days_and_sigkill_resume(global_archive, global_staged, tmp_path):
     lprm, imerg = str(global_archive / "lprm"), str(global_archive / "imerg")
-    common = ["--lprm", lprm, "--imerg", imerg, "--time-chunk", "2", "--workers", "2"]
-    full = tmp_path / "full.zarr"
-    run("stage", *common, "--out", str(full))
-    ds = _open(full)
+    common = ["--lprm", lprm, "--imerg", imerg, *CHUNKS]
+    full = global_staged
+    ds = open_store(full)
     assert ds.sm.shape == (30, 720, 1440) and bool(ds.available.all())
     cov = np.isfinite(ds.sm.values[:, ds.land.values]).mean(axis=1)
     assert (cov > 0.15).all() and (cov < 0.8).all()  # gappy, like the real products
@@ -79,9 +32,10 @@ def test_synth_then_stage_30_global_days_and_sigkill_resume(global_archive, tmp_
 
     done = sigkill_when(["stage", *common, "--out", str(killed)], staged_days, 8)
     assert 8 <= done < 30
-    out = run("stage", *common, "--out", str(killed))
-    assert '"blocks_resumed": ' in out.stdout and '"blocks_resumed": 0' not in out.stdout
-    xr.testing.assert_identical(_open(killed), _open(full))
+    summary = json.loads(run("stage", *common, "--out", str(killed)).stdout.strip().splitlines()[-1])
+    # every block committed before the kill is kept; only the others are read again
+    assert summary["blocks_resumed"] >= done // 2 and summary["blocks_done"] == 15 - summary["blocks_resumed"]
+    xr.testing.assert_identical(open_store(killed), open_store(full))
 
 
 @pytest.mark.slow
@@ -147,34 +101,23 @@ def test_demo_writes_cube_reconstruction_daily_files_and_pictures(tmp_path):
     assert len(list((demo / "daily").glob("SGD-SM2_*.nc"))) == 6
 
 
-@pytest.fixture(scope="module")
-def global_staged(global_archive, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gstaged") / "staged.zarr"
-    lprm, imerg = str(global_archive / "lprm"), str(global_archive / "imerg")
-    run("stage", "--lprm", lprm, "--imerg", imerg, "--time-chunk", "2", "--workers", "2", "--out", str(out))
-    return out
-
-
 @pytest.mark.slow
-def test_reconstruct_and_export_killed_then_rerun_match_an_uninterrupted_run(global_staged, tmp_path):
-    from sgdsm_dask.io.zarr_store import read_array
-
-    common = ["--store", str(global_staged), "--time-chunk", "2", "--workers", "2"]
-    full = tmp_path / "full.zarr"
-    run("reconstruct", *common, "--out", str(full))
-    run("export", "--store", str(full), "--out", str(tmp_path / "full_daily"), "--workers", "2")
-
+def test_reconstruct_and_export_killed_then_rerun_match_an_uninterrupted_run(global_staged, global_full, tmp_path):
+    full, full_daily = global_full
     killed = tmp_path / "killed.zarr"
 
     def chunks_done() -> int:
         return int(read_array(str(killed), "done").sum())
 
+    common = ["--store", str(global_staged), *CHUNKS]
     done = sigkill_when(["reconstruct", *common, "--out", str(killed)], chunks_done, 20)
     total = read_array(str(full), "done").size  # 15 time chunks x 8 blocks
     assert 20 <= done < total
+    finished = read_array(str(killed), "done").astype(bool)
     again = run("reconstruct", *common, "--out", str(killed))
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    assert summary["tasks_resumed"] >= 20 and summary["tasks_run"] == total - summary["tasks_resumed"]
+    # no finished chunk is computed twice: exactly the unfinished ones run
+    assert summary["tasks_resumed"] == finished.sum() and summary["tasks_run"] == total - finished.sum()
     for name in ("sm", "flag", "state_h", "state_c", "state_memory"):
         np.testing.assert_array_equal(read_array(str(killed), name), read_array(str(full), name), err_msg=name)
 
@@ -184,12 +127,18 @@ def test_reconstruct_and_export_killed_then_rerun_match_an_uninterrupted_run(glo
         lambda: len(list(daily.glob("SGD-SM2_*.nc"))),
         5,
     )
+    kept = {}
     for f in daily.glob("SGD-SM2_*.nc"):  # whatever has its final name is a whole file
         with xr.open_dataset(f) as ds:
             ds.load()
+        kept[f.name] = (f.stat().st_ino, f.stat().st_mtime_ns)
+    assert 5 <= len(kept) < 30 and not (daily / "manifest.json").exists()  # no manifest: not finished
     run("export", "--store", str(killed), "--out", str(daily), "--workers", "2")
-    names = sorted(p.name for p in daily.iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "full_daily").iterdir()) and len(names) == 30
+    assert {n: (daily / n).stat().st_ino for n in kept} == {n: v[0] for n, v in kept.items()}  # not rewritten
+    assert {n: (daily / n).stat().st_mtime_ns for n in kept} == {n: v[1] for n, v in kept.items()}
+    names = sorted(p.name for p in daily.glob("SGD-SM2_*"))
+    assert names == sorted(p.name for p in full_daily.glob("SGD-SM2_*")) and len(names) == 30
     for name in names:
-        with xr.open_dataset(daily / name) as a, xr.open_dataset(tmp_path / "full_daily" / name) as b:
+        with xr.open_dataset(daily / name) as a, xr.open_dataset(full_daily / name) as b:
             xr.testing.assert_equal(a[["sm", "flag"]], b[["sm", "flag"]])
+    assert "all 30 files match manifest.json" in run("verify", str(daily)).stdout
