@@ -48,7 +48,8 @@ ENCODING = {
 
 def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
     """File name of a day; only digits come from data, so no name can leave the output folder."""
-    return f"{PREFIX}{pd.Timestamp(day):%Y%m%d}{suffix}"
+    t = pd.Timestamp(day)
+    return f"{PREFIX}{t.year:04d}{t.month:02d}{t.day:02d}{suffix}"  # %Y does not pad years before 1000
 
 
 def open_result(result: str) -> xr.Dataset:
