@@ -1,7 +1,8 @@
 """Security: checkpoints that carry code, credentials in the environment, names that reach outside a folder.
 
 TLS and the dashboard on localhost are proven in test_cluster.py
-(``test_local_specs_start_worker_processes``, ``test_cluster_up_serves_and_stops``);
+(``test_local_specs_start_worker_processes_and_run_a_task`` with its TLS case,
+``test_cluster_up_prints_addresses_serves_clients_and_stops_on_ctrl_c``);
 docs/reliability.md lists them all.
 """
 
