@@ -375,17 +375,20 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
     if t_new.size == n0:
         return 0
     nb_old = -(-n0 // lay.tc)
-    g["time"].resize((lay.nt,))
-    g["time"][n0:] = t_new[n0:]
-    for name in ("sm", "flag"):
-        g[name].resize((lay.nt, lay.ny, lay.nx))
-    names = ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else [])
-    for name in names:
-        arr = g[name]
-        arr.resize((lay.n_chunks,) + arr.shape[1:])
-    g["done"][nb_old:] = 0
-    if n0 % lay.tc:
-        g["done"][nb_old - 1] = 0
+    with zarr_store.writing(req.out):
+        # The short last chunk is unmarked first, so that a write failing below cannot leave a chunk
+        # that must be redone marked as done.
+        if n0 % lay.tc:
+            g["done"][nb_old - 1] = 0
+        g["time"].resize((lay.nt,))
+        g["time"][n0:] = t_new[n0:]
+        for name in ("sm", "flag"):
+            g[name].resize((lay.nt, lay.ny, lay.nx))
+        names = ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else [])
+        for name in names:
+            arr = g[name]
+            arr.resize((lay.n_chunks,) + arr.shape[1:])
+        g["done"][nb_old:] = 0
     zarr_store.update_attrs(
         req.out,
         {"provenance": json.dumps(provenance, sort_keys=True), "reconstruct_fingerprint": _fingerprint(provenance)},
