@@ -340,13 +340,15 @@ def _raise_for(fut: Any) -> None:
     """The error of a task that did not finish: its own, or one line for a task the cluster gave up on."""
     from concurrent.futures import CancelledError
 
+    from distributed.scheduler import KilledWorker
+
     try:
         fut.result()
-    except CancelledError:
+    except (CancelledError, KilledWorker) as exc:
+        why = "lost with its worker" if isinstance(exc, CancelledError) else "its workers died while running it"
         raise SgdsmError(
-            f"Dask gave up on task {fut.key} ({fut.status}): workers were lost more often than "
-            "distributed.scheduler.allowed-failures permits; finished chunks are kept, run the same command "
-            "again to resume"
+            f"Dask gave up on task {fut.key} ({why}; distributed.scheduler.allowed-failures sets how often it "
+            "retries); finished chunks are kept: run the same command again to resume"
         ) from None
 
 

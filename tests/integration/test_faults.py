@@ -6,6 +6,7 @@ test_cli.py; docs/reliability.md lists every fault and the test that proves it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -28,6 +29,19 @@ def _one_error(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr, stderr
     return lines[0]
+
+
+def _wait_for_done(store, at_least: int, runner: threading.Thread) -> bool:
+    """Wait until ``at_least`` chunks of ``store`` are marked done; False if the run ended first."""
+    deadline = time.time() + 300
+    while time.time() < deadline and runner.is_alive():
+        try:
+            if int(read_array(str(store), "done").sum()) >= at_least:
+                return runner.is_alive()
+        except Exception:  # noqa: BLE001 - the store is being created
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def _same_result(a, b) -> None:
@@ -57,17 +71,7 @@ def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, globa
 
         runner = threading.Thread(target=go)
         runner.start()
-        deadline = time.time() + 300
-        done = 0
-        while time.time() < deadline and runner.is_alive():
-            try:
-                done = int(read_array(str(out), "done").sum())
-            except Exception:  # noqa: BLE001 - the store is being created
-                done = 0
-            if done >= 20:
-                break
-            time.sleep(0.05)
-        assert runner.is_alive() and 20 <= done < total, "the run ended before a worker could be killed"
+        assert _wait_for_done(out, 20, runner), "the run ended before a worker could be killed"
         victim = sorted(pids.values())[0]
         os.kill(victim, signal.SIGKILL)  # the worker process, not its nanny: Dask sees a worker die
         runner.join(600)
@@ -75,6 +79,46 @@ def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, globa
         assert victim not in client.run(os.getpid).values()  # the nanny started a new worker process
     assert result["tasks_run"] == total
     assert read_array(str(out), "done").all()
+    _same_result(out, full)
+
+
+@pytest.mark.slow
+def test_a_run_dask_gives_up_on_is_one_error_line_and_resumes(global_staged, global_full, tmp_path):
+    import dask
+    from distributed import Client, LocalCluster
+
+    from sgdsm_dask.errors import SgdsmError
+
+    full, _ = global_full
+    out = tmp_path / "given_up.zarr"
+    req = ReconstructRequest(str(global_staged), str(out), time_chunk=2)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # the first lost task is given up
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc,
+        Client(lc) as client,
+    ):
+        pids = sorted(client.run(os.getpid).values())
+        result: dict = {}
+
+        def go() -> None:
+            try:
+                result.update(reconstruct(req, client))
+            except BaseException as exc:  # noqa: BLE001 - handed to the test below
+                result["error"] = exc
+
+        runner = threading.Thread(target=go)
+        runner.start()
+        assert _wait_for_done(out, 20, runner)
+        os.kill(pids[0], signal.SIGKILL)
+        runner.join(600)
+    err = result.get("error")
+    assert isinstance(err, SgdsmError), result
+    assert "Dask gave up on task reconstruct-" in str(err) and "run the same command again" in str(err)
+    assert "\n" not in str(err)
+    finished = int(read_array(str(out), "done").sum())
+    again = run("reconstruct", "--store", str(global_staged), *CHUNKS, "--out", str(out))  # the same command
+    summary = json.loads(again.stdout.strip().splitlines()[-1])
+    assert summary["tasks_resumed"] == finished and summary["tasks_run"] == 120 - finished
     _same_result(out, full)
 
 
