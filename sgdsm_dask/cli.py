@@ -119,18 +119,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_stage_request(args: argparse.Namespace):
+def build_stage_request(args: argparse.Namespace, config: Any = None):
+    """The stage request of ``args`` (the inputs); ``config``, a run file's settings, else the options'."""
     from .config import StageConfig, invalid
     from .readers.cube import inspect_cube
     from .staging import StageRequest, plan_days
     from .staging.inventory import list_files
 
-    try:
-        config = StageConfig(
-            band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
-        )
-    except ValueError as exc:  # pydantic's ValidationError: the option and its rule
-        raise invalid("stage options", exc) from None
+    if config is None:
+        try:
+            config = StageConfig(
+                band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
+            )
+        except ValueError as exc:  # pydantic's ValidationError: the option and its rule
+            raise invalid("stage options", exc) from None
     if args.cube:
         if args.lprm or args.imerg:
             raise SgdsmError("give either --cube or --lprm/--imerg, not both")
@@ -304,7 +306,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .config import load_run_config
+    from .config import StageConfig, load_run_config
     from .reconstruct import ReconstructRequest
 
     cfg = load_run_config(args.config)
@@ -312,7 +314,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     stage_args = argparse.Namespace(
         **st.model_dump(exclude={"region"}), region=_region(st.region) if st.region else None
     )
-    sreq = build_stage_request(stage_args)
+    settings = StageConfig.model_validate(st.model_dump(include=set(StageConfig.model_fields)))  # timeline too
+    sreq = build_stage_request(stage_args, settings)
     args.scheduler = args.scheduler or cfg.scheduler
     args.cluster = args.cluster or cfg.cluster
     rc = cfg.reconstruct

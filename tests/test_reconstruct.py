@@ -11,6 +11,7 @@ from sgdsm_dask.manifest import file_entry
 from sgdsm_dask.model import checkpoint
 from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED
 from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
+from sgdsm_dask.staging.stage import MISSING
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +218,17 @@ export:
     printed = capsys.readouterr().out
     assert f"daily files: {tmp_path / 'daily'}" in printed  # outputs land beside the run file
     assert len(list((tmp_path / "daily").glob("SGD-SM2_*.nc"))) == 9
+    # the stage section's sensor timeline is honoured: WindSat "flew" in April 2015, the archive has AMSR2 only
+    windsat = tmp_path / "windsat.yaml"
+    text = cfg.read_text().replace("staged.zarr", "windsat.zarr").replace("result.zarr", "windsat_result.zarr")
+    text = text.replace(
+        "  time_chunk: 5\n  space_chunk: 40\n",
+        "  time_chunk: 5\n  space_chunk: 40\n  timeline:\n    periods:\n      - {sensor: WindSat, start: 2015-01-01}\n",
+        1,
+    )
+    windsat.write_text(text.replace("out: daily", "out: windsat_daily"))
+    assert main(["run", str(windsat), "--scheduler", client.scheduler.address]) == 0
+    assert (zarr_store.read_array(str(tmp_path / "windsat.zarr"), "day_status") == MISSING).all()
     cfg.write_text(cfg.read_text() + "unknown: 1\n")
     assert main(["run", str(cfg)]) == 2
     assert "unknown" in capsys.readouterr().err
