@@ -29,29 +29,45 @@ def small_archive(
     return write_archive(SynthRequest(str(out_dir), start, days, region, seed=seed, **kw))
 
 
-BAD_KINDS = (
-    "truncated",
-    "random_bytes",
-    "half_degree",
-    "missing_variable",
-    "percent_as_fraction",
-    "fraction_as_percent",
-    "all_fill",
-    "swapped_dims",
-)
+#: The broken LPRM files of :func:`write_bad_lprm`, each with the words its error message must hold.
+BAD_KINDS = {
+    "truncated": "truncated or corrupt",
+    "random_bytes": "truncated or corrupt",
+    "half_degree": "wrong grid",
+    "missing_variable": "missing variable 'soil_moisture_c1'",
+    "percent_as_fraction": "look like percent",
+    "fraction_as_percent": "look like fractions",
+    "all_fill": "empty day",
+    "swapped_dims": "dimensions",
+}
+
+
+def one_error_line(stderr: str) -> str:
+    """The single ``sgdsm: error:`` line of a failed command; asserts there is exactly one and no traceback."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("sgdsm: error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def _broken_copy(good: str | os.PathLike, folder: str | os.PathLike, keep: float | None) -> tuple[Path, Path]:
+    """``(good, out)``: ``out`` is ``good``'s name in ``folder``; with ``keep``, the first fraction of its bytes."""
+    good = Path(good)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / good.name
+    if keep is not None:
+        data = good.read_bytes()
+        out.write_bytes(data[: int(len(data) * keep)])
+    return good, out
 
 
 def write_bad_lprm(kind: str, good: str | os.PathLike, folder: str | os.PathLike) -> Path:
     """A broken copy of the LPRM file ``good``, with the same (valid) file name."""
     import netCDF4
 
-    good = Path(good)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / good.name
+    good, out = _broken_copy(good, folder, 0.5 if kind == "truncated" else None)
     if kind == "truncated":
-        data = good.read_bytes()
-        out.write_bytes(data[: len(data) // 2])
         return out
     if kind == "random_bytes":
         out.write_bytes(np.random.default_rng(0).bytes(50_000))
@@ -91,20 +107,20 @@ def write_bad_lprm(kind: str, good: str | os.PathLike, folder: str | os.PathLike
     return out
 
 
-BAD_IMERG_KINDS = ("negative_precip", "infinite_precip", "truncated")
+#: The broken IMERG files of :func:`write_bad_imerg`, each with the words its error message must hold.
+BAD_IMERG_KINDS = {
+    "negative_precip": "negative precipitation",
+    "infinite_precip": "infinite",
+    "truncated": "truncated or corrupt",
+}
 
 
 def write_bad_imerg(kind: str, good: str | os.PathLike, folder: str | os.PathLike) -> Path:
     """A broken copy of the IMERG daily file ``good``, with the same (valid) file name."""
     import netCDF4
 
-    good = Path(good)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / good.name
+    good, out = _broken_copy(good, folder, 1 / 3 if kind == "truncated" else None)
     if kind == "truncated":
-        data = good.read_bytes()
-        out.write_bytes(data[: len(data) // 3])
         return out
     values = {"negative_precip": -4.0, "infinite_precip": np.inf}
     if kind not in values:

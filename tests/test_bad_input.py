@@ -22,36 +22,13 @@ from sgdsm_dask.io.zarr_store import read_array, read_attrs
 from sgdsm_dask.model import checkpoint
 from sgdsm_dask.model.network import get_config
 from sgdsm_dask.staging.stage import SKIPPED, STAGED
-from sgdsm_dask.testing import BAD_IMERG_KINDS, BAD_KINDS, write_bad_imerg, write_bad_lprm
+from sgdsm_dask.testing import BAD_IMERG_KINDS, BAD_KINDS, one_error_line, write_bad_imerg, write_bad_lprm
 
 BOX = "--region=0,40,20,50"  # the archive fixture's box
 DAYS = ["--start", "2015-04-01", "--end", "2015-04-04"]
 BAD_DAY = "2015-04-02"
 
-#: What the one error line must say, per broken file.
-LPRM_WORDS = {
-    "truncated": "truncated or corrupt",
-    "random_bytes": "truncated or corrupt",
-    "half_degree": "wrong grid",
-    "swapped_dims": "dimensions",
-    "missing_variable": "missing variable 'soil_moisture_c1'",
-    "percent_as_fraction": "look like percent",
-    "fraction_as_percent": "look like fractions",
-    "all_fill": "empty day",
-}
-IMERG_WORDS = {
-    "negative_precip": "negative precipitation",
-    "infinite_precip": "infinite",
-    "truncated": "truncated or corrupt",
-}
 CASES = [("lprm", kind) for kind in BAD_KINDS] + [("imerg", kind) for kind in BAD_IMERG_KINDS] + [("lprm", "duplicate")]
-
-
-def _one_error(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.startswith("sgdsm: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def _copy_archive(archive: Path, dest: Path) -> Path:
@@ -84,14 +61,14 @@ def _break(root: Path, product: str, kind: str) -> Path:
 def test_bad_file_is_one_error_line_or_a_recorded_skip(product, kind, archive, client, tmp_path, capsys):
     root = _copy_archive(archive, tmp_path / "archive")
     bad = _break(root, product, kind)
-    words = "duplicate date" if kind == "duplicate" else (LPRM_WORDS if product == "lprm" else IMERG_WORDS)[kind]
+    words = "duplicate date" if kind == "duplicate" else (BAD_KINDS if product == "lprm" else BAD_IMERG_KINDS)[kind]
     store = tmp_path / "staged.zarr"
     args = ["stage", "--lprm", str(root / "lprm"), "--imerg", str(root / "imerg"), "--out", str(store), BOX, *DAYS]
     args += ["--time-chunk", "2", "--scheduler", client.scheduler.address]
 
     capsys.readouterr()
     assert main(args) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert bad.name in line and words in line, line
 
     assert main([*args, "--on-error", "skip"]) == 0
@@ -133,12 +110,12 @@ def test_dates_out_of_order_are_named(archive, tmp_path, capsys):
     # a cube whose days are not in order
     cube = _cube(tmp_path / "shuffled.nc", ["2020-01-01", "2020-01-03", "2020-01-02"])
     assert main(["stage", "--cube", str(cube), "--out", str(tmp_path / "c.zarr"), "--workers", "1"]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(cube) in line and "out of order" in line
     # --end before --start
     bad_range = ["stage", "--lprm", str(archive / "lprm"), "--out", str(tmp_path / "r.zarr")]
     assert main([*bad_range, "--start", "2015-04-04", "--end", "2015-04-01", "--workers", "1"]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(archive / "lprm") in line and "end 2015-04-01 is before start 2015-04-04" in line
 
 
@@ -155,7 +132,7 @@ def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, cl
     other = _other_config_checkpoint(tmp_path / "other.pt")
     capsys.readouterr()
     assert main([*rec, "--out", str(tmp_path / "a.zarr"), "--checkpoint", str(other)]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(other) in line and "do not fit configuration 'tiny'" in line
     assert not (tmp_path / "a.zarr").exists()  # refused before anything was written
 
@@ -166,7 +143,7 @@ def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, cl
     data[len(data) // 2] ^= 0xFF
     altered.write_bytes(bytes(data))
     assert main([*rec, "--out", str(tmp_path / "b.zarr"), "--checkpoint", str(altered)]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(altered) in line and "differs from the recorded" in line
 
     # a result store made with one checkpoint is not resumed with another
@@ -182,7 +159,7 @@ def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, cl
     before = read_array(str(done), "sm")
     capsys.readouterr()
     assert main([*rec, "--out", str(done), "--checkpoint", str(tiny)]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(done) in line and "reconstruction of another request" in line
     np.testing.assert_array_equal(read_array(str(done), "sm"), before)  # nothing already written is lost
 
@@ -196,7 +173,7 @@ def test_append_of_days_that_do_not_follow_is_refused(archive, staged4, client, 
     assert main([*args, "--start", "2015-04-02", "--end", "2015-04-06", "--time-chunk", "2", "--workers", "1"]) == 0
     capsys.readouterr()
     assert main([*rec, "--store", str(later), "--out", str(done), "--append"]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(later) in line and "are not the days already in" in line
     assert read_array(str(done), "time").size == 4
 
@@ -207,9 +184,9 @@ def test_percent_cube_and_a_missing_file_are_named(tmp_path, capsys):
     percent = tmp_path / "percent.nc"
     ds.to_netcdf(percent)
     assert main(["stage", "--cube", str(percent), "--out", str(tmp_path / "p.zarr"), "--workers", "1"]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(percent) in line and "look like percent" in line
     missing = tmp_path / "LPRM-AMSR2_L3_D_SOILM3_V001_20150401000000.nc4"
     assert main(["stage", "--lprm", str(missing), "--out", str(tmp_path / "m.zarr"), "--workers", "1"]) == 2
-    line = _one_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(missing) in line and "no such file or folder" in line

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from sgdsm_dask.io.zarr_store import exists, read_array, read_chunks_safely
-from sgdsm_dask.testing import write_bad_lprm
+from sgdsm_dask.testing import one_error_line, write_bad_lprm
 from tests.integration.conftest import CHUNKS
 from tests.integration.runs import open_store, run, sigkill_when
 
@@ -49,9 +49,8 @@ def test_bad_input_is_one_line_and_nonzero(global_archive, tmp_path):
     store = tmp_path / "bad.zarr"
     proc = run("stage", "--lprm", str(bad_dir), "--out", str(store), "--time-chunk", "1", "--workers", "1", check=False)
     assert proc.returncode == 2
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("sgdsm: error:")]
-    assert len(errors) == 1 and "wrong grid" in errors[0] and files[1].name in errors[0]
-    assert "Traceback" not in proc.stderr
+    error = one_error_line(proc.stderr)  # exactly one, and no traceback
+    assert "wrong grid" in error and files[1].name in error
     skip = run(
         "stage",
         "--lprm",

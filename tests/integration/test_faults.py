@@ -18,17 +18,11 @@ import xarray as xr
 
 from sgdsm_dask.io.zarr_store import read_array
 from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
+from sgdsm_dask.testing import one_error_line
 from tests.integration.conftest import CHUNKS
 from tests.integration.runs import open_store, run
 
 RESULT_ARRAYS = ("sm", "flag", "state_h", "state_c", "state_memory")
-
-
-def _one_error(stderr: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("sgdsm: error:")]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 def _wait_for_done(store, at_least: int, runner: threading.Thread) -> bool:
@@ -128,7 +122,7 @@ def test_stage_write_refused_half_way_then_repaired(global_archive, global_stage
     args = ["stage", "--lprm", lprm, "--imerg", imerg, *CHUNKS, "--out", str(tmp_path / "staged.zarr")]
     failed = run(*args, check=False, max_file_kib=200)  # the staged chunks are 180-300 KiB
     assert failed.returncode == 2
-    line = _one_error(failed.stderr)
+    line = one_error_line(failed.stderr)
     assert "staged.zarr: cannot be written (File too large)" in line and "run the same command again" in line
     assert not list((tmp_path / "staged.zarr").rglob("*.partial"))  # no half-written chunk file is kept
     run(*args)
@@ -142,7 +136,7 @@ def test_reconstruct_write_refused_half_way_then_repaired(global_staged, global_
     args = ["reconstruct", "--store", str(global_staged), *CHUNKS, "--out", str(out)]
     failed = run(*args, check=False, max_file_kib=1000)  # sm, flag and LSTM state fit; the 1.8 MB memory map not
     assert failed.returncode == 2
-    line = _one_error(failed.stderr)
+    line = one_error_line(failed.stderr)
     assert f"{out}: cannot be written (File too large)" in line
     assert not read_array(str(out), "done").any()  # no chunk is marked finished without its state
     assert not list(out.rglob("*.partial"))
@@ -157,7 +151,7 @@ def test_export_write_refused_half_way_then_repaired_and_verified(global_full, t
     args = ["export", "--store", str(full), "--out", str(daily), "--workers", "2"]
     failed = run(*args, check=False, max_file_kib=400)  # a global day is about 800 KiB
     assert failed.returncode == 2
-    line = _one_error(failed.stderr)
+    line = one_error_line(failed.stderr)
     assert "SGD-SM2_201504" in line and "cannot be written (NetCDF: HDF error" in line
     assert not list(daily.iterdir())  # no broken file under a final name, no temporary left, no manifest
 
