@@ -10,7 +10,6 @@ has its hash recorded in the code as well (:data:`SHIPPED`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +20,7 @@ import torch
 
 from .. import __version__
 from ..errors import InputError
+from ..io.files import atomic_write, sha256
 from .network import LSTMCNN, ModelConfig, Normalisation
 
 FORMAT = "sgdsm-checkpoint-1"
@@ -34,14 +34,6 @@ SHIPPED: dict[str, str] = {
 def shipped_path(name: str = "default") -> Path:
     """Path of a checkpoint shipped in ``sgdsm_dask/weights``."""
     return Path(str(resources.files("sgdsm_dask") / "weights" / f"{name}.pt"))
-
-
-def sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -81,15 +73,9 @@ class Checkpoint:
         )
 
     def model(self, device: str | torch.device = "cpu") -> LSTMCNN:
+        self.check_fits()  # one line naming the file, not torch's list of mismatched keys
         net = LSTMCNN(self.config)
-        try:
-            net.load_state_dict(self.state_dict)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise InputError(
-                self.provenance.get("path", "checkpoint"),
-                f"weights do not fit configuration {self.config.name!r} ({first})",
-            ) from None
+        net.load_state_dict(self.state_dict)
         return net.to(device).eval()
 
 
@@ -105,14 +91,16 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> str:
         "provenance": ckpt.provenance,
         "training": ckpt.training,
     }
-    tmp = path.with_name(path.name + ".part")
-    torch.save(payload, tmp)
-    digest = sha256(tmp)
+    hashed: dict[str, str] = {}
+
+    def write(tmp: Path) -> None:
+        torch.save(payload, tmp)
+        hashed["digest"] = sha256(tmp)  # before the rename: the hash file follows the checkpoint at once
+
+    atomic_write(path, write)
+    digest = hashed["digest"]
     side = path.with_name(path.name + ".sha256")
-    side_tmp = side.with_name(side.name + ".part")
-    side_tmp.write_text(f"{digest}  {path.name}\n")
-    os.replace(tmp, path)
-    os.replace(side_tmp, side)
+    atomic_write(side, lambda tmp: tmp.write_text(f"{digest}  {path.name}\n"))
     return digest
 
 

@@ -1,0 +1,48 @@
+"""Whole files: their SHA-256, and writing them so that no reader ever sees half of one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import WriteError
+
+
+def file_entry(path: str | os.PathLike) -> dict[str, Any]:
+    """Size in bytes and SHA-256 of one file, read once in 1 MiB blocks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return {"bytes": size, "sha256": h.hexdigest()}
+
+
+def sha256(path: str | os.PathLike) -> str:
+    return file_entry(path)["sha256"]
+
+
+def atomic_write(final: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """``write`` to a hidden temporary name beside ``final``, then rename it into place.
+
+    On failure the temporary file is removed and ``final`` is left as it
+    was; a failed write (disk full, quota, permissions, file-size limit) is
+    a :class:`~sgdsm_dask.errors.WriteError` naming ``final``.
+    """
+    final = Path(final)
+    tmp = final.with_name(f".{final.name}.part")
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteError.from_os(str(final), exc) from None
+        if isinstance(exc, RuntimeError) and str(exc).startswith("NetCDF:"):  # HDF5 does not pass the errno on
+            why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
+            raise WriteError.from_os(str(final), OSError(why)) from None
+        raise
