@@ -199,7 +199,14 @@ def _export(result: str, out: str, client: Any, cog: bool = False) -> dict[str, 
     from .export import export
 
     with _Progress(None, "export", unit="day") as bar:
-        return export(result, out, client, progress=bar, cog=cog)
+        summary = export(result, out, client, progress=bar, cog=cog)
+    if summary["days_unfinished"]:
+        print(
+            f"warning: {summary['days_unfinished']} days of {result} are not reconstructed in every block yet "
+            "and got no file; finish sgdsm reconstruct, then export again",
+            file=sys.stderr,
+        )
+    return summary
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -436,7 +443,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = verify(args.dir, progress=bar)
     for name, problem in result["problems"]:
         print(f"{Path(args.dir) / name}: {problem}", file=sys.stderr)
-    prov = result["provenance"].get("reconstruction", {})
+    prov = result["provenance"].get("reconstruction")
+    prov = prov if isinstance(prov, dict) else {}
     n, bad = result["files"], len(result["problems"])
     if bad:
         print(f"sgdsm: error: {args.dir}: {bad} problem(s) against {MANIFEST} ({n} files listed)", file=sys.stderr)

@@ -27,8 +27,9 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__, manifest
-from .errors import InputError, WriteError
+from .errors import InputError
 from .io import zarr_store
+from .io.files import atomic_write, file_entry
 from .model.fill import FLAG_FILLED, FLAG_MEANINGS, FLAG_NOT_FILLED, FLAG_OBSERVED
 from .paths import local_or_url, require_shared
 
@@ -120,22 +121,6 @@ def _one_day(ds: xr.Dataset, i: int) -> xr.Dataset:
     return day
 
 
-def _atomic(final: Path, write: Callable[[Path], None]) -> None:
-    """``write`` to a hidden temporary name beside ``final``, then rename; nothing is left on failure."""
-    tmp = final.with_name(f".{final.name}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, final)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise WriteError.from_os(str(final), exc) from None
-        if isinstance(exc, RuntimeError) and str(exc).startswith("NetCDF:"):  # HDF5 does not pass the errno on
-            why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
-            raise WriteError.from_os(str(final), OSError(why)) from None
-        raise
-
-
 def _write_cog(ds: xr.Dataset, path: Path) -> None:
     sm = ds["sm"].isel(time=0).sortby("lat", ascending=False)  # north up
     sm = sm.rio.write_nodata(np.float32(np.nan), encoded=False)
@@ -162,7 +147,7 @@ def export_days(
     wanted = [[final] + ([tif] if cog else []) for final, tif in zip(finals, tifs, strict=True)]
     kept = {}
     for f in (f for files in wanted for f in files if f.exists()):
-        entry = manifest.file_entry(f)
+        entry = file_entry(f)
         if f.name in known and known[f.name] != entry["sha256"]:
             f.unlink()  # altered or damaged since the last export: written again below
         else:
@@ -178,10 +163,10 @@ def export_days(
             continue
         ds = _one_day(full, i)
         if final.name not in kept:
-            _atomic(final, lambda tmp, ds=ds: _write_netcdf(ds, tmp))
+            atomic_write(final, lambda tmp, ds=ds: _write_netcdf(ds, tmp))
         if cog and tif.name not in kept:
-            _atomic(tif, lambda tmp, ds=ds: _write_cog(ds, tmp))
-        entries.append({f.name: kept.get(f.name) or manifest.file_entry(f) for f in wanted[i]})
+            atomic_write(tif, lambda tmp, ds=ds: _write_cog(ds, tmp))
+        entries.append({f.name: kept.get(f.name) or file_entry(f) for f in wanted[i]})
     return entries
 
 
@@ -210,19 +195,46 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
         store.close()
 
 
-def prepare(out_dir: str) -> dict[str, str]:
-    """Create the output folder, remove a stopped run's temporary files and the manifest (it is about to change).
+def prepare(out_dir: str, provenance: dict[str, Any]) -> dict[str, str]:
+    """Make ``out_dir`` ready for the files of the run ``provenance`` (:func:`manifest.export_provenance`) describes.
 
-    Returns the removed manifest's hashes (name -> SHA-256), against which
-    the files kept are checked: the same command repairs what ``sgdsm verify``
-    finds.
+    Returns the hashes the files kept must still have.
+
+    Refuses a folder whose manifest comes from another reconstruction
+    (another checkpoint, tiling or cube): its files would otherwise be kept
+    and listed under this run's provenance. Removes a stopped run's temporary
+    files and the manifest (it is about to change), and returns that
+    manifest's hashes (name -> SHA-256): a kept file that no longer matches is
+    written again, so the same command repairs what ``sgdsm verify`` finds.
     """
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    known = manifest.recorded(out_dir)
+    old = manifest.previous(out_dir)
+    if old is not None:
+        was = manifest.identity(old.get("provenance") or {})
+        now = manifest.identity(provenance)
+        if was != now:
+            diff = ", ".join(f"{k} {was[k]!r} -> {now[k]!r}" for k in now if was.get(k) != now[k])
+            raise InputError(
+                out_dir,
+                f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
+            )
+    known = manifest.recorded(old)
     manifest.remove(out_dir)
     for stale in Path(out_dir).glob(f".{PREFIX}*.part"):
         stale.unlink()
     return known
+
+
+def known_in(known: dict[str, str], times: np.ndarray) -> dict[str, str]:
+    """The part of ``known`` about the files of ``times`` (what one export task needs to be sent)."""
+    names = {day_name(t, suffix) for t in times for suffix in (".nc", ".tif")}
+    return {name: digest for name, digest in known.items() if name in names}
+
+
+def finished_chunks(result: str) -> np.ndarray:
+    """Per time chunk of ``result``, whether every spatial block of it is reconstructed."""
+    done = zarr_store.read_array(result, "done")
+    return done.reshape(done.shape[0], -1).all(axis=1)
 
 
 def export(
@@ -231,29 +243,44 @@ def export(
     client: Any | None = None,
     progress: Callable[[int], None] | None = None,
     cog: bool = False,
+    known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest."""
+    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
+
+    Time chunks that are not reconstructed in every block yet are left out
+    (``days_unfinished`` in the summary): a half-filled day is never written.
+    ``known``: the hashes :func:`prepare` returned, when the caller already
+    prepared the folder.
+    """
     if not zarr_store.exists(result):
         raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
     require_shared(result, client, "read")
-    known = prepare(out_dir)
-    sm = zarr_store.open_group(result, mode="r")["sm"]
-    n, tc = sm.shape[0], sm.chunks[0]
-    chunks = [(t0, min(n, t0 + tc)) for t0 in range(0, n, tc)]  # each task looks at its own days' flags
+    if known is None:
+        known = prepare(out_dir, manifest.export_provenance(result))
+    times = open_result(result)["time"].values
+    tc = zarr_store.open_group(result, mode="r")["sm"].chunks[0]
+    finished = finished_chunks(result)
+    chunks = [(t0, min(times.size, t0 + tc)) for t0 in range(0, times.size, tc)]
+    ready = [(t0, t1) for k, (t0, t1) in enumerate(chunks) if finished[k]]
     entries: list[dict[str, Any] | None] = []
     if client is None:
-        for t0, t1 in chunks:
-            done = export_days(result, str(out_dir), t0, t1, cog, known)
+        for t0, t1 in ready:
+            done = export_days(result, str(out_dir), t0, t1, cog, known_in(known, times[t0:t1]))
             entries += done
             if progress:
                 progress(len(done))
     else:
         from distributed import as_completed
 
-        futs = [client.submit(export_days, result, str(out_dir), t0, t1, cog, known, pure=False) for t0, t1 in chunks]
+        futs = [
+            client.submit(export_days, result, str(out_dir), t0, t1, cog, known_in(known, times[t0:t1]), pure=False)
+            for t0, t1 in ready
+        ]
         for f in as_completed(futs):
             done = f.result()
             entries += done
             if progress:
                 progress(len(done))
-    return finish(result, str(out_dir), entries)
+    summary = finish(result, str(out_dir), entries)
+    summary["days_unfinished"] = sum(t1 - t0 for k, (t0, t1) in enumerate(chunks) if not finished[k])
+    return summary

@@ -15,7 +15,6 @@ SHA-256. ``SHA256SUMS`` beside it holds the same hashes in the format of
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from typing import Any
 
 from . import __version__
 from .errors import InputError
+from .io.files import atomic_write, file_entry
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -35,24 +35,36 @@ FORMAT = "sgdsm-manifest-1"
 SAFE_NAME = re.compile(r"SGD-SM2_\d{8}\.(nc|tif)")
 
 
-def file_entry(path: str | os.PathLike) -> dict[str, Any]:
-    """Size and SHA-256 of one file."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return {"bytes": size, "sha256": h.hexdigest()}
-
-
-def recorded(out_dir: str | os.PathLike) -> dict[str, str]:
-    """Name -> SHA-256 of the folder's manifest; empty without a readable one (a new folder, a stopped export)."""
+def previous(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The folder's manifest as written, or None without a readable one (a new folder, a stopped export)."""
     try:
         doc = json.loads((Path(out_dir) / MANIFEST).read_text())
-        return {str(k): str(v["sha256"]) for k, v in doc["files"].items() if SAFE_NAME.fullmatch(str(k))}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
+
+
+def recorded(doc: dict[str, Any] | None) -> dict[str, str]:
+    """Name -> SHA-256 of a manifest's daily files (none for None)."""
+    if doc is None:
         return {}
+    return {
+        str(k): str(v["sha256"])
+        for k, v in doc["files"].items()
+        if SAFE_NAME.fullmatch(str(k)) and isinstance(v, dict) and "sha256" in v
+    }
+
+
+def identity(provenance: dict[str, Any]) -> dict[str, Any]:
+    """What makes two exports' files interchangeable: the checkpoint, the tiling and the staged cube's place.
+
+    The days are left out, so that an export after ``reconstruct --append``
+    keeps the files of the days it already had.
+    """
+    rec = provenance.get("reconstruction") or {}
+    staged = provenance.get("staged") or {}
+    keys = ("checkpoint_sha256", "overlap", "time_chunk", "space_chunk")
+    return {**{k: rec.get(k) for k in keys}, "region": staged.get("region"), "band": staged.get("band")}
 
 
 def remove(out_dir: str | os.PathLike) -> None:
@@ -77,9 +89,7 @@ def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], pr
     }
     sums = "".join(f"{files[name]['sha256']}  {name}\n" for name in sorted(files))
     for name, text in ((SUMS, sums), (MANIFEST, json.dumps(doc, indent=1) + "\n")):  # the manifest last
-        tmp = out / f".{name}.part"
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+        atomic_write(out / name, lambda tmp, text=text: tmp.write_text(text))
     return out / MANIFEST
 
 
@@ -90,12 +100,13 @@ def _command() -> str | None:
     return None
 
 
-def export_provenance(result: str) -> dict[str, Any]:
-    """What an export folder came from: the result store's provenance and its staged cube's sources."""
+def export_provenance(result: str, reconstruction: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an export folder came from: the result store's provenance (or ``reconstruction``) and its cube's sources."""
     from .io import zarr_store
 
-    attrs = zarr_store.read_attrs(result)
-    prov: dict[str, Any] = {"result_store": result, "reconstruction": json.loads(attrs.get("provenance", "{}"))}
+    if reconstruction is None:
+        reconstruction = json.loads(zarr_store.read_attrs(result).get("provenance", "{}"))
+    prov: dict[str, Any] = {"result_store": result, "reconstruction": reconstruction}
     staged = prov["reconstruction"].get("staged")
     if staged and zarr_store.exists(staged):
         s = zarr_store.read_attrs(staged)
@@ -132,6 +143,8 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
     for name, want in listed.items():
         if not SAFE_NAME.fullmatch(str(name)):
             problems.append((str(name), "not a daily file name; not read (it could point outside the folder)"))
+        elif not isinstance(want, dict):
+            problems.append((str(name), "its manifest entry is not a record of size and SHA-256"))
         else:
             safe[name] = want
 
@@ -159,4 +172,10 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
     for f in sorted(out.iterdir()):
         if SAFE_NAME.fullmatch(f.name) and f.name not in listed:
             problems.append((f.name, "not in the manifest"))
-    return {"out": str(out), "files": len(listed), "problems": problems, "provenance": doc.get("provenance", {})}
+    prov = doc.get("provenance")
+    return {
+        "out": str(out),
+        "files": len(listed),
+        "problems": problems,
+        "provenance": prov if isinstance(prov, dict) else {},
+    }

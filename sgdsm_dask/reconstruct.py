@@ -34,9 +34,10 @@ import xarray as xr
 
 from . import __version__
 from .errors import InputError, SgdsmError
-from .export import export, export_days, finish, prepare
+from .export import export, export_days, finish, known_in, open_result, prepare
 from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
 from .io import zarr_store
+from .manifest import export_provenance
 from .model.checkpoint import load, shipped_path
 from .model.fill import FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
 from .paths import local_or_url, require_shared
@@ -374,7 +375,8 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
         raise InputError(req.staged, f"its first {n0} days are not the days already in {req.out}; cannot append")
     if not (np.array_equal(g["lat"][:], s["lat"][:]) and np.array_equal(g["lon"][:], s["lon"][:])):
         raise InputError(req.staged, f"its grid differs from {req.out}'s; cannot append")
-    if t_new.size == n0:
+    if t_new.size == n0:  # nothing new, or an append stopped after growing the store: its provenance is due
+        _record(req.out, provenance)
         return 0
     nb_old = -(-n0 // lay.tc)
     with zarr_store.writing(req.out):
@@ -391,11 +393,14 @@ def _append(req: ReconstructRequest, lay: Layout, provenance: dict[str, Any]) ->
             arr = g[name]
             arr.resize((lay.n_chunks,) + arr.shape[1:])
         g["done"][nb_old:] = 0
-    zarr_store.update_attrs(
-        req.out,
-        {"provenance": json.dumps(provenance, sort_keys=True), "reconstruct_fingerprint": _fingerprint(provenance)},
-    )
+    _record(req.out, provenance)  # last: until then a plain run refuses the store and --append resumes it
     return lay.nt - n0
+
+
+def _record(out: str, provenance: dict[str, Any]) -> None:
+    zarr_store.update_attrs(
+        out, {"provenance": json.dumps(provenance, sort_keys=True), "reconstruct_fingerprint": _fingerprint(provenance)}
+    )
 
 
 def reconstruct(
@@ -432,6 +437,8 @@ def reconstruct(
         "days": lay.nt,
         "sgdsm_version": __version__,
     }
+    # the export folder is checked before anything is written: it may hold another reconstruction's files
+    known = prepare(export_to, export_provenance(req.out, provenance)) if export_to is not None else {}
     added = 0
     if append and zarr_store.exists(req.out):
         added = _append(req, lay, provenance)
@@ -466,7 +473,7 @@ def reconstruct(
                 if progress:
                     progress(1)
         if export_to is not None:
-            files = export(req.out, export_to, cog=cog)["files"]  # after the whole run: one process
+            files = export(req.out, export_to, cog=cog, known=known)["files"]  # after the whole run: one process
     else:
         from distributed import as_completed
 
@@ -492,13 +499,22 @@ def reconstruct(
                 chunk_of[prev.key] = k
         prev = None
         # Time chunk k's files are written once no block has it left to do.
-        known = prepare(export_to) if export_to is not None else {}
         left = [sum(k0 <= k for _, k0 in chains) for k in range(lay.n_chunks)]
-        exports = as_completed()
+        exports, written = as_completed(), []
+        times = open_result(req.out)["time"].values if export_to is not None else None
 
         def export_chunk(k: int) -> None:
             if export_to is not None:
-                exports.add(client.submit(export_days, req.out, export_to, *lay.days(k), cog, known, pure=False))
+                t0, t1 = lay.days(k)
+                mine = known_in(known, times[t0:t1])
+                exports.add(client.submit(export_days, req.out, export_to, t0, t1, cog, mine, pure=False))
+
+        def collect(block: bool) -> None:
+            """The finished exports' files; an export that failed (a full disk) stops the run now, not at the end."""
+            for f in exports if block else exports.next_batch(block=False) if exports.has_ready() else ():
+                if f.status != "finished":
+                    _raise_for(f)
+                written.extend(f.result())
 
         for k in range(lay.n_chunks):
             if not left[k]:
@@ -515,9 +531,11 @@ def reconstruct(
             left[k] -= 1
             if not left[k]:
                 export_chunk(k)
+            collect(block=False)
         fut = None
         if export_to is not None:
-            files = finish(req.out, export_to, [e for done_chunk in exports for e in done_chunk.result()])["files"]
+            collect(block=True)
+            files = finish(req.out, export_to, written)["files"]
     return {
         "store": req.out,
         "days": lay.nt,

@@ -6,6 +6,7 @@ import zarr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
+from sgdsm_dask.export import export
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.manifest import file_entry
 from sgdsm_dask.model import checkpoint
@@ -318,3 +319,31 @@ def test_reconstruct_with_export_writes_the_same_files_as_export_after(staged, r
     # run again: nothing left to reconstruct, every file kept
     again = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, export_to=str(daily))
     assert again["tasks_run"] == 0 and again["daily_files"] == 9
+
+
+def test_export_leaves_out_unfinished_chunks_and_refuses_another_reconstructions_folder(staged, tmp_path, capsys):
+    import shutil
+
+    import zarr
+
+    rec = str(tmp_path / "rec.zarr")
+    reconstruct(ReconstructRequest(staged, rec, time_chunk=4))  # chunks of days 1-4, 5-8, 9-10
+    partial = str(tmp_path / "partial.zarr")
+    shutil.copytree(rec, partial)
+    zarr.open_group(partial, mode="r+")["done"][1, 0, 0] = 0  # days 5-8 of one block not finished
+    daily = tmp_path / "daily"
+    summary = export(partial, str(daily))
+    assert summary["days_unfinished"] == 4 and summary["files"] == 6  # days 1-4, 9-10 (no half-filled day)
+    assert not (daily / "SGD-SM2_20150406.nc").exists()
+
+    # the same folder for a reconstruction with another tiling: refused, nothing changed
+    other = str(tmp_path / "other.zarr")
+    reconstruct(ReconstructRequest(staged, other, time_chunk=4, overlap=0))
+    before = sorted(p.name for p in daily.iterdir())
+    capsys.readouterr()
+    assert main(["export", "--store", other, "--out", str(daily), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{daily}: holds the daily files of another reconstruction (overlap 8 -> 0)" in err
+    assert sorted(p.name for p in daily.iterdir()) == before
+    assert main(["reconstruct", "--store", staged, "--out", other, "--export", str(daily), "--workers", "1"]) == 2
+    assert "holds the daily files of another reconstruction" in capsys.readouterr().err

@@ -99,9 +99,14 @@ def test_output_names_cannot_leave_the_output_folder(tmp_path, capsys):
     outside.write_bytes(b"not yours")
     write(folder, {}, {})
     doc = json.loads((folder / "manifest.json").read_text())
-    doc["files"] = {"../outside.nc": {"bytes": 9, "sha256": "0" * 64}, "/etc/hostname": {"bytes": 1, "sha256": ""}}
+    doc["files"] = {
+        "../outside.nc": {"bytes": 9, "sha256": "0" * 64},
+        "/etc/hostname": {"bytes": 1, "sha256": ""},
+        "SGD-SM2_20150401.nc": "edited",  # not a record: reported, not a traceback
+    }
     (folder / "manifest.json").write_text(json.dumps(doc))
     capsys.readouterr()
     assert main(["verify", str(folder)]) == 1
     err = capsys.readouterr().err
-    assert err.count("not a daily file name; not read") == 2 and "2 problem(s)" in err
+    assert err.count("not a daily file name; not read") == 2 and "3 problem(s)" in err
+    assert "SGD-SM2_20150401.nc: its manifest entry is not a record" in err
