@@ -56,9 +56,12 @@ REGION = "-20,-40,160,50"  # 720 x 360 cells, two 360-cell blocks
 
 
 def _cluster(workers: int):
-    from distributed import Client, LocalCluster
+    """The local cluster ``sgdsm`` starts (``cluster.start``), with its client."""
+    from distributed import Client
 
-    lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
+    from sgdsm_dask.cluster import LocalSpec, start
+
+    lc = start(LocalSpec(n_workers=workers))
     return lc, Client(lc)
 
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from distributed.diagnostics.plugin import WorkerPlugin
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import invalid, load_yaml
@@ -478,13 +479,7 @@ def _user_error_names() -> tuple[str, ...]:
 _USER_ERRORS = _user_error_names()
 
 
-def _worker_plugin_base() -> type:
-    from distributed.diagnostics.plugin import WorkerPlugin
-
-    return WorkerPlugin
-
-
-class QuietUserErrors(_worker_plugin_base()):
+class QuietUserErrors(WorkerPlugin):
     """A worker plugin: a task that fails on the user's input or disk logs no traceback on its worker.
 
     The client turns the same error into one ``sgdsm: error:`` line naming

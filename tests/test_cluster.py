@@ -41,11 +41,17 @@ def _where_am_i():
     return os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
+def _dashboard_hosts(dask_scheduler) -> set[str]:
+    """Where the dashboard's sockets listen (its link is built from the scheduler's address, not from these)."""
+    return {sock.getsockname()[0] for sock in dask_scheduler.http_server._sockets.values()}
+
+
 @pytest.mark.parametrize("name, scheme", [("local.yaml", "tcp://"), ("local-tls.yaml", "tls://")])
 def test_local_specs_start_worker_processes_and_run_a_task(name, scheme):
     with connect(cluster=SPECS / name, n_workers=1) as client:
         assert client.scheduler.address.startswith(scheme)
-        assert client.dashboard_link.startswith("http://127.0.0.1:")  # the dashboard on localhost only
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        assert client.run_on_scheduler(_dashboard_hosts) == {"127.0.0.1"}  # it listens on localhost only
         pid, _ = client.submit(_where_am_i, pure=False).result()
         assert pid != os.getpid()  # a worker process, not a thread of this one
 

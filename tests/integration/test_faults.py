@@ -51,7 +51,7 @@ def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, globa
     out = tmp_path / "killed_worker.zarr"
     total = read_array(str(full), "done").size
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
         Client(lc) as client,
     ):
         pids = client.run(os.getpid)
@@ -88,7 +88,7 @@ def test_a_run_dask_gives_up_on_is_one_error_line_and_resumes(global_staged, glo
     req = ReconstructRequest(str(global_staged), str(out), time_chunk=2)
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # the first lost task is given up
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
         Client(lc) as client,
     ):
         pids = sorted(client.run(os.getpid).values())
