@@ -94,6 +94,15 @@ def staged4(archive, client, tmp_path_factory) -> Path:
     return store
 
 
+@pytest.fixture(scope="module")
+def rec4(staged4, client, tmp_path_factory) -> Path:
+    """``staged4`` reconstructed in 2-day chunks (the tests below only see it refused: it stays as it is)."""
+    done = tmp_path_factory.mktemp("rec4") / "done.zarr"
+    args = ["reconstruct", "--store", str(staged4), "--out", str(done), "--time-chunk", "2"]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    return done
+
+
 def _cube(path: Path, times: list[str]) -> Path:
     lat = 45 - 0.125 - 0.25 * np.arange(8)
     lon = 0.125 + 0.25 * np.arange(8)
@@ -127,7 +136,7 @@ def _other_config_checkpoint(path: Path) -> Path:
     return path
 
 
-def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, client, tmp_path, capsys):
+def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, rec4, client, tmp_path, capsys):
     rec = ["reconstruct", "--store", str(staged4), "--scheduler", client.scheduler.address]
     other = _other_config_checkpoint(tmp_path / "other.pt")
     capsys.readouterr()
@@ -147,8 +156,7 @@ def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, cl
     assert str(altered) in line and "differs from the recorded" in line
 
     # a result store made with one checkpoint is not resumed with another
-    done = tmp_path / "done.zarr"
-    assert main([*rec, "--out", str(done)]) == 0
+    done = rec4
     tiny = tmp_path / "tiny.pt"
     ck = checkpoint.load()
     from sgdsm_dask.model.network import LSTMCNN
@@ -158,16 +166,15 @@ def test_checkpoints_of_another_configuration_or_altered_are_refused(staged4, cl
     checkpoint.save(tiny, ck)
     before = read_array(str(done), "sm")
     capsys.readouterr()
-    assert main([*rec, "--out", str(done), "--checkpoint", str(tiny)]) == 2
+    assert main([*rec, "--out", str(done), "--time-chunk", "2", "--checkpoint", str(tiny)]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(done) in line and "reconstruction of another request" in line
     np.testing.assert_array_equal(read_array(str(done), "sm"), before)  # nothing already written is lost
 
 
-def test_append_of_days_that_do_not_follow_is_refused(archive, staged4, client, tmp_path, capsys):
+def test_append_of_days_that_do_not_follow_is_refused(archive, rec4, client, tmp_path, capsys):
     rec = ["reconstruct", "--scheduler", client.scheduler.address, "--time-chunk", "2"]
-    done = tmp_path / "done.zarr"
-    assert main([*rec, "--store", str(staged4), "--out", str(done)]) == 0
+    done = rec4
     later = tmp_path / "later.zarr"  # starts a day later: its days do not continue the reconstruction's
     args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(later), BOX]
     assert main([*args, "--start", "2015-04-02", "--end", "2015-04-06", "--time-chunk", "2", "--workers", "1"]) == 0
@@ -190,3 +197,12 @@ def test_percent_cube_and_a_missing_file_are_named(tmp_path, capsys):
     assert main(["stage", "--lprm", str(missing), "--out", str(tmp_path / "m.zarr"), "--workers", "1"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(missing) in line and "no such file or folder" in line
+
+
+def test_an_output_folder_that_is_a_file_is_one_error_line(rec4, tmp_path, capsys):
+    taken = tmp_path / "daily"
+    taken.write_text("a file, not a folder")
+    capsys.readouterr()
+    assert main(["export", "--store", str(rec4), "--out", str(taken), "--workers", "1"]) == 1  # the machine's error
+    line = one_error_line(capsys.readouterr().err)
+    assert str(taken) in line and "File exists" in line

@@ -38,6 +38,38 @@ def _wait_for_done(store, at_least: int, runner: threading.Thread) -> bool:
     return False
 
 
+def _kill_a_worker_during(req: ReconstructRequest, allowed_failures: int | None = None) -> tuple[dict, int, set]:
+    """Run ``req`` on a 2-process local cluster, SIGKILL one worker once 20 chunks are done.
+
+    Returns what ``reconstruct`` returned (or ``{"error": exc}``), the killed
+    pid, and the worker pids after the run.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    config = {} if allowed_failures is None else {"distributed.scheduler.allowed-failures": allowed_failures}
+    with (
+        dask.config.set(config),
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
+        Client(lc) as client,
+    ):
+        victim = sorted(client.run(os.getpid).values())[0]
+        result: dict = {}
+
+        def go() -> None:
+            try:
+                result.update(reconstruct(req, client))
+            except BaseException as exc:  # noqa: BLE001 - handed to the test
+                result["error"] = exc
+
+        runner = threading.Thread(target=go)
+        runner.start()
+        assert _wait_for_done(req.out, 20, runner), "the run ended before a worker could be killed"
+        os.kill(victim, signal.SIGKILL)  # the worker process, not its nanny: Dask sees a worker die
+        runner.join(600)
+        return result, victim, set(client.run(os.getpid).values())
+
+
 def _same_result(a, b) -> None:
     for name in RESULT_ARRAYS:
         np.testing.assert_array_equal(read_array(str(a), name), read_array(str(b), name), err_msg=name)
@@ -45,32 +77,12 @@ def _same_result(a, b) -> None:
 
 @pytest.mark.slow
 def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, global_full, tmp_path):
-    from distributed import Client, LocalCluster
-
     full, _ = global_full
     out = tmp_path / "killed_worker.zarr"
     total = read_array(str(full), "done").size
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
-        Client(lc) as client,
-    ):
-        pids = client.run(os.getpid)
-        result: dict = {}
-
-        def go() -> None:
-            try:
-                result.update(reconstruct(ReconstructRequest(str(global_staged), str(out), time_chunk=2), client))
-            except BaseException as exc:  # noqa: BLE001 - handed to the test below
-                result["error"] = exc
-
-        runner = threading.Thread(target=go)
-        runner.start()
-        assert _wait_for_done(out, 20, runner), "the run ended before a worker could be killed"
-        victim = sorted(pids.values())[0]
-        os.kill(victim, signal.SIGKILL)  # the worker process, not its nanny: Dask sees a worker die
-        runner.join(600)
-        assert "error" not in result, result.get("error")
-        assert victim not in client.run(os.getpid).values()  # the nanny started a new worker process
+    result, victim, pids_after = _kill_a_worker_during(ReconstructRequest(str(global_staged), str(out), time_chunk=2))
+    assert "error" not in result, result.get("error")
+    assert victim not in pids_after  # the nanny started a new worker process
     assert result["tasks_run"] == total
     assert read_array(str(out), "done").all()
     _same_result(out, full)
@@ -78,33 +90,12 @@ def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, globa
 
 @pytest.mark.slow
 def test_a_run_dask_gives_up_on_is_one_error_line_and_resumes(global_staged, global_full, tmp_path):
-    import dask
-    from distributed import Client, LocalCluster
-
     from sgdsm_dask.errors import SgdsmError
 
     full, _ = global_full
     out = tmp_path / "given_up.zarr"
     req = ReconstructRequest(str(global_staged), str(out), time_chunk=2)
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # the first lost task is given up
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as lc,
-        Client(lc) as client,
-    ):
-        pids = sorted(client.run(os.getpid).values())
-        result: dict = {}
-
-        def go() -> None:
-            try:
-                result.update(reconstruct(req, client))
-            except BaseException as exc:  # noqa: BLE001 - handed to the test below
-                result["error"] = exc
-
-        runner = threading.Thread(target=go)
-        runner.start()
-        assert _wait_for_done(out, 20, runner)
-        os.kill(pids[0], signal.SIGKILL)
-        runner.join(600)
+    result, _, _ = _kill_a_worker_during(req, allowed_failures=0)  # the first lost task is given up
     err = result.get("error")
     assert isinstance(err, SgdsmError), result
     assert "Dask gave up on task reconstruct-" in str(err) and "run the same command again" in str(err)
@@ -112,7 +103,8 @@ def test_a_run_dask_gives_up_on_is_one_error_line_and_resumes(global_staged, glo
     finished = int(read_array(str(out), "done").sum())
     again = run("reconstruct", "--store", str(global_staged), *CHUNKS, "--out", str(out))  # the same command
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    assert summary["tasks_resumed"] == finished and summary["tasks_run"] == 120 - finished
+    total = read_array(str(full), "done").size
+    assert summary["tasks_resumed"] == finished and summary["tasks_run"] == total - finished
     _same_result(out, full)
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io import zarr_store
+from tests.integration.runs import SGDSM
 
 DASK = [sys.executable, "-m", "dask"]
-SGDSM = [sys.executable, "-m", "sgdsm_dask.cli"]
 
 
 @pytest.fixture

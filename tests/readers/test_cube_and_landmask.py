@@ -82,3 +82,19 @@ def test_land_fraction_is_plausible():
     m = land_mask()
     assert m.shape == (720, 1440)
     assert 0.18 < m.mean() < 0.26  # land minus Antarctica and Greenland: about a fifth of cells
+
+
+def test_a_land_mask_cache_that_cannot_be_written_warns_and_the_run_goes_on(tmp_path, monkeypatch):
+    from sgdsm_dask.readers import landmask
+
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SGDSM_CACHE", str(blocked))
+    landmask._global_land.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="land mask not cached in"):
+            land = land_mask(Region.from_bounds(0, 40, 20, 50))
+    finally:
+        landmask._global_land.cache_clear()  # the next test reads the session's cache again
+    assert land.shape == (40, 80) and 0.3 < land.mean() < 1
+    assert blocked.read_text().startswith("a file")  # nothing was written over it
