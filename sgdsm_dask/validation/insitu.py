@@ -103,23 +103,34 @@ def read_stations(
     return out
 
 
-def station_scores(product: Any, station: StationSeries) -> dict[str, dict[str, float]] | None:
-    """Scores per subset of one station against the product pixel holding it (None: outside the product)."""
+def station_pixel(product: Any, station: StationSeries) -> tuple[int, int] | None:
+    """Row and column of the product pixel holding ``station`` (None: outside the product)."""
     lat, lon = product["lat"].values, product["lon"].values
     i, j = int(np.abs(lat - station.lat).argmin()), int(np.abs(lon - station.lon).argmin())
     half = RES / 2 + 1e-9
     if abs(lat[i] - station.lat) > half or abs(lon[j] - station.lon) > half:
         return None
-    times = pd.DatetimeIndex(product["time"].values).normalize()
-    sm = np.asarray(product["sm"][:, i, j], np.float64)
-    flag = np.asarray(product["flag"][:, i, j])
+    return i, j
+
+
+def station_scores(sm: np.ndarray, flag: np.ndarray, times: pd.DatetimeIndex, station: StationSeries) -> dict:
+    """Scores per subset of one station against its pixel's series ``sm`` and ``flag``."""
     insitu = station.daily.reindex(times).to_numpy(np.float64)
-    out = {}
-    for name, flags in SUBSETS.items():
-        out[name] = metrics.all_scores(sm, insitu, np.isin(flag, flags))
-    out["_pixel"] = {"lat": float(lat[i]), "lon": float(lon[j])}
+    out: dict[str, Any] = {
+        name: metrics.all_scores(sm, insitu, np.isin(flag, flags)) for name, flags in SUBSETS.items()
+    }
     out["_series"] = {"sm": sm, "flag": flag, "insitu": insitu, "time": times}
     return out
+
+
+def pixel_series(product: Any, pixels: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``sm`` and ``flag`` (time, pixel) at ``pixels``, each chunk of the store read once for all of them."""
+    import xarray as xr
+
+    rows = xr.DataArray([i for i, _ in pixels], dims="pixel")
+    cols = xr.DataArray([j for _, j in pixels], dims="pixel")
+    at = product[["sm", "flag"]].isel(lat=rows, lon=cols)
+    return np.asarray(at["sm"].values, np.float64), np.asarray(at["flag"].values)
 
 
 def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 0.1, sensor: str = "AMSR2") -> dict:
@@ -136,11 +147,19 @@ def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 
     out = Path(out_dir)
     stations = read_stations(archive, str(out), max_depth, DESCENDING_OVERPASS.get(sensor, 1.5))
     rows, skipped, series = [], [], {}
+    inside = []
     for st in stations:
-        sc = station_scores(product, st)
-        if sc is None:
+        pixel = station_pixel(product, st)
+        if pixel is None:
             skipped.append(f"{st.network}/{st.station} ({st.lat:.3f}, {st.lon:.3f}): outside the product")
-            continue
+        else:
+            inside.append((st, pixel))
+    times = pd.DatetimeIndex(product["time"].values).normalize()
+    sm, flag = pixel_series(product, [p for _, p in inside]) if inside else (None, None)
+    lat, lon = product["lat"].values, product["lon"].values
+    for n, (st, (i, j)) in enumerate(inside):
+        sc = station_scores(sm[:, n], flag[:, n], times, st)
+        sc["_pixel"] = {"lat": float(lat[i]), "lon": float(lon[j])}
         series[f"{st.network}/{st.station}"] = sc["_series"]
         for subset in SUBSETS:
             rows.append(
