@@ -16,7 +16,8 @@ The first table also holds a decayed mean of each pixel's past
 observations after the cube was run through once already (the state
 "spun up" on the cube itself, as a model's could be), and with
 ``--model`` the shipped checkpoint twice: from a zero state, and with its
-state spun up the same way (slow: the model fills the cube three times).
+state spun up the same way (slow: the model fills the cube twice), with
+the cube's precipitation as ``sgdsm evaluate`` gives it.
 """
 
 from __future__ import annotations
@@ -66,14 +67,15 @@ def cycled_mean(sm_in: np.ndarray, decay: float) -> np.ndarray:
     return out
 
 
-def model_fills(sm_in: np.ndarray, land: np.ndarray) -> dict[str, np.ndarray]:
+def model_fills(sm_in: np.ndarray, precip: np.ndarray, land: np.ndarray) -> dict[str, np.ndarray]:
+    """The shipped checkpoint with the cube's rain, as ``sgdsm evaluate`` runs it: from zero, then spun up."""
     from sgdsm_dask.model.fill import Filler
 
     filler = Filler.from_checkpoint()
-    _, _, spun = filler.run(sm_in, None, land)
+    from_zero, _, spun = filler.run(sm_in, precip, land)  # the first pass is also the spin-up
     return {
-        "LSTM-CNN, shipped checkpoint, state from zero": filler.run(sm_in, None, land)[0],
-        "LSTM-CNN, state spun up over the cube once": filler.run(sm_in, None, land, spun)[0],
+        "LSTM-CNN, shipped checkpoint, state from zero": from_zero,
+        "LSTM-CNN, state spun up over the cube once": filler.run(sm_in, precip, land, spun)[0],
     }
 
 
@@ -107,7 +109,7 @@ def main() -> None:
             "running mean of past observations": past,
             "+ mean anomaly of today's neighbours (5 x 5)": past_plus,
             "decayed mean (0.95) of past observations, cube run through twice": cycled_mean(sm_in, 0.95),
-            **(model_fills(sm_in, land) if args.model else {}),
+            **(model_fills(sm_in, zarr_store.read_array(args.store, "precip"), land) if args.model else {}),
             "climatology (uses later days)": clim,
             "linear interpolation in time (uses later days)": lin,
         },

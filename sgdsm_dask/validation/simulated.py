@@ -81,8 +81,12 @@ def band_scores(
     edges = np.arange(np.floor(lat.min() / width) * width, lat.max() + width, width)
     out = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        rows = (lat >= lo) & (lat < hi)
-        s = score_methods(estimates, reference, where & rows[None, :, None], f"{lo:+.0f} to {hi:+.0f}")
+        rows = np.flatnonzero((lat >= lo) & (lat < hi))
+        if not rows.size:
+            continue
+        band = slice(rows[0], rows[-1] + 1)  # the grid's latitudes are sorted: a band is a run of rows
+        ests = {name: est[:, band] for name, est in estimates.items()}  # views: each band scans only its rows
+        s = score_methods(ests, reference[:, band], where[:, band], f"{lo:+.0f} to {hi:+.0f}")
         if s.n:
             out.append(s)
     return out
