@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .grid import Region
+from .readers.imerg import VARIABLES as IMERG_VARIABLES
 from .synth import SynthRequest, write_archive
 
 #: A small box over Europe (40 x 80 cells): land, sea, mountains.
@@ -127,7 +128,7 @@ def write_bad_imerg(kind: str, good: str | os.PathLike, folder: str | os.PathLik
         raise ValueError(f"unknown bad kind {kind!r}")
     shutil.copy(good, out)
     with netCDF4.Dataset(out, "a") as ds:
-        v = ds.variables["precipitation"]
+        v = next(ds.variables[n] for n in IMERG_VARIABLES if n in ds.variables)  # V07 or V06 daily
         v.set_auto_maskandscale(False)
         block = v[0, :, :]
         block[block.shape[0] // 2 :: 7, block.shape[1] // 2 :: 5] = values[kind]  # a scatter over the whole globe

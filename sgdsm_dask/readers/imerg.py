@@ -22,7 +22,7 @@ from ..regrid import ConservativeRegridder, regular_edges
 from .ncfile import find_var, open_nc, read_raw, variable_names
 
 SHORT_NAME = "GPM_3IMERGDF"
-_VARS = ("precipitation", "precipitationCal")
+VARIABLES = ("precipitation", "precipitationCal")
 _DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
 
 
@@ -67,7 +67,7 @@ def read_imerg_day(path: str, region: Region | None = None) -> np.ndarray:
     """
     region = region or Region()
     with open_nc(path) as ds:
-        found = find_var(ds, _VARS, groups=("", "Grid"))
+        found = find_var(ds, VARIABLES, groups=("", "Grid"))
         if found is None:
             have = ", ".join(variable_names(ds)) or "none"
             raise InputError(
