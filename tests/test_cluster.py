@@ -98,8 +98,8 @@ def test_pbs_gpu_job_script_asks_for_one_gpu_and_declares_it():
 
 
 def test_kubernetes_spec_renders_a_daskcluster_the_operator_schema_accepts(tmp_path, capsys):
-    import jsonschema  # in the test extra: a broken install fails here instead of skipping
     import dask_kubernetes.operator as op
+    import jsonschema  # in the test extra: a broken install fails here instead of skipping
 
     crd_file = Path(op.__file__).parent / "deployment/helm/dask-kubernetes-operator/crds/daskcluster.yaml"
     crd = yaml.safe_load(crd_file.read_text())
