@@ -59,10 +59,12 @@ def _cluster(workers: int):
     """The local cluster ``sgdsm`` starts (``cluster.start``), with its client."""
     from distributed import Client
 
-    from sgdsm_dask.cluster import LocalSpec, start
+    from sgdsm_dask.cluster import LocalSpec, register_plugins, start
 
     lc = start(LocalSpec(n_workers=workers))
-    return lc, Client(lc)
+    client = Client(lc)
+    register_plugins(client)
+    return lc, client
 
 
 def _peak_rss_mib() -> float:

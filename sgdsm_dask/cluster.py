@@ -30,6 +30,7 @@ from typing import Any, Literal
 from distributed.diagnostics.plugin import WorkerPlugin
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import malloc
 from .config import invalid, load_yaml
 from .errors import ConfigError
 
@@ -386,7 +387,7 @@ def connect(
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         with client:
-            client.register_plugin(QuietUserErrors())
+            register_plugins(client)
             yield client
         return
     spec = load_spec(cluster) if cluster else LocalSpec()
@@ -394,7 +395,7 @@ def connect(
         try:
             if isinstance(spec, JobQueueSpec | KubernetesSpec):
                 _wait_for_workers(client, spec)
-            client.register_plugin(QuietUserErrors())
+            register_plugins(client)
             yield client
         finally:
             _quiet_shutdown(client)
@@ -493,6 +494,26 @@ class QuietUserErrors(WorkerPlugin):
         logger = logging.getLogger("distributed.worker")
         if not any(isinstance(f, _UserErrorFilter) for f in logger.filters):
             logger.addFilter(_UserErrorFilter())
+
+
+class TunedMalloc(WorkerPlugin):
+    """A worker plugin: the worker process's allocator keeps megabyte arrays in its heap (:mod:`sgdsm_dask.malloc`).
+
+    A nanny's ``MALLOC_TRIM_THRESHOLD_`` otherwise sends every array above
+    128 KiB to a mapping of its own, faulted in anew each time: decoded
+    days while staging, tensors while reconstructing.
+    """
+
+    name = "sgdsm-tuned-malloc"
+
+    def setup(self, worker: Any) -> None:
+        malloc.tune()
+
+
+def register_plugins(client: Any) -> None:
+    """What every cluster ``sgdsm`` runs on gets: quiet user errors and the tuned allocator."""
+    client.register_plugin(QuietUserErrors())
+    client.register_plugin(TunedMalloc())
 
 
 def _quiet_shutdown(client: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,41 @@ def _where_am_i():
 def _dashboard_hosts(dask_scheduler) -> set[str]:
     """Where the dashboard's sockets listen (its link is built from the scheduler's address, not from these)."""
     return {sock.getsockname()[0] for sock in dask_scheduler.http_server._sockets.values()}
+
+
+def _maps_of_a_model_sized_array() -> tuple[int, str | None]:
+    """How many mappings of its own a 26 MB array gets (glibc's ``mallinfo2().hblks``), and the nanny's setting."""
+    import ctypes
+
+    import numpy as np
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in ("arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblks
+    batch = np.ones((256, 16, 40, 40), np.float32)  # one batch of the default model's feature maps
+    maps = libc.mallinfo2().hblks - before
+    del batch  # held until counted
+    return maps, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_workers_keep_model_sized_arrays_in_their_heap_despite_the_nannys_trim_setting():
+    # a process with the nanny's setting and no tuning gives each such array a mapping of its own
+    probe = "import tests.test_cluster as t; print(t._maps_of_a_model_sized_array()[0])"
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    root = Path(__file__).resolve().parents[1]
+    untuned = subprocess.run([sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True)
+    assert untuned.stdout.split() == ["1"], untuned.stderr
+    with connect(cluster=SPECS / "local.yaml", n_workers=1) as client:
+        ((maps, nanny_setting),) = client.run(_maps_of_a_model_sized_array).values()
+    assert nanny_setting == "65536"  # distributed still sets it ...
+    assert maps == 0  # ... and sgdsm's worker plugin keeps the array in the heap (sgdsm_dask/malloc.py)
 
 
 @pytest.mark.parametrize("name, scheme", [("local.yaml", "tcp://"), ("local-tls.yaml", "tls://")])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import malloc
 from ..grid import DEFAULT_OVERLAP, check_overlap
 from .checkpoint import Checkpoint, load
 from .lstm import LSTMState
@@ -96,6 +97,7 @@ class Filler:
         batch: int = 256,
         overlap: int = DEFAULT_OVERLAP,
     ):
+        malloc.tune()  # megabyte tensors allocated anew every day: keep them off mmap (sgdsm_dask/malloc.py)
         # channels-last: the 3 x 3 convolutions run about twice as fast on CPUs (benchmarks/model_bench.py)
         self.net = net.to(device).eval().to(memory_format=torch.channels_last)
         self.norm = norm
