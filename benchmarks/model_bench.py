@@ -11,7 +11,8 @@ per patch-day (:func:`count_flops`), and the achieved FLOP/s. The roofline
 is the best of a large square matrix product and a plain 64 -> 64 3 x 3
 convolution on the same batch (in both memory layouts, NCHW and channels-last),
 all measured in the same run on the same device. The model runs channels-last,
-as :class:`~sgdsm_dask.model.fill.Filler` runs it. Prints one JSON object; ``compute_over_roofline`` per configuration
+with the allocator thresholds of :mod:`sgdsm_dask.malloc`, as
+:class:`~sgdsm_dask.model.fill.Filler` runs it. Prints one JSON object; ``compute_over_roofline`` per configuration
 is the ratio (target >= 0.5).
 """
 
@@ -24,6 +25,7 @@ import time
 
 import torch
 
+from sgdsm_dask import malloc
 from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, count_flops
 
 
@@ -84,6 +86,7 @@ def model_rate(name: str, dev: torch.device, batch: int, repeat: int) -> dict[st
 
 def measure(configs: list[str], dev: torch.device, batch: int = 256, repeat: int = 5) -> dict:
     """The roofline and each configuration's rate, all in this call."""
+    malloc.tune()  # the allocator as Filler sets it: the model as it runs in sgdsm (sgdsm_dask/malloc.py)
     roof = roofline(dev, batch, repeat)
     result = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"
