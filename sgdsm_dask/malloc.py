@@ -16,13 +16,15 @@ the heap to the system only above :data:`TRIM_THRESHOLD`. Memory a worker
 holds stays bounded (the long and the short runs of
 ``benchmarks/reconstruct_bench.py`` compare it). It applies to every thread
 of the process from the next allocation on; on a C library other than
-glibc it does nothing.
+glibc it does nothing, and ``SGDSM_MALLOC_TUNE=0`` in the environment turns
+it off (``benchmarks/malloc_bench.py`` measures the difference).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
 
 # glibc's mallopt parameters (malloc.h)
@@ -39,7 +41,11 @@ def tune() -> bool:
     """Set the thresholds in this process (once); True where they are in effect."""
     global _applied
     if _applied is None:
-        _applied = _mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and _mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        _applied = (
+            os.environ.get("SGDSM_MALLOC_TUNE", "1") != "0"
+            and _mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+            and _mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        )
     return _applied
 
 
