@@ -615,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .io.zarr_store import quiet_zarr_leftovers
+
+    quiet_zarr_leftovers()  # a failed store write is the one error line below, not asyncio's reports too
     try:
         return int(args.func(args))
     except SgdsmError as exc:

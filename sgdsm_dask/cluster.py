@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from . import malloc
 from .config import invalid, load_yaml
 from .errors import ConfigError
+from .io import zarr_store
 
 
 class TLS(BaseModel):
@@ -494,6 +495,7 @@ class QuietUserErrors(WorkerPlugin):
         logger = logging.getLogger("distributed.worker")
         if not any(isinstance(f, _UserErrorFilter) for f in logger.filters):
             logger.addFilter(_UserErrorFilter())
+        zarr_store.quiet_zarr_leftovers()
 
 
 class TunedMalloc(WorkerPlugin):

@@ -206,3 +206,39 @@ def test_an_output_folder_that_is_a_file_is_one_error_line(rec4, tmp_path, capsy
     assert main(["export", "--store", str(rec4), "--out", str(taken), "--workers", "1"]) == 1  # the machine's error
     line = one_error_line(capsys.readouterr().err)
     assert str(taken) in line and "File exists" in line
+
+
+def test_asyncio_reports_about_a_failed_zarr_writes_siblings_are_dropped_and_others_kept(tmp_path, caplog):
+    # Zarr writes the chunks of one assignment concurrently; when one fails the others fail or are left
+    # pending, and asyncio reports each later with a traceback on the terminal of `sgdsm` (seen in
+    # test_faults' stage test). The failure itself is the one error line.
+    import asyncio
+
+    from zarr.storage._local import _put
+
+    from sgdsm_dask.io.zarr_store import quiet_zarr_leftovers
+
+    def failure(write) -> OSError:
+        try:
+            write()
+        except OSError as exc:
+            return exc
+        raise AssertionError("the write did not fail")
+
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    in_zarr = failure(lambda: _put(blocked / "c" / "0", b"chunk"))  # raised inside zarr's storage
+    elsewhere = failure(lambda: open(blocked / "x", "wb"))  # noqa: SIM115 - raised here, not in zarr
+
+    quiet_zarr_leftovers()
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level("ERROR", logger="asyncio"):
+            for exc in (in_zarr, elsewhere):
+                loop.default_exception_handler({"message": "Task exception was never retrieved", "exception": exc})
+            pending = "<Task pending coro=<concurrent_map.<locals>.run() at /site-packages/zarr/core/common.py:115>>"
+            loop.default_exception_handler({"message": "Task was destroyed but it is pending!", "task": pending})
+    finally:
+        loop.close()
+    kept = [r for r in caplog.records if r.name == "asyncio"]
+    assert len(kept) == 1 and kept[0].exc_info[1] is elsewhere

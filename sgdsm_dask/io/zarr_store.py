@@ -9,6 +9,7 @@ chunks only, so no two tasks ever touch the same chunk file.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -102,3 +103,40 @@ def read_attrs(store: str) -> dict[str, Any]:
 def update_attrs(store: str, attrs: Mapping[str, Any]) -> None:
     with writing(store):
         open_group(store).attrs.update(dict(attrs))
+
+
+class _ZarrLeftoverFilter(logging.Filter):
+    """Drops asyncio's reports about zarr's other chunk writes of a write that already failed.
+
+    Zarr writes the chunks of one assignment concurrently on its own event
+    loop. When one fails (a full disk), the assignment raises at once and
+    the task fails with one :class:`~sgdsm_dask.errors.WriteError` (:func:`writing`); the
+    sibling writes fail the same way or are still pending, and asyncio
+    reports each of them later ("Task exception was never retrieved", "Task
+    was destroyed but it is pending!") with a traceback, on the worker's
+    stderr, which is the terminal of ``sgdsm``. The error is already the one
+    line the client prints.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, OSError) and _raised_in_zarr(exc):
+            return False
+        message = record.getMessage()
+        return not ("Task was destroyed but it is pending" in message and "/zarr/" in message)
+
+
+def _raised_in_zarr(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "/zarr/" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def quiet_zarr_leftovers() -> None:
+    """In this process, drop asyncio's reports about the sibling writes of a failed write (:class:`_ZarrLeftoverFilter`)."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _ZarrLeftoverFilter) for f in logger.filters):
+        logger.addFilter(_ZarrLeftoverFilter())
