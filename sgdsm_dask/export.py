@@ -5,7 +5,8 @@ on a cluster, a loop without one; each chunk is read once, not once per
 day), each file to a temporary
 name in the output folder and renamed when complete, so a stopped export never
 leaves a broken file under a final name; a rerun skips the days whose file
-exists. Days that were not reconstructed (missing in the archive) get no
+exists (trusted while it is unchanged since the folder's manifest, hashed
+again otherwise: :func:`check_folder`). Days that were not reconstructed (missing in the archive) get no
 file, like the 7115 files of the published record.
 
 With ``cog`` each day also gets ``SGD-SM2_YYYYMMDD.tif``, a Cloud-Optimized
@@ -127,16 +128,22 @@ def _write_cog(ds: xr.Dataset, path: Path) -> None:
 
 
 def export_days(
-    result: str, out_dir: str, t0: int, t1: int, cog: bool = False, known: dict[str, str] | None = None
+    result: str,
+    out_dir: str,
+    t0: int,
+    t1: int,
+    cog: bool = False,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any] | None]:
     """One task: write days ``t0`` to ``t1`` (one time chunk) atomically.
 
     Returns, per day, ``{file name: {"bytes", "sha256"}}`` of its NetCDF
     (and COG) for the manifest, hashed where they were written. A file kept
-    from an earlier run is read and hashed; if ``known`` (name -> SHA-256 of
-    the folder's previous manifest) says otherwise, it was altered since and
-    is written again. A day without any observed or reconstructed pixel (not
-    staged) gets no file and None.
+    from an earlier export is taken at the folder's previous manifest's word
+    (``known``, :func:`check_folder`) while its size matches and it has not
+    been modified since that manifest; otherwise it is read and hashed, and
+    written again if the manifest recorded another hash. A day without any
+    observed or reconstructed pixel (not staged) gets no file and None.
     """
     known = known or {}
     src = open_result(result)
@@ -146,8 +153,12 @@ def export_days(
     wanted = [[final] + ([tif] if cog else []) for final, tif in zip(finals, tifs, strict=True)]
     kept = {}
     for f in (f for files in wanted for f in files if f.exists()):
+        listed, st = known.get(f.name), f.stat()
+        if listed and st.st_size == listed["bytes"] and st.st_mtime_ns <= listed["listed_ns"]:
+            kept[f.name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
+            continue
         entry = file_entry(f)
-        if f.name in known and known[f.name] != entry["sha256"]:
+        if listed and listed["sha256"] != entry["sha256"]:
             f.unlink()  # altered or damaged since the last export: written again below
         else:
             kept[f.name] = entry
@@ -194,40 +205,55 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
         store.close()
 
 
-def prepare(out_dir: str, provenance: dict[str, Any]) -> dict[str, str]:
-    """Make ``out_dir`` ready for the files of the run ``provenance`` (:func:`manifest.export_provenance`) describes.
+def check_folder(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What ``out_dir`` already holds for the run ``provenance`` (:func:`manifest.export_provenance`) describes.
 
-    Returns the hashes the files kept must still have.
-
-    Refuses a folder whose manifest comes from another reconstruction
-    (another checkpoint, tiling or cube): its files would otherwise be kept
-    and listed under this run's provenance. Removes a stopped run's temporary
-    files and the manifest (it is about to change), and returns that
-    manifest's hashes (name -> SHA-256): a kept file that no longer matches is
-    written again, so the same command repairs what ``sgdsm verify`` finds.
+    Changes nothing, so that it can run before anything else is checked or
+    written. Refuses a folder whose manifest comes from another
+    reconstruction (another result store, checkpoint, tiling, region or
+    band; :func:`manifest.identity`): its files would otherwise be kept and
+    listed under this run's provenance. Returns the previous manifest's
+    entries (:func:`manifest.recorded`): a kept file is trusted without
+    reading it while its size is the recorded one and it has not been
+    modified since the manifest was written, hashed otherwise and written
+    again if its hash changed, so the same command repairs what ``sgdsm
+    verify`` finds.
     """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
     old = manifest.previous(out_dir)
-    if old is not None:
-        was = manifest.identity(old.get("provenance") or {})
-        now = manifest.identity(provenance)
-        if was != now:
-            diff = ", ".join(f"{k} {was[k]!r} -> {now[k]!r}" for k in now if was.get(k) != now[k])
-            raise InputError(
-                out_dir,
-                f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
-            )
-    known = manifest.recorded(old)
+    if old is None:
+        return {}
+    was = manifest.identity(old.get("provenance") or {})
+    now = manifest.identity(provenance)
+    if was != now:
+        # the settings that differ; the store's id alone only when nothing else does (a rebuilt store)
+        keys = [k for k in now if was.get(k) != now[k] and k != "store_id"] or ["store_id"]
+        diff = ", ".join(f"{k} {was.get(k)!r} -> {now[k]!r}" for k in keys)
+        raise InputError(
+            out_dir,
+            f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
+        )
+    return manifest.recorded(old, out_dir)
+
+
+def clear_folder(out_dir: str) -> None:
+    """Make ``out_dir`` ready to change: create it, drop its manifest and a stopped run's temporary files."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     manifest.remove(out_dir)
     for stale in Path(out_dir).glob(f".{PREFIX}*.part"):
         stale.unlink()
+
+
+def prepare(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """:func:`check_folder`, then :func:`clear_folder`: ``sgdsm export``'s first step."""
+    known = check_folder(out_dir, provenance)
+    clear_folder(out_dir)
     return known
 
 
-def known_in(known: dict[str, str], times: np.ndarray) -> dict[str, str]:
+def known_in(known: dict[str, dict[str, Any]], times: np.ndarray) -> dict[str, dict[str, Any]]:
     """The part of ``known`` about the files of ``times`` (what one export task needs to be sent)."""
     names = {day_name(t, suffix) for t in times for suffix in (".nc", ".tif")}
-    return {name: digest for name, digest in known.items() if name in names}
+    return {name: entry for name, entry in known.items() if name in names}
 
 
 def finished_chunks(result: str) -> np.ndarray:
@@ -242,13 +268,13 @@ def export(
     client: Any | None = None,
     progress: Callable[[int], None] | None = None,
     cog: bool = False,
-    known: dict[str, str] | None = None,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
 
     Time chunks that are not reconstructed in every block yet are left out
     (``days_unfinished`` in the summary): a half-filled day is never written.
-    ``known``: the hashes :func:`prepare` returned, when the caller already
+    ``known``: what :func:`prepare` returned, when the caller already
     prepared the folder.
     """
     if not zarr_store.exists(result):

@@ -44,26 +44,41 @@ def previous(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
 
 
-def recorded(doc: dict[str, Any] | None) -> dict[str, str]:
-    """Name -> SHA-256 of a manifest's daily files (none for None)."""
+def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """Name -> ``{"sha256", "bytes", "listed_ns"}`` of a manifest's daily files (none for None).
+
+    ``listed_ns`` is the modification time of ``out_dir``'s manifest file (0
+    without ``out_dir``): a file not modified after it is the file listed.
+    """
     if doc is None:
         return {}
+    try:
+        listed_ns = (Path(out_dir) / MANIFEST).stat().st_mtime_ns if out_dir is not None else 0
+    except OSError:
+        listed_ns = 0
     return {
-        str(k): str(v["sha256"])
+        str(k): {
+            "sha256": str(v["sha256"]),
+            "bytes": v["bytes"] if isinstance(v.get("bytes"), int) else -1,
+            "listed_ns": listed_ns,
+        }
         for k, v in doc["files"].items()
         if SAFE_NAME.fullmatch(str(k)) and isinstance(v, dict) and "sha256" in v
     }
 
 
 def identity(provenance: dict[str, Any]) -> dict[str, Any]:
-    """What makes two exports' files interchangeable: the checkpoint, the tiling and the staged cube's place.
+    """What makes two exports' files interchangeable: the same result store, checkpoint, tiling and place.
 
-    The days are left out, so that an export after ``reconstruct --append``
-    keeps the files of the days it already had.
+    ``store_id`` is drawn when ``reconstruct`` creates a result store and
+    kept when it resumes or appends, so a store rebuilt (``--overwrite``,
+    or from another staged cube) is another reconstruction. The days are
+    left out, so that an export after ``reconstruct --append`` keeps the
+    files of the days it already had.
     """
     rec = provenance.get("reconstruction") or {}
     staged = provenance.get("staged") or {}
-    keys = ("checkpoint_sha256", "overlap", "time_chunk", "space_chunk")
+    keys = ("store_id", "checkpoint_sha256", "overlap", "time_chunk", "space_chunk")
     return {**{k: rec.get(k) for k in keys}, "region": staged.get("region"), "band": staged.get("band")}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ import xarray as xr
 
 from . import __version__
 from .errors import InputError, SgdsmError
-from .export import export, export_days, finish, known_in, open_result, prepare
+from .export import check_folder, clear_folder, export, export_days, finish, known_in, open_result
 from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
 from .io import zarr_store
 from .manifest import export_provenance
@@ -437,8 +438,12 @@ def reconstruct(
         "days": lay.nt,
         "sgdsm_version": __version__,
     }
+    # A store resumed or appended to keeps its id; a new or overwritten one draws one (export folders tell by it).
+    kept_store = zarr_store.exists(req.out) and (append or not overwrite)
+    old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}")) if kept_store else {}
+    provenance["store_id"] = old.get("store_id") if kept_store else uuid.uuid4().hex
     # the export folder is checked before anything is written: it may hold another reconstruction's files
-    known = prepare(export_to, export_provenance(req.out, provenance)) if export_to is not None else {}
+    known = check_folder(export_to, export_provenance(req.out, provenance)) if export_to is not None else {}
     added = 0
     if append and zarr_store.exists(req.out):
         added = _append(req, lay, provenance)
@@ -452,6 +457,8 @@ def reconstruct(
             )
     else:
         zarr_store.write_template(req.out, _template(req, lay, provenance))
+    if export_to is not None:
+        clear_folder(export_to)  # only now: a run refused above leaves the folder and its manifest as they were
     done = zarr_store.read_array(req.out, "done")
     blocks = lay.blocks
     run_id = _fingerprint(provenance)

@@ -347,3 +347,42 @@ def test_export_leaves_out_unfinished_chunks_and_refuses_another_reconstructions
     assert sorted(p.name for p in daily.iterdir()) == before
     assert main(["reconstruct", "--store", staged, "--out", other, "--export", str(daily), "--workers", "1"]) == 2
     assert "holds the daily files of another reconstruction" in capsys.readouterr().err
+
+
+def test_an_export_folder_is_left_as_it_was_by_a_refused_run_and_refused_to_a_rebuilt_store(staged, tmp_path, capsys):
+    rec, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
+    assert main(["reconstruct", "--store", staged, "--out", rec, "--export", str(daily), "--workers", "1"]) == 0
+    listing = sorted(p.name for p in daily.iterdir())
+    assert "manifest.json" in listing
+    # a run the store refuses (it now holds another request's reconstruction) must not touch the folder's manifest
+    zarr_store.update_attrs(rec, {"reconstruct_fingerprint": "another request"})
+    capsys.readouterr()
+    code = main(["reconstruct", "--store", staged, "--out", rec, "--export", str(daily), "--workers", "1"])
+    assert code == 2 and "holds a reconstruction of another request" in capsys.readouterr().err
+    assert sorted(p.name for p in daily.iterdir()) == listing
+    assert main(["verify", str(daily)]) == 0
+    # the same store rebuilt (--overwrite) is another reconstruction: its files would not be these
+    code = main(
+        ["reconstruct", "--store", staged, "--out", rec, "--overwrite", "--export", str(daily), "--workers", "1"]
+    )
+    assert code == 2 and "holds the daily files of another reconstruction (store_id" in capsys.readouterr().err
+    assert sorted(p.name for p in daily.iterdir()) == listing
+
+
+def test_an_export_rerun_reads_only_the_files_changed_since_its_manifest(staged, tmp_path, monkeypatch):
+    import os
+
+    import sgdsm_dask.export as export_module
+
+    rec, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
+    reconstruct(ReconstructRequest(staged, rec))
+    first = export(rec, str(daily))
+    hashed = []
+    monkeypatch.setattr(export_module, "file_entry", lambda f: hashed.append(f.name) or file_entry(f))
+    assert export(rec, str(daily))["files"] == first["files"] and hashed == []  # nothing read again
+    touched = sorted(daily.glob("SGD-SM2_*.nc"))[3]
+    later = touched.stat().st_mtime_ns + 2_000_000_000
+    os.utime(touched, ns=(later, later))  # modified after the manifest: read and hashed again
+    export(rec, str(daily))
+    assert hashed == [touched.name]
+    assert main(["verify", str(daily)]) == 0
