@@ -7,7 +7,7 @@ mmap threshold, which leaves every allocation above 128 KiB to its own
 ``mmap``. The model allocates tensors of megabytes many times a day (a
 batch of 256 patches of 16 maps of 40 x 40 is 26 MB), so each of them was
 then a fresh mapping whose pages the kernel faults in and zeroes, and the
-worker unmaps it again when it is freed: the same patches ran about 1.5
+worker unmaps it again when it is freed: the same patches ran about 1.7
 times slower in a worker than in a plain process (docs/performance.md).
 
 :func:`tune` keeps allocations up to :data:`MMAP_THRESHOLD` in the heap,
