@@ -73,7 +73,9 @@ def _dataset(result: str, days: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset
     )
     # the CRS goes on the coordinates alone: write_crs deep-copies what it is given (0.1 s for 8 global days)
     grid = grid.rio.write_crs("EPSG:4326", grid_mapping_name="crs")
-    ds = grid.assign(sm=days["sm"].variable.astype(np.float32), flag=days["flag"].variable.astype(np.int8))
+    ds = grid.assign(
+        sm=days["sm"].variable.astype(np.float32, copy=False), flag=days["flag"].variable.astype(np.int8, copy=False)
+    )
     ds["sm"].attrs = {
         "units": "m3 m-3",
         "standard_name": "volume_fraction_of_condensed_water_in_soil",

@@ -132,7 +132,7 @@ class LSTMCNN(nn.Module):
         (what eq. 12 scores); ``filled`` is ``raw`` with observed pixels put
         back and non-land set to 0.
         """
-        hist, weight = self._history(state, s)  # the memory as it was before today
+        hist, weight = self._history(state, s) if self.cfg.memory_map else (None, None)  # memory before today
         x, mk = s * m, m
         last = self.cfg.layers - 1
         for i, pc in enumerate(self.encoder):  # inner layers hand over unzeroed features, masked by the next
