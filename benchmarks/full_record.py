@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.export import _dataset, _write_netcdf, day_name
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
@@ -55,7 +56,7 @@ from sgdsm_dask.staging import StageRequest, plan_days, stage
 from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
 
-from .reconstruct_bench import _cluster, _warm
+from .reconstruct_bench import _warm
 
 FULL_RECORD_DAYS = 7115
 
@@ -89,8 +90,7 @@ def _timed_run(plans, region: Region, tmp: Path, workers: int, time_chunk: int, 
     n = len(plans)
     config = StageConfig(time_chunk=time_chunk)
     staged, result = str(tmp / f"staged{n}.zarr"), str(tmp / f"result{n}.zarr")
-    lc, client = _cluster(workers)
-    with lc, client:
+    with connect(n_workers=workers) as client:
         rreq = ReconstructRequest(staged, result, time_chunk=time_chunk, space_chunk=space_chunk)
         client.run(_warm, rreq.checkpoint_path(), load().sha256, DEFAULT_OVERLAP)
         t = time.perf_counter()
@@ -118,8 +118,7 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         archive = tmp / "archive"
-        lc, client = _cluster(workers)
-        with lc, client:
+        with connect(n_workers=workers) as client:
             write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=5), client)
         timeline = StageConfig().timeline
         plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), timeline)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
@@ -53,18 +54,6 @@ from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 REGION = "-20,-40,160,50"  # 720 x 360 cells, two 360-cell blocks
-
-
-def _cluster(workers: int):
-    """The local cluster ``sgdsm`` starts (``cluster.start``), with its client."""
-    from distributed import Client
-
-    from sgdsm_dask.cluster import LocalSpec, register_plugins, start
-
-    lc = start(LocalSpec(n_workers=workers))
-    client = Client(lc)
-    register_plugins(client)
-    return lc, client
 
 
 def _peak_rss_mib() -> float:
@@ -168,8 +157,7 @@ def measure(
 
     result: dict = {"benchmark": "reconstruct", "region": region.to_text(), "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
-        lc, client = _cluster(workers)
-        with lc, client:
+        with connect(n_workers=workers) as client:
             archive = Path(tmp) / "archive"
             write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=3), client)
             config = StageConfig(time_chunk=time_chunk, space_chunk=space_chunk)
@@ -182,8 +170,7 @@ def measure(
 
         for n in (short, long_):
             staged, out = str(Path(tmp) / f"staged{n}.zarr"), str(Path(tmp) / f"result{n}.zarr")
-            lc, client = _cluster(workers)
-            with lc, client:
+            with connect(n_workers=workers) as client:
                 rreq = ReconstructRequest(staged, out, time_chunk=time_chunk, overlap=overlap)
                 client.run(_warm, rreq.checkpoint_path(), ck.sha256, overlap)
                 t = time.perf_counter()

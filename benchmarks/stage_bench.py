@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import Region
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
@@ -32,10 +33,7 @@ from sgdsm_dask.synth import SynthRequest, write_archive
 
 def measure(days: int, region: Region, workers: int, time_chunk: int = 8) -> dict:
     """Decode and stage the same ``days`` synthetic days; the two throughputs and their ratio."""
-    from .reconstruct_bench import _cluster
-
-    lc, client = _cluster(workers)
-    with tempfile.TemporaryDirectory() as tmp, lc, client:
+    with tempfile.TemporaryDirectory() as tmp, connect(n_workers=workers) as client:
         archive = Path(tmp) / "archive"
         write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), days, region, seed=1), client)
         config = StageConfig(time_chunk=time_chunk)
