@@ -1,7 +1,7 @@
 """All the benchmarks in one run, each figure a ratio of two measurements taken in this run.
 
-    python -m benchmarks.run --quick            # under ten minutes on a 2-core machine
-    python -m benchmarks.run                    # the full suite (a global year; about half an hour there)
+    python -m benchmarks.run --quick            # under three minutes on a 2-core machine
+    python -m benchmarks.run                    # the full suite (a global year; about 11 minutes there)
     python -m benchmarks.run --quick --out bench.json
 
 Sections (each is also a module of its own with more options):
@@ -73,7 +73,7 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smaller runs: under ten minutes on 2 cores")
+    ap.add_argument("--quick", action="store_true", help="smaller runs: under three minutes on 2 cores")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", default=None, metavar="FILE.json")
     args = ap.parse_args(argv)
