@@ -170,7 +170,10 @@ class JobQueueSpec(_Spec):
             if self.gpus:
                 kw["job_extra_directives"] = ["--gres=gpu:1"]
             return SLURMCluster(**kw)
-        mem = self.memory.replace("GiB", "GB").replace("MiB", "MB")
+        from dask.utils import parse_bytes
+        from dask_jobqueue.pbs import pbs_format_bytes_ceil
+
+        mem = pbs_format_bytes_ceil(parse_bytes(self.memory))  # PBS's GB is 2**30 bytes, as jobqueue writes it
         kw["resource_spec"] = f"select=1:ncpus={self.cores}:mem={mem}" + (":ngpus=1" if self.gpus else "")
         return PBSCluster(**kw)
 

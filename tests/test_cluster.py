@@ -133,6 +133,15 @@ def test_pbs_gpu_job_script_asks_for_one_gpu_and_declares_it():
     assert "--resources GPU=1" in script and "--protocol tls://" in script
 
 
+def test_pbs_memory_is_asked_in_pbs_units(tmp_path):
+    # PBS reads "GB" as 2**30 bytes: 16GB for Dask (16e9 bytes) is 15GB for PBS, 16GiB is 16GB
+    text = (SPECS / "pbs-gpu.yaml").read_text()
+    for memory, asked in (("16GB", "mem=15GB"), ("16GiB", "mem=16GB")):
+        spec = tmp_path / f"pbs-{memory}.yaml"
+        spec.write_text(text.replace("memory: 64GiB", f"memory: {memory}"))
+        assert [line for line in _lines(render(spec), "#PBS") if asked in line]
+
+
 def test_kubernetes_spec_renders_a_daskcluster_the_operator_schema_accepts(tmp_path, capsys):
     import dask_kubernetes.operator as op
     import jsonschema  # in the test extra: a broken install fails here instead of skipping
