@@ -165,7 +165,7 @@ class JobQueueSpec(_Spec):
         if self.tls is not None:
             shared = Path(self.tls.shared_directory).expanduser()
             shared.mkdir(parents=True, exist_ok=True, mode=0o700)
-            kw.update(security=self.tls.security(), protocol="tls://", shared_temp_directory=str(shared))
+            kw.update(security=self.tls.security(), shared_temp_directory=str(shared))  # a TLS Security: tls://
         if self.kind == "slurm":
             if self.gpus:
                 kw["job_extra_directives"] = ["--gres=gpu:1"]
@@ -327,13 +327,17 @@ def nanny_gpu_cluster(spec: LocalGPUSpec, devices: list[str]) -> Any:
     """One ``Nanny`` per CUDA device number in ``devices``, each with it as its only ``CUDA_VISIBLE_DEVICES``."""
     from distributed import Nanny, Scheduler, SpecCluster
 
-    security = _security(spec)
-    tls = {"security": security, "protocol": "tls://"} if security else {}
-    options = {"nthreads": spec.threads_per_worker, "memory_limit": spec.memory_limit, "resources": {"GPU": 1}, **tls}
+    security = _security(spec)  # None, or one that requires TLS: Scheduler and Nanny then listen on tls://
+    options = {
+        "nthreads": spec.threads_per_worker,
+        "memory_limit": spec.memory_limit,
+        "resources": {"GPU": 1},
+        "security": security,
+    }
     workers = {
         i: {"cls": Nanny, "options": {**options, "env": {"CUDA_VISIBLE_DEVICES": dev}}} for i, dev in enumerate(devices)
     }
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": spec.dashboard_address, **tls}}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": spec.dashboard_address, "security": security}}
     return SpecCluster(workers=workers, scheduler=scheduler, security=security)
 
 
@@ -348,14 +352,13 @@ def start(spec: Spec, n_workers: int | None = None) -> Any:
     if isinstance(spec, LocalGPUSpec):
         return gpu_cluster(spec)
     if isinstance(spec, LocalSpec):
-        security = _security(spec)
         return LocalCluster(
             n_workers=n_workers or spec.n_workers or default_workers(),
             threads_per_worker=spec.threads_per_worker,
             processes=True,
             memory_limit=spec.memory_limit,
             dashboard_address=spec.dashboard_address,
-            **({"security": security, "protocol": "tls://"} if security else {}),
+            security=_security(spec),  # one that requires TLS makes the cluster's addresses tls://
         )
     cluster = spec.cluster()
     if isinstance(spec, JobQueueSpec):
