@@ -13,6 +13,7 @@ import yaml
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.cluster import LocalGPUSpec, connect, load_spec, nanny_gpu_cluster, render
+from sgdsm_dask.testing import one_error_line
 
 SPECS = Path(__file__).resolve().parents[1] / "cluster"
 
@@ -183,6 +184,7 @@ def test_a_bad_spec_is_one_error_naming_the_file(tmp_path, capsys, text, message
     assert main(["cluster", "script", str(spec)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"sgdsm: error: {spec}") and message in err and "Traceback" not in err
+    assert message in one_error_line(err)  # and only that line
 
 
 def test_cluster_up_prints_addresses_serves_clients_and_stops_on_ctrl_c(tmp_path):

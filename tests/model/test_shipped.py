@@ -5,7 +5,7 @@ import pytest
 from sgdsm_dask.cli import main
 from sgdsm_dask.grid import Region
 from sgdsm_dask.model import checkpoint
-from sgdsm_dask.testing import small_archive
+from sgdsm_dask.testing import one_error_line, small_archive
 
 # Held out from the shipped checkpoint's training (2015-03-01..06-28, 20W-52E, seed 7):
 # another year, another continent, another seed.
@@ -100,3 +100,4 @@ def test_evaluate_with_an_overlap_out_of_range_is_one_error_line(tmp_path, capsy
     assert main(["evaluate", "--store", str(tmp_path / "absent.zarr"), "--overlap", "30"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sgdsm: error: overlap must be between 0 and 20 cells, not 30") and "Traceback" not in err
+    one_error_line(err)  # and only that line
