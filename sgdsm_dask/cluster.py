@@ -11,9 +11,12 @@ A spec is a YAML file whose ``kind`` picks the cluster:
   worker (with one GPU when ``gpus: 1``) or several CPU workers;
 - ``kubernetes``: a ``DaskCluster`` resource of the dask-kubernetes operator.
 
-Every kind takes a ``tls`` block (:class:`TLS`) for clusters whose traffic
-leaves this machine. The dashboard binds to localhost unless a spec says
-otherwise; reach it with ``ssh -L`` or ``kubectl port-forward``.
+The local and batch kinds take a ``tls`` block (:class:`TLS`) for clusters
+whose traffic leaves this machine, and bind the dashboard to localhost
+unless the spec's ``dashboard_address`` says otherwise (reach it with
+``ssh -L``). Kubernetes takes ``tls_secret`` instead; its dashboard is
+inside the cluster, behind the scheduler's service (``kubectl
+port-forward``).
 """
 
 from __future__ import annotations
@@ -86,11 +89,16 @@ class TLS(BaseModel):
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dashboard_address: str = "127.0.0.1:0"
     tls: TLS | None = None
 
 
-class _Local(_Spec):
+class _HereOrBatch(_Spec):
+    """Kinds whose scheduler sgdsm starts itself, here or on a login node: its dashboard's address is theirs."""
+
+    dashboard_address: str = "127.0.0.1:0"
+
+
+class _Local(_HereOrBatch):
     threads_per_worker: int = Field(1, ge=1)
     memory_limit: str = "auto"
 
@@ -113,7 +121,7 @@ class LocalGPUSpec(_Local):
     kind: Literal["local-gpu"] = "local-gpu"
 
 
-class JobQueueSpec(_Spec):
+class JobQueueSpec(_HereOrBatch):
     """``kind: slurm`` or ``kind: pbs``: workers in batch jobs, submitted by dask-jobqueue.
 
     The scheduler runs where the command runs (a login node); ``jobs`` batch
