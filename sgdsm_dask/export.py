@@ -200,11 +200,18 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
     """
     from xarray.backends import NetCDF4DataStore
 
-    store = NetCDF4DataStore.open(str(path), mode="w", format="NETCDF4", lock=_HDF5_WRITE)
     try:
-        ds.dump_to_store(store, encoding=ENCODING)
-    finally:
-        store.close()
+        store = NetCDF4DataStore.open(str(path), mode="w", format="NETCDF4", lock=_HDF5_WRITE)
+        try:
+            ds.dump_to_store(store, encoding=ENCODING)
+        finally:
+            store.close()
+    except RuntimeError as exc:
+        if not str(exc).startswith("NetCDF:"):
+            raise
+        # HDF5 does not pass the errno on: say what a failed write usually is
+        why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
+        raise OSError(why) from None
 
 
 def check_folder(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -42,7 +42,4 @@ def atomic_write(final: str | os.PathLike, write: Callable[[Path], None]) -> Non
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise WriteError.from_os(str(final), exc) from None
-        if isinstance(exc, RuntimeError) and str(exc).startswith("NetCDF:"):  # HDF5 does not pass the errno on
-            why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
-            raise WriteError.from_os(str(final), OSError(why)) from None
         raise
