@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class SgdsmError(Exception):
     """Base class of errors the command line reports without a traceback."""
@@ -34,11 +36,14 @@ class WriteError(InputError):
     @classmethod
     def from_os(cls, path: str, exc: OSError) -> WriteError:
         why = exc.strerror or str(exc) or exc.__class__.__name__
-        return cls(
-            path,
-            f"cannot be written ({why}); nothing unfinished was kept: free space and run the same command again "
-            "to resume",
-        )
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            then = "make the folder writable and run the same command again to resume"
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, None):
+            # None: a library that did not pass the errno on (HDF5); most often a full disk
+            then = "free space and run the same command again to resume"
+        else:
+            then = "run the same command again to resume once that is mended"
+        return cls(path, f"cannot be written ({why}); nothing unfinished was kept: {then}")
 
 
 class ConfigError(SgdsmError):

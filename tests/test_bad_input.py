@@ -9,7 +9,9 @@ the other days are staged. The same corpus is listed in docs/reliability.md.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -244,3 +246,20 @@ def test_asyncio_reports_about_a_failed_zarr_writes_siblings_are_dropped_and_oth
     kept = [r for r in caplog.records if r.name == "asyncio"]
     assert len(kept) == 2 and kept[0].exc_info[1] is elsewhere
     assert "my_pipeline.py" in kept[1].getMessage()  # a pending task of anyone else's is still reported
+
+
+@pytest.mark.parametrize(
+    "code, advice",
+    [
+        (errno.ENOSPC, "free space and run the same command again"),
+        (errno.EFBIG, "free space and run the same command again"),
+        (errno.EACCES, "make the folder writable and run the same command again"),
+        (errno.EROFS, "make the folder writable and run the same command again"),
+        (errno.EIO, "run the same command again to resume once that is mended"),
+    ],
+)
+def test_a_failed_write_says_what_to_do_for_its_cause(code, advice):
+    from sgdsm_dask.errors import WriteError
+
+    text = str(WriteError.from_os("/data/out.zarr", OSError(code, os.strerror(code))))
+    assert text.startswith(f"/data/out.zarr: cannot be written ({os.strerror(code)})") and advice in text
