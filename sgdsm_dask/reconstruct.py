@@ -167,7 +167,7 @@ def _match_worker_threads() -> None:
 
 
 def worker_filler(path: str, sha256: str, overlap: int) -> Filler:
-    """The model of this worker process, loaded once per checkpoint and overlap (on its GPU when there is one)."""
+    """The model of this worker process, loaded once per checkpoint and overlap (on :func:`worker_device`)."""
     key = f"{sha256}-{overlap}"
     if key not in _FILLERS:
         ck = load(path)

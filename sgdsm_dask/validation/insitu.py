@@ -159,7 +159,6 @@ def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 
     lat, lon = product["lat"].values, product["lon"].values
     for n, (st, (i, j)) in enumerate(inside):
         sc = station_scores(sm[:, n], flag[:, n], times, st)
-        sc["_pixel"] = {"lat": float(lat[i]), "lon": float(lon[j])}
         series[f"{st.network}/{st.station}"] = sc["_series"]
         for subset in SUBSETS:
             rows.append(
@@ -169,8 +168,8 @@ def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 
                     "lat": st.lat,
                     "lon": st.lon,
                     "depth_m": f"{st.depth[0]:g}-{st.depth[1]:g}",
-                    "pixel_lat": sc["_pixel"]["lat"],
-                    "pixel_lon": sc["_pixel"]["lon"],
+                    "pixel_lat": float(lat[i]),
+                    "pixel_lon": float(lon[j]),
                     "pixels": subset,
                     **sc[subset],
                 }
