@@ -13,6 +13,20 @@ def local_or_url(path: str) -> str:
     return path[len("file://") :] if path.startswith("file://") else path
 
 
+def absolute(path: str) -> str:
+    """``path`` as the client means it, for every process: a local path made absolute, a URL as given.
+
+    Dask workers resolve a relative path against their own working
+    directory, which need not be the caller's: every output (and input)
+    path is made absolute where the command was typed, before a task sees it.
+    ``file://`` URLs become plain absolute paths.
+    """
+    import os
+
+    local = local_or_url(path)
+    return local if "://" in local else os.path.abspath(os.path.expanduser(local))
+
+
 def is_url(path: str) -> bool:
     """Whether ``path`` names a remote (non-local) fsspec location."""
     return "://" in local_or_url(path)
