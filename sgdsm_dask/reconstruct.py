@@ -34,15 +34,15 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .errors import InputError, SgdsmError
+from .errors import ConfigError, InputError, SgdsmError
 from .export import check_folder, clear_folder, export, export_days, finish, known_in, open_result
 from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
-from .io import zarr_store
+from .io import outputs, zarr_store
 from .manifest import export_provenance
 from .model.checkpoint import load, shipped_path
 from .model.fill import FLAG_MEANINGS, FLAG_NOT_FILLED, Filler, PatchState, patch_origins
-from .paths import local_or_url, require_shared
-from .staging.stage import STAGED
+from .paths import absolute, local_or_url, require_shared
+from .staging.stage import PENDING, STAGED
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,12 @@ class ReconstructRequest:
     time_chunk: int = 8
     space_chunk: int | None = None  # None: the staged cube's spatial chunk
     overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
+
+    def __post_init__(self) -> None:
+        # the workers open these paths: each must mean there what it means where the command was typed
+        for name in ("staged", "out", "checkpoint"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, absolute(getattr(self, name)))
 
     def checkpoint_path(self) -> str:
         return self.checkpoint or str(shipped_path("default"))
@@ -186,14 +192,49 @@ def gpu_resources(client: Any) -> dict[str, float] | None:
     return None
 
 
+def check_staged(staged: str) -> Any:
+    """The staged cube's group, once it is known to be a whole staged cube; one line otherwise.
+
+    A cube whose staging stopped half-way would be filled with its
+    unstaged days left empty, and a rerun after the staging finished
+    would find nothing to do: those days would stay unfilled for good.
+    """
+    if not zarr_store.exists(staged):
+        raise InputError(staged, "not a staged cube (no Zarr format 3 store here): run sgdsm stage first")
+    g = zarr_store.open_group(staged, mode="r")
+    kind = outputs.kind_of(dict(g.attrs))
+    if kind != "staged" or not all(name in g for name in ("sm", "precip", "land", "day_status")):
+        what = f"a {outputs.NAMES[kind]}" if kind else "a Zarr store sgdsm did not stage"
+        raise InputError(staged, f"is {what}, not a staged cube: give --store the output of sgdsm stage")
+    status = zarr_store.read_chunks_safely(staged, "day_status", g["day_status"].chunks[0], g["day_status"].shape[0], 0)
+    pending = int(np.count_nonzero(status == PENDING))
+    if pending:
+        raise InputError(
+            staged,
+            f"staging is not finished ({pending} of {status.size} days still pending): "
+            "run the same sgdsm stage command again to finish it, then reconstruct",
+        )
+    return g
+
+
 def _layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
-    g = zarr_store.open_group(req.staged, mode="r")
+    g = check_staged(req.staged)
     nt, ny, nx = g["sm"].shape
-    sc = req.space_chunk or g["sm"].chunks[1]
+    if min(ny, nx) < PATCH:
+        raise InputError(
+            req.staged,
+            f"its region is {ny} x {nx} cells, smaller than the model's {PATCH} x {PATCH}-cell patch "
+            f"({PATCH * 0.25:g} degrees): stage a region at least that large around your area "
+            "(the model needs the context) and cut the result afterwards",
+        )
+    if req.space_chunk is not None and req.space_chunk < 1:
+        raise ConfigError(f"--space-chunk {req.space_chunk}: a spatial block must be at least {PATCH} cells")
+    # by default the staged cube's spatial chunk, whole patches (a region smaller than a chunk has one chunk)
+    sc = req.space_chunk or -(-max(g["sm"].chunks[1:]) // PATCH) * PATCH
     if sc % PATCH:
         raise InputError(req.staged, f"spatial chunk {sc} is not a multiple of the {PATCH}-cell patch")
     if req.time_chunk < 1:
-        raise InputError(req.out, "time chunk must be at least one day")
+        raise ConfigError(f"--time-chunk {req.time_chunk}: a time chunk must be at least one day")
     check_overlap(req.overlap)  # before anything is written
     return Layout(nt, ny, nx, req.time_chunk, sc, hidden, memory, req.overlap)
 
@@ -438,25 +479,25 @@ def reconstruct(
         "days": lay.nt,
         "sgdsm_version": __version__,
     }
+    # --out is written only if it is absent, empty or a reconstruction store (outputs.claim); checked first
+    claim = outputs.claim(req.out, "result", _fingerprint(provenance), overwrite=overwrite and not append)
     # A store resumed or appended to keeps its id; a new or overwritten one draws one (export folders tell by it).
-    kept_store = zarr_store.exists(req.out) and (append or not overwrite)
+    kept_store = claim != "create"
     old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}")) if kept_store else {}
     provenance["store_id"] = old.get("store_id") if kept_store else uuid.uuid4().hex
     # the export folder is checked before anything is written: it may hold another reconstruction's files
     known = check_folder(export_to, export_provenance(req.out, provenance)) if export_to is not None else {}
+    if claim == "other" and not append:
+        raise InputError(
+            req.out,
+            "store holds a reconstruction of another request (checkpoint, staged cube or chunks); "
+            "choose another --out, pass --overwrite, or --append for new days",
+        )
     added = 0
-    if append and zarr_store.exists(req.out):
+    if claim == "create":
+        zarr_store.write_template(req.out, _template(req, lay, provenance), "result")
+    elif append:
         added = _append(req, lay, provenance)
-    elif zarr_store.exists(req.out) and not overwrite:
-        have = zarr_store.read_attrs(req.out).get("reconstruct_fingerprint")
-        if have != _fingerprint(provenance):
-            raise InputError(
-                req.out,
-                "store holds a reconstruction of another request (checkpoint, staged cube or chunks); "
-                "choose another --out, pass --overwrite, or --append for new days",
-            )
-    else:
-        zarr_store.write_template(req.out, _template(req, lay, provenance))
     if export_to is not None:
         clear_folder(export_to)  # only now: a run refused above leaves the folder and its manifest as they were
     done = zarr_store.read_array(req.out, "done")

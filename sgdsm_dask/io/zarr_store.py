@@ -40,10 +40,24 @@ def writing(store: str) -> Iterator[None]:
         raise WriteError.from_os(store, exc) from None
 
 
-def write_template(store: str, template: xr.Dataset) -> None:
-    """Create ``store`` from ``template``: metadata and eager (NumPy) variables only."""
+def write_template(store: str, template: xr.Dataset, kind: str) -> None:
+    """Create the ``kind`` store ``store`` from ``template``: metadata and eager (NumPy) variables only.
+
+    Call it only where :func:`~sgdsm_dask.io.outputs.claim` said ``"create"``:
+    it replaces whatever is at ``store``. The template's fingerprint
+    attribute is written last, once everything else is in place, so a
+    template whose writing stopped is known as such and written again
+    (:mod:`sgdsm_dask.io.outputs`).
+    """
+    from .outputs import FINGERPRINT, KIND
+
+    key = FINGERPRINT[kind]
+    fingerprint = template.attrs[key]
+    body = template.copy()
+    body.attrs = {**{k: v for k, v in template.attrs.items() if k != key}, KIND: kind}
     with writing(store):
-        template.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
+        body.to_zarr(local_or_url(store), mode="w", compute=False, zarr_format=3, consolidated=False)
+    update_attrs(store, {key: fingerprint})
 
 
 def open_group(store: str, mode: str = "r+"):

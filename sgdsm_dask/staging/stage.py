@@ -26,8 +26,8 @@ from .. import __version__
 from ..config import StageConfig
 from ..errors import InputError
 from ..grid import PATCH, Region
-from ..io import zarr_store
-from ..paths import require_shared
+from ..io import outputs, zarr_store
+from ..paths import absolute, require_shared
 from ..readers.cube import CubeInfo, read_cube_block
 from ..readers.imerg import read_imerg_day
 from ..readers.landmask import land_mask
@@ -50,6 +50,10 @@ class StageRequest:
     config: StageConfig = field(default_factory=StageConfig)
     plans: tuple[DayPlan, ...] = ()
     cube: CubeInfo | None = None
+
+    def __post_init__(self) -> None:
+        # the workers write the store: the path must mean there what it means here
+        object.__setattr__(self, "out", absolute(self.out))
 
     def dates(self) -> np.ndarray:
         if self.cube is not None:
@@ -234,18 +238,18 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
 
 
 def _prepare_store(req: StageRequest, overwrite: bool) -> np.ndarray:
-    """Create the store, or check it belongs to this request; return ``day_status``."""
+    """Create the store, or check it belongs to this request (:func:`outputs.claim`); return ``day_status``."""
     nt = req.dates().size
-    if zarr_store.exists(req.out) and not overwrite:
-        attrs = zarr_store.read_attrs(req.out)
-        if attrs.get("stage_fingerprint") != req.fingerprint():
-            raise InputError(
-                req.out,
-                "store exists and was staged from a different request (dates, region, band, chunks or files); "
-                "choose another --out or pass --overwrite",
-            )
+    claim = outputs.claim(req.out, "staged", req.fingerprint(), overwrite=overwrite)
+    if claim == "other":
+        raise InputError(
+            req.out,
+            "store exists and was staged from a different request (dates, region, band, chunks or files); "
+            "choose another --out or pass --overwrite",
+        )
+    if claim == "resume":
         return zarr_store.read_chunks_safely(req.out, "day_status", req.config.time_chunk, nt, PENDING)
-    zarr_store.write_template(req.out, _template(req))
+    zarr_store.write_template(req.out, _template(req), "staged")
     return np.full(nt, PENDING, dtype=np.int8)
 
 

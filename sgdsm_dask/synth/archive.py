@@ -15,6 +15,7 @@ day's gaps) are again written in parallel.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,9 +29,10 @@ import xarray as xr
 
 from .. import __version__
 from ..config import SensorTimeline
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..grid import LAT, Region
-from ..io import zarr_store
+from ..io import outputs, zarr_store
+from ..paths import absolute
 from ..readers.landmask import land_mask
 from ..regrid import ConservativeRegridder, regular_edges
 from . import physics
@@ -155,12 +157,35 @@ def _truth_template(req: SynthRequest, chunk: int) -> xr.Dataset:
             "Conventions": "CF-1.8",
             "source": f"sgdsm-dask {__version__} synthetic generator",
             "synth_request": json.dumps(_request_json(req)),
+            "synth_fingerprint": _fingerprint(req),
         },
     )
     ds["time"].encoding.update({"units": "days since 1970-01-01", "dtype": "int32"})
     for name in ("sm", "precip", "gap_cause"):
         ds[name].encoding["chunks"] = chunks
     return ds
+
+
+def _fingerprint(req: SynthRequest) -> str:
+    """The archive's identity: another request's files must never be mixed into its folder."""
+    return hashlib.sha256(json.dumps(_request_json(req), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _claim_folder(req: SynthRequest) -> Path:
+    """The archive's folder, if it is absent, empty or this request's archive; one line otherwise."""
+    out = Path(absolute(req.out_dir))
+    truth = str(out / "truth.zarr")
+    if outputs.entries(str(out)) and not outputs.entries(truth):
+        raise InputError(
+            str(out), "exists and is not a synthetic archive of sgdsm; nothing in it was touched: choose another folder"
+        )
+    if outputs.claim(truth, "truth", _fingerprint(req)) == "other":
+        raise InputError(
+            str(out),
+            "holds the synthetic archive of another request (dates, region, seed or missing days); "
+            "its files would be mixed with the new ones: choose another folder",
+        )
+    return out
 
 
 def _request_json(req: SynthRequest) -> dict[str, Any]:
@@ -214,10 +239,10 @@ def write_archive(
         sensors.append(s)
     if req.region.shape[0] < 1 or req.days < 1:
         raise ConfigError("synth needs at least one day and one cell")
-    out = Path(req.out_dir)
+    out = _claim_folder(req)
     out.mkdir(parents=True, exist_ok=True)
     truth = str(out / "truth.zarr")
-    zarr_store.write_template(truth, _truth_template(req, req.days_per_task))
+    zarr_store.write_template(truth, _truth_template(req, req.days_per_task), "truth")
 
     statics = physics.static_fields(req.seed)
     bucket = physics.Bucket(statics, req.region)

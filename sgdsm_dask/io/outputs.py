@@ -1,0 +1,107 @@
+"""Where a store may be written: one rule for every Zarr store sgdsm creates.
+
+A store is written only if its path is absent, an empty folder, or a store
+of ours of the same kind: the same request (resumed), an unfinished
+template (written again), or another request when the user asked for
+``--overwrite``. Anything else is refused before a byte is written, with
+one line naming the path, whatever the flags: a folder of the user's (the
+archive, the inputs, the working directory), an export folder, a Zarr
+store another program wrote, a staged cube given as a result store.
+
+A store records what it is in two attributes of its root group: the kind
+(``sgdsm_store``: ``staged``, ``result`` or ``truth``), written with the
+template, and its request's fingerprint, written only once the whole
+template is in place. A store with the kind but no fingerprint is a
+template whose writing stopped (a full disk, a kill): it holds nothing
+yet, so it is written again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from ..errors import InputError
+from ..paths import is_url, local_or_url
+
+KIND = "sgdsm_store"
+#: The fingerprint attribute of each kind (stores from before ``sgdsm_store`` are known by it).
+FINGERPRINT = {"staged": "stage_fingerprint", "result": "reconstruct_fingerprint", "truth": "synth_fingerprint"}
+NAMES = {"staged": "staged cube", "result": "reconstruction store", "truth": "synthetic truth store"}
+
+Claim = Literal["create", "resume", "other"]
+
+
+def entries(path: str) -> list[str] | None:
+    """The names directly under ``path``; None where nothing is there, ``[name]`` for a file."""
+    local = local_or_url(path)
+    if not is_url(local):
+        if not os.path.lexists(local):
+            return None
+        return sorted(os.listdir(local)) if os.path.isdir(local) else [os.path.basename(local)]
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(local)
+    if not fs.exists(root):
+        return None
+    if not fs.isdir(root):
+        return [root.rsplit("/", 1)[-1]]
+    return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False))
+
+
+def kind_of(attrs: Mapping[str, Any]) -> str | None:
+    """The kind of sgdsm store whose root attributes are ``attrs``; None for a store sgdsm did not write."""
+    if attrs.get(KIND) in FINGERPRINT:
+        return str(attrs[KIND])
+    return next((kind for kind, key in FINGERPRINT.items() if key in attrs), None)
+
+
+def claim(path: str, kind: str, fingerprint: str, *, overwrite: bool = False) -> Claim:
+    """Whether ``path`` may hold the ``kind`` store of the request ``fingerprint``, and how.
+
+    Returns ``"create"`` (absent, empty, an unfinished template of ours, or
+    ours with ``overwrite``), ``"resume"`` (ours, the same request) or
+    ``"other"`` (ours, another request: the caller says what to do).
+    Raises :class:`InputError` for anything else; nothing is touched.
+    """
+    found = entries(path)
+    if not found:
+        return "create"
+    attrs = _root_attrs(path)
+    if attrs is None:
+        shown = ", ".join(repr(n) for n in found[:3]) + (", ..." if len(found) > 3 else "")
+        raise InputError(
+            path,
+            f"exists and is not a store of sgdsm (it holds {len(found)} entries: {shown}); nothing was written "
+            "and nothing in it was touched: choose another --out, or empty it yourself",
+        )
+    have = kind_of(attrs)
+    if have is None:
+        raise InputError(
+            path,
+            "is a Zarr store that sgdsm did not write; nothing in it was touched: choose another --out",
+        )
+    if have != kind:
+        raise InputError(
+            path,
+            f"is a {NAMES[have]} of sgdsm, not a {NAMES[kind]}; nothing in it was touched "
+            "(--overwrite replaces a store of the same kind only): choose another --out",
+        )
+    if FINGERPRINT[kind] not in attrs or overwrite:
+        return "create"
+    return "resume" if attrs[FINGERPRINT[kind]] == fingerprint else "other"
+
+
+def _root_attrs(path: str) -> dict[str, Any] | None:
+    """The root group's attributes of the Zarr store at ``path``; None if it is not one."""
+    import zarr
+
+    try:
+        return dict(zarr.open_group(local_or_url(path), mode="r").attrs)
+    except (FileNotFoundError, KeyError, ValueError, TypeError, OSError):
+        return None
+    except Exception as exc:  # noqa: BLE001 - zarr's own errors for a folder that is no group
+        if exc.__class__.__module__.startswith("zarr"):
+            return None
+        raise
