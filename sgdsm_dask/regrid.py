@@ -13,11 +13,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+#: Overlaps below this fraction of the destination interval are rounding, not shared area.
+_TOUCH = 1e-9
+
 
 def overlap_matrix(src_edges: np.ndarray, dst_edges: np.ndarray) -> sp.csr_matrix:
     """Lengths shared by each destination interval (rows) and source interval (columns).
 
-    Both edge arrays must be monotonic, in either direction.
+    Both edge arrays must be monotonic, in either direction. Intervals that
+    only touch (an overlap of rounding size) share nothing.
     """
     src = np.asarray(src_edges, dtype=np.float64)
     dst = np.asarray(dst_edges, dtype=np.float64)
@@ -36,7 +40,9 @@ def overlap_matrix(src_edges: np.ndarray, dst_edges: np.ndarray) -> sp.csr_matri
         if j.size == 0:
             continue
         ov = np.minimum(s_hi_sorted[j], d_hi[i]) - np.maximum(s_lo_sorted[j], d_lo[i])
-        keep = ov > 0
+        # Cells that only touch share a rounding error (5e-17), not an area: such a weight
+        # would give a cell with no valid source of its own the value of its neighbour.
+        keep = ov > _TOUCH * (d_hi[i] - d_lo[i])
         rows.append(np.full(int(keep.sum()), i))
         cols.append(order[j[keep]])
         vals.append(ov[keep])
