@@ -15,8 +15,10 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from ..errors import InputError
-from ..grid import LAT, LON, Region, check_axis
+from ..grid import LAT, LON, Region
+from .axes import axis_problem, west_east
 from .ncfile import open_nc, read_raw
+from .units import check_no_inf, check_sm, sm_divisor
 
 #: Sensor spelling in GES DISC file names -> our sensor names.
 SENSOR_ALIASES = {
@@ -67,23 +69,6 @@ def parse_lprm_name(path: str) -> LprmName | None:
     return LprmName(path=str(path), sensor=sensor, date=date, orbit_pass=m["pass"], version=m["version"])
 
 
-def _units_to_fraction(path: str, var: str, units: str, valid: np.ndarray) -> float:
-    """Divisor that turns stored values into m3/m3, checked against the values."""
-    u = units.strip().lower().replace(" ", "")
-    vmax = float(valid.max()) if valid.size else 0.0
-    if u in ("percent", "%", "pct"):
-        if valid.size > 100 and vmax <= 1.0 and np.count_nonzero(valid) > 0.5 * valid.size:
-            raise InputError(
-                path, f"{var} says units=percent but every value is <= 1: the values look like fractions (m3/m3)"
-            )
-        return 100.0
-    if u in ("m3m-3", "m3/m3", "m^3/m^3", "cm3cm-3", "cm3/cm3", "1", ""):
-        if vmax > 1.0:
-            raise InputError(path, f"{var} has values up to {vmax:g} but units={units!r}: the values look like percent")
-        return 1.0
-    raise InputError(path, f"{var} has units {units!r}; expected percent or m3 m-3")
-
-
 def read_lprm_day(path: str, region: Region | None = None, band: str = "c1") -> np.ndarray:
     """One LPRM L3 day as float32 m3/m3 on ``region`` (NaN where not retrieved).
 
@@ -99,8 +84,11 @@ def read_lprm_day(path: str, region: Region | None = None, band: str = "c1") -> 
     Raises
     ------
     InputError
-        A missing variable, a grid other than 0.25 deg global, values whose
-        units do not match, or a day with no valid pixel at all.
+        A missing variable, a grid other than 0.25 deg global (said exactly:
+        which axis, its size, order, step or offset), units that are not
+        volumetric soil moisture or that the values contradict, infinite
+        values or values outside 0..1 m3/m3, or a day with no valid pixel.
+        Longitudes east first or on 0..360 are read where they say.
     """
     region = region or Region()
     var = f"soil_moisture_{band}"
@@ -121,13 +109,10 @@ def read_lprm_day(path: str, region: Region | None = None, band: str = "c1") -> 
     if lat.size > 1 and lat[0] < lat[-1]:
         lat = lat[::-1]
         data = data[::-1, :]
-    if not (check_axis(lat, LAT) and check_axis(lon, LON)):
-        step = abs(float(lat[1] - lat[0])) if lat.size > 1 else float("nan")
-        raise InputError(
-            path,
-            f"wrong grid: {lat.size} x {lon.size} cells with {step:g} deg latitude step; "
-            f"expected the global 0.25 deg grid of {LAT.size} x {LON.size}",
-        )
+    lon, data = west_east(lon, data, axis=1)
+    problem = axis_problem("Latitude", lat, LAT) or axis_problem("Longitude", lon, LON)
+    if problem:
+        raise InputError(path, f"wrong grid: {problem} (the global 0.25 deg grid is {LAT.size} x {LON.size})")
 
     fill = raw.attrs.get("_FillValue", -32767)
     invalid = data == fill
@@ -136,17 +121,10 @@ def read_lprm_day(path: str, region: Region | None = None, band: str = "c1") -> 
     scale = np.float32(raw.attrs.get("scale_factor", 1.0))
     offset = np.float32(raw.attrs.get("add_offset", 0.0))
     values = data.astype(np.float32) * scale + offset
-    valid = values[~invalid]
-    if valid.size == 0:
-        raise InputError(path, f"{var} is _FillValue everywhere: an empty day")
-    if not np.all(np.isfinite(valid)):
-        raise InputError(path, f"{var} holds non-finite values")
-    divisor = _units_to_fraction(path, var, str(raw.attrs.get("units", "")), valid)
-    # Divide in float32, like reading the file and dividing by 100 does, so the
-    # staged values are exactly soil_moisture_c1 / 100.
-    values = values / np.float32(divisor)
     values[invalid] = np.nan
-    bad = np.count_nonzero((values < 0) | (values > 1))
-    if bad:
-        raise InputError(path, f"{var} has {bad} values outside 0..1 m3/m3 after unit conversion")
+    check_no_inf(path, var, values)
+    if not np.isfinite(values).any():
+        raise InputError(path, f"{var} is _FillValue everywhere: an empty day")
+    units = str(raw.attrs.get("units", ""))
+    values = check_sm(path, var, units, values, sm_divisor(path, var, units))
     return np.ascontiguousarray(values[region.slices])
