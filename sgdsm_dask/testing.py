@@ -40,6 +40,8 @@ BAD_KINDS = {
     "fraction_as_percent": "look like fractions",
     "all_fill": "empty day",
     "swapped_dims": "dimensions",
+    "infinite_sm": "infinite values",
+    "shifted_lon": "Longitude centres run",
 }
 
 
@@ -103,6 +105,16 @@ def write_bad_lprm(kind: str, good: str | os.PathLike, folder: str | os.PathLike
             v[:] = frac
         elif kind == "all_fill":
             v[:] = np.full(raw.shape, -32767, dtype=np.int16)
+        elif kind == "infinite_sm":  # a float copy of the variable, with inf in a scatter of cells
+            ds.renameVariable("soil_moisture_c1", "soil_moisture_c1_int16")
+            f = ds.createVariable("soil_moisture_c1", "f4", v.dimensions, fill_value=np.float32(-32767))
+            f.units = "percent"
+            values = raw.astype(np.float32)
+            values[values.shape[0] // 2 :: 9, values.shape[1] // 2 :: 7] = np.inf
+            f[:] = values
+        elif kind == "shifted_lon":  # cell edges stored as centres: every longitude a half cell west
+            lon = ds.variables["Longitude"]
+            lon[:] = lon[:] - 0.125
         else:
             raise ValueError(f"unknown bad kind {kind!r}")
     return out
@@ -113,6 +125,8 @@ BAD_IMERG_KINDS = {
     "negative_precip": "negative precipitation",
     "infinite_precip": "infinite",
     "truncated": "truncated or corrupt",
+    "huge_precip": "more than the greatest rainfall ever measured",
+    "elsewhere": "none of the region",
 }
 
 
@@ -123,11 +137,15 @@ def write_bad_imerg(kind: str, good: str | os.PathLike, folder: str | os.PathLik
     good, out = _broken_copy(good, folder, 1 / 3 if kind == "truncated" else None)
     if kind == "truncated":
         return out
-    values = {"negative_precip": -4.0, "infinite_precip": np.inf}
-    if kind not in values:
+    values = {"negative_precip": -4.0, "infinite_precip": np.inf, "huge_precip": 1e30}
+    if kind not in values and kind != "elsewhere":
         raise ValueError(f"unknown bad kind {kind!r}")
     shutil.copy(good, out)
     with netCDF4.Dataset(out, "a") as ds:
+        if kind == "elsewhere":  # the same file half the world away: it covers none of the region
+            lon = ds.variables["lon"]
+            lon[:] = lon[:] + 180.0
+            return out
         v = next(ds.variables[n] for n in IMERG_VARIABLES if n in ds.variables)  # V07 or V06 daily
         v.set_auto_maskandscale(False)
         block = v[0, :, :]

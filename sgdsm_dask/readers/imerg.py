@@ -19,7 +19,9 @@ import numpy as np
 from ..errors import InputError
 from ..grid import Region
 from ..regrid import ConservativeRegridder, regular_edges
+from .axes import west_east
 from .ncfile import find_var, open_nc, read_raw, variable_names
+from .units import check_precip, precip_factor
 
 SHORT_NAME = "GPM_3IMERGDF"
 VARIABLES = ("precipitation", "precipitationCal")
@@ -56,6 +58,27 @@ def _axis_key(path: str, name: str, values: np.ndarray) -> tuple[float, float, i
     return (round(float(v[0]), 4), round(float(v[-1]), 4), int(v.size))
 
 
+def _check_covers(path: str, lat_key: tuple, lon_key: tuple, region: Region) -> None:
+    """Refuse a file that holds none of ``region``: its rain would be all NaN, as if the day had none measured.
+
+    A file that covers part of the region (an OPeNDAP subset) is read: cells
+    it does not reach are NaN, rain unavailable there (never zero), and the
+    model takes them as such.
+    """
+    half = 0.05  # half an IMERG cell
+    south, north = sorted((lat_key[0], lat_key[1]))
+    west, east = sorted((lon_key[0], lon_key[1]))
+    south, north, west, east = south - half, north + half, west - half, east + half
+    w, s, e, n = region.bounds
+    if west < e and w < east and south < n and s < north:
+        return
+    raise InputError(
+        path,
+        f"covers {west:g},{south:g},{east:g},{north:g} (W,S,E,N) but none of the region {region.to_text()}: "
+        "it holds no rain for any of it",
+    )
+
+
 def read_imerg_day(path: str, region: Region | None = None) -> np.ndarray:
     """One day of IMERG precipitation in mm/day on ``region`` (float32, NaN where not covered).
 
@@ -63,7 +86,10 @@ def read_imerg_day(path: str, region: Region | None = None) -> np.ndarray:
     ------
     InputError
         No precipitation variable, a grid other than 0.1 deg, unknown units,
-        or negative or infinite precipitation.
+        precipitation that is infinite, negative or above the world's greatest
+        24-hour rainfall (:data:`~sgdsm_dask.readers.units.MAX_DAILY_MM`), or a
+        file that covers none of ``region``. NaN is no value, like the fill
+        value; longitudes on 0..360 are read where they say.
     """
     region = region or Region()
     with open_nc(path) as ds:
@@ -99,23 +125,14 @@ def read_imerg_day(path: str, region: Region | None = None) -> np.ndarray:
     if "scale_factor" in raw.attrs or "add_offset" in raw.attrs:
         data = data * np.float32(raw.attrs.get("scale_factor", 1.0)) + np.float32(raw.attrs.get("add_offset", 0.0))
     data[missing] = np.nan
-    finite = np.isfinite(data)
-    if np.any(~finite & ~missing):
-        raise InputError(path, f"{name} holds infinite or NaN values that are not the fill value")
-    neg = np.count_nonzero(data[finite] < 0)
-    if neg:
-        raise InputError(path, f"{name} has {neg} negative precipitation values")
+    units = raw.attrs.get("units", raw.attrs.get("Units"))
+    data *= np.float32(precip_factor(path, name, None if units is None else str(units), amounts=False))
+    # a half-hourly file (group Grid) holds a rate over half an hour; a daily file, the day's mean
+    data = check_precip(path, name, data, period_hours=0.5 if group is not ds else 24.0)
 
-    units = str(raw.attrs.get("units", raw.attrs.get("Units", ""))).strip().lower().replace(" ", "")
-    if units in ("mm/day", "mmday-1", "mm/d", "mmd-1"):
-        factor = 1.0
-    elif units in ("mm/hr", "mm/h", "mmh-1", "mmhr-1"):
-        factor = 24.0  # a half-hourly rate, as the equivalent daily amount
-    else:
-        raise InputError(path, f"{name} has units {units!r}; expected mm/day (daily) or mm/hr (half-hourly)")
-    if factor != 1.0:
-        data *= np.float32(factor)
-
-    regrid = _regridder(_axis_key(path, "lat", lat), _axis_key(path, "lon", lon), region)
+    lon, data = west_east(lon, data, axis=1)
+    lat_key, lon_key = _axis_key(path, "lat", lat), _axis_key(path, "lon", lon)
+    _check_covers(path, lat_key, lon_key, region)
+    regrid = _regridder(lat_key, lon_key, region)
     mean, _coverage = regrid(data)
     return mean
