@@ -176,7 +176,7 @@ def train(
             _, raw, _ = net(b["s"], b["m"], b["p"], b["land"], warm_state(net, b))
             loss, e, c = eq12(raw, b, tcfg.alpha)
             if not torch.isfinite(loss):
-                raise ConfigError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
+                raise diverged(out, epoch, f"the loss became {loss.item()}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.clip > 0:
@@ -186,6 +186,9 @@ def train(
             se += e.item()
             cnt += c.item()
         sched.step()
+        bad = next((k for k, v in net.state_dict().items() if v.is_floating_point() and not v.isfinite().all()), None)
+        if bad is not None:  # a finite loss with an infinite gradient: the step itself broke the weights
+            raise diverged(out, epoch, f"the weights {bad!r} became NaN or infinite")
         val = evaluate_rmse(net, samples, val_idx, norm, device, tcfg.batch)
         rec = {
             "epoch": epoch + 1,
@@ -206,6 +209,16 @@ def train(
     if start >= tcfg.epochs:
         log(f"{out} already holds {start} epochs; nothing to do")
     return history
+
+
+def diverged(out: Path, epoch: int, what: str) -> ConfigError:
+    """The error of a training that diverged in epoch ``epoch + 1``; ``out`` still holds the last finished epoch.
+
+    Raised before that epoch's checkpoint is written, so a diverged run
+    never leaves NaN weights for ``reconstruct`` to fill the record with.
+    """
+    kept = f"{out} keeps epoch {epoch}, the last good one" if epoch else f"nothing was written to {out}"
+    return ConfigError(f"training diverged in epoch {epoch + 1}: {what}; {kept}; lower --lr and train again")
 
 
 @torch.no_grad()
