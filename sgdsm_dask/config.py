@@ -7,6 +7,7 @@ models or plain arguments.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -22,12 +23,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def iso_date(value: object) -> object:
+    """A date field's value as a date: ``YYYY-MM-DD`` text, or a ``ValueError`` that quotes it.
+
+    Run files are read with dates left as text (:func:`load_yaml`), so that
+    ``2015-02-30`` or ``yesterday`` is named with its field, not a traceback
+    from the YAML parser or pydantic's "input is too short".
+    """
+    if value is None or isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        why = f": {exc}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else ""
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD){why}") from None
+
+
 class SensorPeriod(Strict):
     """One sensor used for a span of days (both ends included)."""
 
     sensor: Literal["AMSR-E", "WindSat", "AMSR2"]
     start: dt.date
     end: dt.date | None = None  # open-ended: still flying
+
+    _dates = field_validator("start", "end", mode="before")(iso_date)
 
     @model_validator(mode="after")
     def _ordered(self) -> SensorPeriod:
@@ -88,8 +108,24 @@ def invalid(where: str | Path, exc: ValueError) -> ConfigError:
     parts = []
     for e in errors():
         loc = ".".join(str(x) for x in e["loc"])
-        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+        msg = e["msg"].removeprefix("Value error, ")  # our own rule's text says it all
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return ConfigError(f"{where}: " + "; ".join(parts))
+
+
+def _loader() -> type:
+    """YAML's safe loader with dates kept as text: the models parse them, and name a bad one with its field.
+
+    PyYAML itself turns ``2015-02-30`` into a ``ValueError`` with neither
+    the file nor the field.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    return Loader
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -98,7 +134,7 @@ def load_yaml(path: str | Path) -> dict:
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.load(p.read_text(), Loader=_loader())  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{p}: configuration file not found") from None
     except yaml.YAMLError as exc:
@@ -118,6 +154,8 @@ class RunStage(StageConfig):
     start: dt.date | None = None
     end: dt.date | None = None
     region: str | None = None  # "W,S,E,N"
+
+    _dates = field_validator("start", "end", mode="before")(iso_date)
 
     @field_validator("region")
     @classmethod
