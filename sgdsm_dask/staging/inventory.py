@@ -1,13 +1,15 @@
 """Which file serves which day: list the archive, apply the sensor timeline.
 
 Missing days are recorded as missing, duplicate days are an error that
-names both files (or a recorded skip with ``on_error="skip"``).
+names both files (or a recorded skip with ``on_error="skip"``). A request
+that leaves no day with a file of its sensor is an error that says why,
+not an empty cube.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ..config import SensorTimeline
@@ -66,7 +68,10 @@ def plan_days(
 
     The range defaults to the span of the LPRM files. Only descending-pass
     files of the sensor the timeline names for a day are used; files of other
-    sensors are ignored for that day.
+    sensors are ignored for that day. If that leaves no day with a file (all
+    files outside their sensor's period, or outside ``start``..``end``), an
+    InputError naming ``lprm_root`` says so: staging would write a cube of
+    missing days and report success.
     """
     by_day: dict[tuple[dt.date, str], list[str]] = defaultdict(list)
     ascending = []
@@ -121,4 +126,25 @@ def plan_days(
             )
         )
         day += dt.timedelta(days=1)
+    if not any(p.lprm or p.problem for p in plans):
+        raise InputError(lprm_root or "lprm", no_usable_day(by_day, timeline, start, end))
     return plans
+
+
+def no_usable_day(
+    by_day: dict[tuple[dt.date, str], list[str]], timeline: SensorTimeline, start: dt.date, end: dt.date
+) -> str:
+    """Why no day from ``start`` to ``end`` has a file: the files' dates, or their sensors' periods in the timeline."""
+    n = sum(len(files) for files in by_day.values())
+    days = sorted(d for d, _ in by_day)
+    inside = {key: files for key, files in by_day.items() if start <= key[0] <= end}
+    if not inside:
+        return f"no usable day: none of the {n} LPRM files ({days[0]}..{days[-1]}) is dated {start}..{end}"
+    counts = Counter(sensor for (_, sensor), files in inside.items() for _ in files)
+    parts = []
+    for sensor, k in sorted(counts.items()):
+        dated = sorted(d for d, s in inside if s == sensor)
+        spans = [f"{p.start}..{p.end}" if p.end else f"from {p.start}" for p in timeline.periods if p.sensor == sensor]
+        where = f"{'all ' * (k > 1)}outside the {sensor} timeline {', '.join(spans)}" if spans else "not in the timeline"
+        parts.append(f"{k} {sensor} file{'s' if k > 1 else ''} ({dated[0]}..{dated[-1]}), {where}")
+    return f"no usable day {start}..{end}: " + "; ".join(parts) + " (each day uses its timeline sensor's file only)"
