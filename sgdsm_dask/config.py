@@ -102,15 +102,20 @@ class StageConfig(Strict):
 
 def invalid(where: str | Path, exc: ValueError) -> ConfigError:
     """One line for a pydantic validation error: ``where: field: rule; field: rule``."""
+    return ConfigError(f"{where}: {rules(exc)}")
+
+
+def rules(exc: Exception) -> str:
+    """A validation error as ``field: rule; field: rule`` on one line (pydantic's own text spans several)."""
     errors = getattr(exc, "errors", None)
     if errors is None:  # a plain ValueError
-        return ConfigError(f"{where}: {exc}")
+        return str(exc)
     parts = []
     for e in errors():
         loc = ".".join(str(x) for x in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")  # our own rule's text says it all
         parts.append(f"{loc}: {msg}" if loc else msg)
-    return ConfigError(f"{where}: " + "; ".join(parts))
+    return "; ".join(parts)
 
 
 def _loader() -> type:

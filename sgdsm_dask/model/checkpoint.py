@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..config import rules
 from ..errors import InputError
 from ..io.files import atomic_write, sha256
 from .network import LSTMCNN, ModelConfig, Normalisation
@@ -212,8 +213,8 @@ def _checked(p: Path, raw: Any) -> Checkpoint:
         config = ModelConfig(**raw["config"])
         norm = Normalisation(**raw["normalisation"])
     except (TypeError, ValueError) as exc:
-        raise InputError(str(p), f"configuration in the checkpoint is invalid ({_one_line(exc)})") from None
-    odd = [name for name, v in norm.model_dump().items() if not math.isfinite(v)]
+        raise InputError(str(p), f"configuration in the checkpoint is invalid ({rules(exc)})") from None
+    odd = [name for name, v in norm.model_dump().items() if isinstance(v, float) and not math.isfinite(v)]
     if odd:
         raise InputError(str(p), f"normalisation {odd[0]!r} is {getattr(norm, odd[0])}, not a finite number")
     weights = raw["state_dict"]
@@ -231,14 +232,6 @@ def _checked(p: Path, raw: Any) -> Checkpoint:
     ck.check_fits()
     ck.check_finite()
     return ck
-
-
-def _one_line(exc: Exception) -> str:
-    """A validation error as ``field: rule; field: rule`` (pydantic's own text spans several lines)."""
-    errors = getattr(exc, "errors", None)
-    if errors is None:
-        return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    return "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors())
 
 
 def _dtype(dtype: torch.dtype) -> str:
