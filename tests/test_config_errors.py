@@ -56,7 +56,10 @@ def _run_file(tmp_path, **stage) -> Path:
 @pytest.mark.parametrize(
     "stage, rule",
     [
-        ({"start": "2015-02-30"}, "stage.start: '2015-02-30' is not a date (YYYY-MM-DD): day is out of range for month"),
+        (
+            {"start": "2015-02-30"},
+            "stage.start: '2015-02-30' is not a date (YYYY-MM-DD): day is out of range for month",
+        ),
         ({"end": "yesterday"}, "stage.end: 'yesterday' is not a date (YYYY-MM-DD)"),
         ({"end": "2015-4-1"}, "stage.end: '2015-4-1' is not a date (YYYY-MM-DD)"),
         (

@@ -165,7 +165,9 @@ def _sidecar_hash(side: Path, name: str) -> str:
     hashes = [m for m in map(_HASH_LINE.fullmatch, lines) if m]
     found = hashes if len(hashes) < 2 else [m for m in hashes if m.group(2) and Path(m.group(2)).name == name]
     if len(found) != 1:  # several files' hashes (a SHA256SUMS list) need exactly one line naming this file
-        what = "is empty" if not lines else f"holds no single hash line for {name}" if hashes else "is not a SHA-256 line"
+        what = (
+            "is empty" if not lines else f"holds no single hash line for {name}" if hashes else "is not a SHA-256 line"
+        )
         raise InputError(
             str(side),
             f"{what}; expected {name}'s SHA-256 (64 hex digits, optionally then the name), "

@@ -145,6 +145,8 @@ def no_usable_day(
     for sensor, k in sorted(counts.items()):
         dated = sorted(d for d, s in inside if s == sensor)
         spans = [f"{p.start}..{p.end}" if p.end else f"from {p.start}" for p in timeline.periods if p.sensor == sensor]
-        where = f"{'all ' * (k > 1)}outside the {sensor} timeline {', '.join(spans)}" if spans else "not in the timeline"
+        where = (
+            f"{'all ' * (k > 1)}outside the {sensor} timeline {', '.join(spans)}" if spans else "not in the timeline"
+        )
         parts.append(f"{k} {sensor} file{'s' if k > 1 else ''} ({dated[0]}..{dated[-1]}), {where}")
     return f"no usable day {start}..{end}: " + "; ".join(parts) + " (each day uses its timeline sensor's file only)"
