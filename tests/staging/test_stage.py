@@ -41,9 +41,10 @@ def test_plan_records_missing_days_and_follows_the_timeline(archive):
     assert [p.date for p in plans] == [dt.date(2015, 4, 1) + dt.timedelta(days=i) for i in range(10)]
     gap = plans[4]
     assert gap.date == dt.date(2015, 4, 5) and gap.lprm is None and gap.imerg is not None
-    # A timeline that says WindSat flew in April 2015 finds no WindSat file: every day is missing.
+    # A timeline that says WindSat flew in April 2015 finds no WindSat file: no usable day, which is an error.
     windsat = SensorTimeline(periods=(SensorPeriod(sensor="WindSat", start=dt.date(2015, 1, 1)),))
-    assert all(p.lprm is None for p in plan_days(list_files(str(archive / "lprm")), [], windsat))
+    with pytest.raises(InputError, match="9 AMSR2 files .*not in the timeline"):
+        plan_days(list_files(str(archive / "lprm")), [], windsat)
 
 
 def test_duplicate_dates_are_named_or_skipped(archive, tmp_path):
