@@ -234,8 +234,8 @@ def check_sm(path: str, var: str, units: str | None, stored: np.ndarray, divisor
     if bad:
         raise InputError(
             path,
-            f"{var} has {bad} values outside 0..1 m3/m3 after unit conversion "
-            f"({float(conv.min()):g} to {float(conv.max()):g})",
+            f"{var} has {bad} values outside 0..1 m3/m3 read as {units or 'm3 m-3'} "
+            f"({float(conv.min()):g} to {float(conv.max()):g} m3/m3): not soil moisture",
         )
     if conv.size and (conv.min() < 0 or conv.max() > 1):
         out = np.clip(out, np.float32(0), np.float32(1))  # NaN stays NaN
