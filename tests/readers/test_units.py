@@ -394,3 +394,22 @@ def test_a_calendar_without_dates_is_named(calendar, first, words, tmp_path, cli
     cube = _calendar_cube(tmp_path / f"{calendar}.nc", calendar, first)
     line = _refused(cube, tmp_path, client, capsys, *words)
     assert "units missing" not in line
+
+
+@pytest.mark.parametrize("layout", ["zero_to_360", "east_first"])
+def test_cube_longitudes_on_0_360_or_east_first_are_read_where_they_say(layout, tmp_path, client):
+    west = Region.from_bounds(-2, 40, 0, 42)  # 358..360 E on a 0..360 axis
+    sm = (np.arange(west.shape[1], dtype=np.float32) / 100 + 0.1)[None, None, :].repeat(2, 0).repeat(8, 1)
+    lon = west.lon % 360 if layout == "zero_to_360" else west.lon[::-1]
+    stored = sm if layout == "zero_to_360" else sm[:, :, ::-1]
+    ds = xr.Dataset(
+        {"sm": (("time", "lat", "lon"), stored, {"units": "m3 m-3"})},
+        coords={"time": np.array(DAYS[:2], dtype="datetime64[ns]"), "lat": west.lat, "lon": lon},
+    )
+    cube = tmp_path / f"{layout}.nc"
+    ds.to_netcdf(cube)
+    rc, out = _stage(cube, tmp_path, client)
+    assert rc == 0
+    np.testing.assert_array_equal(_staged(out, "sm")[0], sm)
+    with xr.open_zarr(out, consolidated=False) as staged:
+        np.testing.assert_allclose(staged.lon.values, west.lon)
