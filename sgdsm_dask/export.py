@@ -9,6 +9,12 @@ exists (trusted while it is unchanged since the folder's manifest, hashed
 again otherwise: :func:`check_folder`). Days that were not reconstructed (missing in the archive) get no
 file, like the 7115 files of the published record.
 
+A folder is written only if it is absent, empty, or the export folder of
+this reconstruction (its manifest or marker says so: :func:`check_folder`);
+anything else is one line naming it, and nothing in it is touched. A day is
+written only if its values agree with its flags (:func:`check_values`): a
+result store with a chunk missing or damaged is named, not exported as NaN.
+
 With ``cog`` each day also gets ``SGD-SM2_YYYYMMDD.tif``, a Cloud-Optimized
 GeoTIFF of ``sm`` (float32, north up, EPSG:4326, NaN as nodata, DEFLATE,
 internal tiles and overviews) for GIS users; ``flag`` stays in the NetCDF.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +37,14 @@ import xarray as xr
 from . import __version__, manifest
 from .errors import InputError
 from .io import zarr_store
-from .io.files import atomic_write, file_entry
+from .io.files import atomic_write, file_entry, write_failure
 from .model.fill import FLAG_FILLED, FLAG_MEANINGS, FLAG_NOT_FILLED, FLAG_OBSERVED
-from .paths import local_or_url, require_shared
+from .paths import absolute, is_url, local_or_url, require_shared
 
 PREFIX = "SGD-SM2_"
+_OURS = (rf"{PREFIX}\d{{8}}\.(nc|tif)", *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER)))
+#: The temporary files of an export's atomic writes: a stopped run's, removed by :func:`clear_folder`.
+TEMPORARY = re.compile(r"\.(" + "|".join(_OURS) + r")\.part")
 _HDF5_WRITE = threading.Lock()  # HDF5 is not thread-safe: one file write at a time per process
 
 ENCODING = {
@@ -54,9 +64,59 @@ def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
     return f"{PREFIX}{t.year:04d}{t.month:02d}{t.day:02d}{suffix}"  # %Y does not pad years before 1000
 
 
+#: Advice for a result store whose values cannot be trusted: its chunks are marked done, so only a rebuild redoes them.
+REBUILD = (
+    "rebuild it with sgdsm reconstruct --overwrite (a plain rerun skips chunks marked done), "
+    "then export it into a new folder"
+)
+
+
 def open_result(result: str) -> xr.Dataset:
     """The result store as NumPy-backed lazy arrays (no Dask graph inside a task)."""
     return xr.open_zarr(local_or_url(result), consolidated=False, chunks=None)
+
+
+def folder(out_dir: str | os.PathLike) -> str:
+    """``out_dir`` as the plain absolute path of a local folder, as the client means it.
+
+    ``file://`` URLs are plain paths (else a folder named ``file:`` would
+    appear in the working directory), and a relative path is made absolute
+    here, where the command was typed, since Dask workers resolve it against
+    their own working directory. Object stores are refused until export
+    writes them (NetCDF needs a local file).
+    """
+    local = local_or_url(str(out_dir))
+    if is_url(local):
+        raise InputError(
+            str(out_dir),
+            "sgdsm export writes local folders only for now (a path or a file:// URL); "
+            "object stores such as s3:// or memory:// come in a later release",
+        )
+    return absolute(local)
+
+
+def check_result(result: str) -> None:
+    """One line unless ``result`` is a reconstruction store of ``sgdsm reconstruct``; reads attributes only."""
+    if not zarr_store.exists(result):
+        local = local_or_url(result)
+        if not is_url(local) and not os.path.lexists(local):
+            raise InputError(result, "no such store (give the --out store of sgdsm reconstruct)")
+        raise InputError(result, "not a Zarr store: give the --out store of sgdsm reconstruct")
+    attrs = zarr_store.read_attrs(result)
+    if attrs.get("sgdsm_store") == "staged" or "stage_fingerprint" in attrs:
+        raise InputError(
+            result,
+            "is a staged cube, not a reconstruction: run sgdsm reconstruct --store on it first, "
+            "then export the reconstruction store it writes",
+        )
+    group = zarr_store.open_group(result, mode="r")
+    missing = [name for name in ("sm", "flag", "done", "time") if name not in group]
+    if missing or not (attrs.get("sgdsm_store") == "result" or "reconstruct_fingerprint" in attrs):
+        what = f"no {missing[0]!r} array" if missing else "no reconstruction provenance"
+        raise InputError(
+            result,
+            f"is a Zarr store that sgdsm reconstruct did not write ({what}): give the --out store of sgdsm reconstruct",
+        )
 
 
 def _dataset(result: str, days: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
@@ -129,6 +189,46 @@ def _write_cog(ds: xr.Dataset, path: Path) -> None:
     sm.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor=3, blocksize=256)
 
 
+def read_days(result: str, src: xr.Dataset, t0: int, t1: int) -> xr.Dataset:
+    """``sm`` and ``flag`` of days ``t0`` to ``t1``, loaded; a chunk that cannot be decoded is one line naming the store."""
+    block = src[["sm", "flag"]].isel(time=slice(t0, t1))
+    for name in ("sm", "flag"):
+        try:
+            block[name].variable.load()
+        except (RuntimeError, ValueError) as exc:  # a codec's or zarr's error: a chunk cut short or overwritten
+            first, last = (pd.Timestamp(t) for t in src["time"].values[[t0, t1 - 1]])
+            days = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+            raise InputError(
+                result, f"{name} of the days {days} cannot be read ({exc}): the store is damaged; {REBUILD}"
+            ) from None
+    return block
+
+
+def check_values(result: str, block: xr.Dataset) -> None:
+    """One line naming ``result`` and the first day whose values contradict their flags; nothing to write then.
+
+    A pixel flagged observed or reconstructed holds a finite value in [0, 1],
+    one flagged not reconstructed holds NaN. A chunk of ``sm`` that is
+    missing reads as NaN, one of ``flag`` as 0 (observed): exported, they
+    would give files of NaN under flags that promise values, and a manifest
+    that verifies.
+    """
+    sm, flag = block["sm"].values, block["flag"].values
+    valued = (flag == FLAG_OBSERVED) | (flag == FLAG_FILLED)
+    without = valued & ~((sm >= 0) & (sm <= 1))  # NaN compares False
+    stray = ~valued & ((flag != FLAG_NOT_FILLED) | ~np.isnan(sm))
+    for i, when in enumerate(block["time"].values):
+        n, m = int(without[i].sum()), int(stray[i].sum())
+        if n or m:
+            what = [f"{n} pixels flagged observed or reconstructed hold NaN or a value outside [0, 1]"] if n else []
+            what += [f"{m} pixels hold a value or flag other than NaN where flagged not reconstructed"] if m else []
+            raise InputError(
+                result,
+                f"{pd.Timestamp(when):%Y-%m-%d}: {'; '.join(what)}: a chunk of the store is missing or damaged, "
+                f"so no file was written for that day; {REBUILD}",
+            )
+
+
 def export_days(
     result: str,
     out_dir: str,
@@ -148,6 +248,7 @@ def export_days(
     observed or reconstructed pixel (not staged) gets no file and None.
     """
     known = known or {}
+    out_dir = local_or_url(str(out_dir))
     src = open_result(result)
     times = src["time"].values[t0:t1]
     finals = [Path(out_dir) / day_name(when) for when in times]
@@ -156,7 +257,9 @@ def export_days(
     kept = {}
     for f in (f for files in wanted for f in files if f.exists()):
         listed, st = known.get(f.name), f.stat()
-        if listed and st.st_size == listed["bytes"] and st.st_mtime_ns <= listed["listed_ns"]:
+        # a modification time can be set back (os.utime, cp -p, rsync -t); the inode change time cannot
+        unchanged = max(st.st_mtime_ns, st.st_ctime_ns) <= listed["listed_ns"] if listed else False
+        if listed and st.st_size == listed["bytes"] and unchanged:
             kept[f.name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
             continue
         entry = file_entry(f)
@@ -166,7 +269,8 @@ def export_days(
             kept[f.name] = entry
     if all(f.name in kept for files in wanted for f in files):
         return [{f.name: kept[f.name] for f in files} for files in wanted]
-    block = src[["sm", "flag"]].isel(time=slice(t0, t1)).load()
+    block = read_days(result, src, t0, t1)
+    check_values(result, block)  # before any file of the chunk is written
     full = _dataset(result, block, src.attrs)
     entries: list[dict[str, Any] | None] = []
     for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
@@ -184,6 +288,7 @@ def export_days(
 
 def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None]) -> dict[str, Any]:
     """Write the folder's manifest once every day's files are in place; the export's summary."""
+    out_dir = folder(out_dir)
     days = [e for e in entries if e is not None]
     files = {name: entry for day in days for name, entry in day.items()}
     path = manifest.write(out_dir, files, manifest.export_provenance(result))
@@ -206,10 +311,16 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
             ds.dump_to_store(store, encoding=ENCODING)
         finally:
             store.close()
-    except RuntimeError as exc:
-        if not str(exc).startswith("NetCDF:"):
+    except (RuntimeError, OSError) as exc:
+        if isinstance(exc, RuntimeError) and not str(exc).startswith("NetCDF:"):
             raise
-        # HDF5 does not pass the errno on: say what a failed write usually is
+        # netCDF reports a file it cannot create as EACCES (a full disk too), HDF5 a failed write without an
+        # errno: the same write of a few blocks, by the operating system, says what it is
+        cause = write_failure(path)
+        if isinstance(exc, OSError):
+            raise (cause or exc) from None
+        if cause is not None:
+            raise OSError(cause.errno, f"{exc}: {cause.strerror}") from None
         why = f"{exc}: the disk is full, a quota or file-size limit was reached, or the folder is not writable"
         raise OSError(why) from None
 
@@ -218,44 +329,96 @@ def check_folder(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str
     """What ``out_dir`` already holds for the run ``provenance`` (:func:`manifest.export_provenance`) describes.
 
     Changes nothing, so that it can run before anything else is checked or
-    written. Refuses a folder whose manifest comes from another
-    reconstruction (another result store, checkpoint, tiling, region or
-    band; :func:`manifest.identity`): its files would otherwise be kept and
-    listed under this run's provenance. Returns the previous manifest's
+    written. ``out_dir`` may be absent or empty, or the export folder of
+    this reconstruction: its manifest or, for an export that was killed
+    before its manifest, its marker (:func:`manifest.claim`) says so.
+    Refused with one line, the folder untouched: a folder whose manifest or
+    marker comes from another reconstruction (another result store,
+    checkpoint, tiling, region or band; :func:`manifest.identity`), daily
+    files that neither identifies, and files that are not an export's (the
+    user's): they would otherwise be kept and listed under this run's
+    provenance, or mixed with its files. Returns the previous manifest's
     entries (:func:`manifest.recorded`): a kept file is trusted without
     reading it while its size is the recorded one and it has not been
-    modified since the manifest was written, hashed otherwise and written
-    again if its hash changed, so the same command repairs what ``sgdsm
-    verify`` finds.
+    modified or changed since the manifest was written, hashed otherwise and
+    written again if its hash changed, so the same command repairs what
+    ``sgdsm verify`` finds.
     """
-    old = manifest.previous(out_dir)
-    if old is None:
-        return {}
-    was = manifest.identity(old.get("provenance") or {})
+    out_dir = folder(out_dir)
     now = manifest.identity(provenance)
-    if was != now:
-        # the settings that differ; the store's id alone only when nothing else does (a rebuilt store)
-        keys = [k for k in now if was.get(k) != now[k] and k != "store_id"] or ["store_id"]
-        diff = ", ".join(f"{k} {was.get(k)!r} -> {now[k]!r}" for k in keys)
+    old = manifest.previous(out_dir)
+    if old is not None:
+        _same_reconstruction(out_dir, manifest.identity(old.get("provenance") or {}), now)
+        return manifest.recorded(old, out_dir)
+    names = _entries(out_dir)
+    daily = [name for name in names if manifest.SAFE_NAME.fullmatch(name)]
+    mark = manifest.owner(out_dir)
+    if mark is not None:
+        if daily:  # a marked folder without daily files holds nothing to mix: any export may take it
+            _same_reconstruction(out_dir, mark, now)
+        return {}
+    if daily:
         raise InputError(
             out_dir,
-            f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
+            f"holds daily files of an export sgdsm cannot identify ({len(daily)}, such as {daily[0]}; "
+            f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
+            "choose another folder, or remove them to export here",
         )
-    return manifest.recorded(old, out_dir)
+    theirs = [name for name in names if not TEMPORARY.fullmatch(name)]
+    if theirs:
+        shown = ", ".join(repr(n) for n in theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+        raise InputError(
+            out_dir,
+            f"is not an export folder of sgdsm (it holds {len(theirs)} other entries: {shown}); "
+            "nothing in it was touched: choose a new or empty folder",
+        )
+    return {}
 
 
-def clear_folder(out_dir: str) -> None:
-    """Make ``out_dir`` ready to change: create it, drop its manifest and a stopped run's temporary files."""
+def _entries(out_dir: str) -> list[str]:
+    """The names in ``out_dir``; none where it is absent or not a folder (creating it says what that is)."""
+    try:
+        return sorted(os.listdir(out_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any]) -> None:
+    """One line unless the reconstruction ``was`` (a folder's manifest or marker) is ``now``'s."""
+    if was == now:
+        return
+    # the settings that differ; the store's id alone only when nothing else does (a rebuilt store)
+    keys = [k for k in now if was.get(k) != now[k] and k != "store_id"] or ["store_id"]
+    diff = ", ".join(f"{k} {was.get(k)!r} -> {now[k]!r}" for k in keys)
+    raise InputError(
+        out_dir,
+        f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
+    )
+
+
+def clear_folder(out_dir: str, provenance: dict[str, Any] | None = None) -> None:
+    """Make ``out_dir`` ready to change: create it, mark it as ``provenance``'s, drop its manifest and temporaries.
+
+    The marker (:func:`manifest.claim`) is written before the manifest is
+    removed and before any daily file, so that the folder is known as this
+    reconstruction's at every moment; run :func:`check_folder` first.
+    Without ``provenance`` (callers from before the marker) no marker is
+    written, and a killed export then leaves daily files no one can claim.
+    """
+    out_dir = folder(out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if provenance is not None:
+        manifest.claim(out_dir, provenance)
     manifest.remove(out_dir)
-    for stale in Path(out_dir).glob(f".{PREFIX}*.part"):
-        stale.unlink()
+    for stale in Path(out_dir).iterdir():
+        if TEMPORARY.fullmatch(stale.name):
+            stale.unlink()
 
 
 def prepare(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """:func:`check_folder`, then :func:`clear_folder`: ``sgdsm export``'s first step."""
     known = check_folder(out_dir, provenance)
-    clear_folder(out_dir)
+    clear_folder(out_dir, provenance)
     return known
 
 
@@ -286,14 +449,17 @@ def export(
     ``known``: what :func:`prepare` returned, when the caller already
     prepared the folder.
     """
-    if not zarr_store.exists(result):
-        raise InputError(result, "not a reconstruction store (run sgdsm reconstruct first)")
+    out_dir = folder(out_dir)
+    check_result(result)
     require_shared(result, client, "read")
+    try:
+        finished = finished_chunks(result)
+    except (RuntimeError, ValueError) as exc:  # a codec's error: a chunk of the markers cut short or overwritten
+        raise InputError(result, f"its done markers cannot be read ({exc}): the store is damaged; {REBUILD}") from None
     if known is None:
         known = prepare(out_dir, manifest.export_provenance(result))
     times = open_result(result)["time"].values
     tc = zarr_store.open_group(result, mode="r")["sm"].chunks[0]
-    finished = finished_chunks(result)
     chunks = [(t0, min(times.size, t0 + tc)) for t0 in range(0, times.size, tc)]
     ready = [(t0, t1) for k, (t0, t1) in enumerate(chunks) if finished[k]]
     entries: list[dict[str, Any] | None] = []

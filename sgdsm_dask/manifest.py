@@ -9,7 +9,14 @@ unaltered; a folder without one holds an export that did not finish.
 checkpoint and SHA-256, the staged cube and the source file of every day,
 the sgdsm version, the command) and ``files``: each file's name, size and
 SHA-256. ``SHA256SUMS`` beside it holds the same hashes in the format of
-``sha256sum -c``, for users without sgdsm.
+``sha256sum -c``, for users without sgdsm; :func:`verify` checks both.
+
+Before it writes its first file an export marks the folder as its own
+(``.sgdsm-export.json``: :func:`claim`, holding :func:`identity` of the
+reconstruction), and drops the mark once its manifest is written. A killed
+export leaves daily files without a manifest; the marker says whose they
+are, so the same reconstruction's export resumes there and another's is
+refused instead of listing them as its own.
 """
 
 from __future__ import annotations
@@ -30,25 +37,58 @@ from .io.files import atomic_write, file_entry
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
+MARKER = ".sgdsm-export.json"
 FORMAT = "sgdsm-manifest-1"
+MARKER_FORMAT = "sgdsm-export-folder-1"
 #: The only names a manifest may list: the daily files of :func:`sgdsm_dask.export.day_name`.
 SAFE_NAME = re.compile(r"SGD-SM2_\d{8}\.(nc|tif)")
+#: A line of ``SHA256SUMS`` as ``sha256sum`` writes it (text or binary mode).
+SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 
 
 def previous(out_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """The folder's manifest as written, or None without a readable one (a new folder, a stopped export)."""
+    """The folder's manifest as written, or None without a readable one (a new folder, a stopped export).
+
+    A ``manifest.json`` of another format is not ours (another program's):
+    None as well, so that the folder is judged by what else it holds.
+    """
     try:
         doc = json.loads((Path(out_dir) / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
+    ours = isinstance(doc, dict) and doc.get("format") == FORMAT and isinstance(doc.get("files"), dict)
+    return doc if ours else None
+
+
+def owner(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The :func:`identity` of the reconstruction whose export marked ``out_dir`` (:func:`claim`); None if unmarked."""
+    try:
+        doc = json.loads((Path(out_dir) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    ours = isinstance(doc, dict) and doc.get("format") == MARKER_FORMAT and isinstance(doc.get("identity"), dict)
+    return doc["identity"] if ours else None
+
+
+def claim(out_dir: str | os.PathLike, provenance: dict[str, Any]) -> None:
+    """Mark ``out_dir`` as the export folder of the reconstruction ``provenance`` describes (atomically).
+
+    Written before the first daily file, so that every file in the folder
+    can be told apart from another reconstruction's even when the export
+    is killed before its manifest.
+    """
+    doc = {"format": MARKER_FORMAT, "identity": identity(provenance), "result_store": provenance.get("result_store")}
+    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    atomic_write(Path(out_dir) / MARKER, lambda tmp: tmp.write_text(text))
 
 
 def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     """Name -> ``{"sha256", "bytes", "listed_ns"}`` of a manifest's daily files (none for None).
 
     ``listed_ns`` is the modification time of ``out_dir``'s manifest file (0
-    without ``out_dir``): a file not modified after it is the file listed.
+    without ``out_dir``): a file whose modification and inode change times
+    are both not after it is the file listed (a user can set a file's
+    modification time back, but not its change time).
     """
     if doc is None:
         return {}
@@ -58,7 +98,7 @@ def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = Non
         listed_ns = 0
     return {
         str(k): {
-            "sha256": str(v["sha256"]),
+            "sha256": str(v["sha256"]).lower(),  # sha256sum and hashlib write lower case; others may not
             "bytes": v["bytes"] if isinstance(v.get("bytes"), int) else -1,
             "listed_ns": listed_ns,
         }
@@ -89,7 +129,11 @@ def remove(out_dir: str | os.PathLike) -> None:
 
 
 def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], provenance: dict[str, Any]) -> Path:
-    """Write ``manifest.json`` and ``SHA256SUMS`` (each to a temporary name, then renamed)."""
+    """Write ``manifest.json`` and ``SHA256SUMS`` (each to a temporary name, then renamed), then drop the marker.
+
+    From then on the manifest says whose the folder is (:func:`claim`), and
+    a finished folder holds nothing but its daily files and these two.
+    """
     out = Path(out_dir)
     bad = [name for name in files if not SAFE_NAME.fullmatch(name)]
     if bad:
@@ -105,6 +149,7 @@ def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], pr
     sums = "".join(f"{files[name]['sha256']}  {name}\n" for name in sorted(files))
     for name, text in ((SUMS, sums), (MANIFEST, json.dumps(doc, indent=1) + "\n")):  # the manifest last
         atomic_write(out / name, lambda tmp, text=text: tmp.write_text(text))
+    (out / MARKER).unlink(missing_ok=True)
     return out / MANIFEST
 
 
@@ -138,7 +183,10 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
 
     Problems: a file missing, of another size or hash; a daily file in the
     folder that the manifest does not list; a listed name that is not a
-    daily file name (a manifest edited to reach outside the folder).
+    daily file name (a manifest edited to reach outside the folder); a
+    ``SHA256SUMS`` that is missing or disagrees with the manifest
+    (:func:`_check_sums`), since users without sgdsm check the folder by it.
+    Hashes compare regardless of case.
     """
     out = Path(out_dir)
     path = out / MANIFEST
@@ -171,7 +219,7 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
         got = file_entry(f)
         if got["bytes"] != want.get("bytes"):
             return name, f"size {got['bytes']} bytes, the manifest says {want.get('bytes')}"
-        if got["sha256"] != want.get("sha256"):
+        if got["sha256"] != str(want.get("sha256")).lower():
             return (
                 name,
                 f"SHA-256 {got['sha256'][:12]}... differs from the manifest's {str(want.get('sha256'))[:12]}...",
@@ -187,6 +235,7 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
     for f in sorted(out.iterdir()):
         if SAFE_NAME.fullmatch(f.name) and f.name not in listed:
             problems.append((f.name, "not in the manifest"))
+    problems += [(SUMS, problem) for problem in _check_sums(out / SUMS, safe)]  # the others are named above
     prov = doc.get("provenance")
     return {
         "out": str(out),
@@ -194,3 +243,40 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
         "problems": problems,
         "provenance": prov if isinstance(prov, dict) else {},
     }
+
+
+def _check_sums(path: Path, listed: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What is wrong with ``SHA256SUMS`` against the manifest's ``listed`` files (checked against the files).
+
+    ``sha256sum -c SHA256SUMS`` must check exactly the files the manifest
+    lists, with the same hashes: a line that differs, a file left out or a
+    file added would pass or fail there while ``sgdsm verify`` says otherwise.
+    ``listed`` holds the manifest's daily file records only; a line naming
+    anything else is reported without being looked at.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return ["missing: sha256sum -c cannot check this folder; run the same sgdsm export again to write it"]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"cannot be read ({exc}); run the same sgdsm export again to write it"]
+    problems, sums = [], {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = SUMS_LINE.fullmatch(line)
+        if match is None:
+            problems.append(f"line {number} is not a 'SHA-256  file name' line: {line[:60]!r}")
+        elif not SAFE_NAME.fullmatch(match[2]):
+            problems.append(f"line {number} names {match[2][:60]!r}, not a daily file name")
+        elif match[2] in sums:
+            problems.append(f"lists {match[2]} twice")
+        else:
+            sums[match[2]] = match[1].lower()
+    for name in sorted(set(listed) - set(sums)):
+        problems.append(f"does not list {name}, which {MANIFEST} lists")
+    for name in sorted(set(sums) - set(listed)):
+        problems.append(f"lists {name}, which {MANIFEST} does not")
+    for name in sorted(set(sums) & set(listed)):
+        want = str(listed[name].get("sha256")).lower()
+        if sums[name] != want:
+            problems.append(f"{name}: SHA-256 {sums[name][:12]}... differs from {MANIFEST}'s {want[:12]}...")
+    return problems

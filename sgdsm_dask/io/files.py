@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Callable
@@ -43,3 +44,27 @@ def atomic_write(final: str | os.PathLike, write: Callable[[Path], None]) -> Non
         if isinstance(exc, OSError):
             raise WriteError.from_os(str(final), exc) from None
         raise
+
+
+#: Bytes :func:`write_failure` tries to add: more than HDF5 writes at once, little enough to cost nothing.
+PROBE_BYTES = 1 << 16
+
+
+def write_failure(path: str | os.PathLike) -> OSError | None:
+    """Why writing ``path`` fails, found by appending to it: the operating system's error, or None if it does not.
+
+    Libraries that write a whole file do not always pass the errno on:
+    HDF5 says only "HDF error", and netCDF reports any failure to create its
+    file as ``EACCES`` (Permission denied), a full disk included. Appending
+    (never truncating, so what filled the disk is still there) and syncing
+    a few blocks fails the same way their write did, with the real cause
+    (``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EACCES``). The caller removes ``path``.
+    """
+    try:
+        with open(path, "ab") as f:
+            f.write(bytes(PROBE_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        return exc if exc.errno is not None else OSError(errno.EIO, str(exc))
+    return None
