@@ -227,7 +227,7 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
             if plan.imerg is not None:
                 try:
                     precip[i] = read_imerg_day(plan.imerg, req.region)
-                    pavail[i] = True
+                    pavail[i] = bool(np.isfinite(precip[i]).any())  # all fill over the region: unavailable
                 except InputError as exc:
                     if not skip:
                         raise

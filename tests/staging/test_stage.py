@@ -187,3 +187,25 @@ def test_a_block_is_committed_only_when_its_status_is_written(archive, tmp_path,
     fresh = tmp_path / "fresh.zarr"
     stage(_request(archive, fresh))
     xr.testing.assert_identical(_open(store).drop_attrs(), _open(fresh).drop_attrs())
+
+
+def test_a_day_whose_rain_is_all_fill_over_the_region_is_unavailable_not_zero(archive, tmp_path):
+    import netCDF4
+
+    from sgdsm_dask.readers.imerg import VARIABLES
+
+    imerg = tmp_path / "imerg"
+    shutil.copytree(archive / "imerg", imerg)
+    day = next(f for f in sorted(imerg.rglob("*.nc4")) if "20150402" in f.name)
+    with netCDF4.Dataset(day, "a") as ds:  # a file that covers the region but holds only its fill value there
+        v = next(ds.variables[n] for n in VARIABLES if n in ds.variables)
+        v.set_auto_maskandscale(False)
+        v[:] = np.full(v.shape, v.getncattr("_FillValue"), v.dtype)
+    plans = plan_days(list_files(str(archive / "lprm")), list_files(str(imerg)), TL)
+    req = StageRequest(
+        out=str(tmp_path / "s.zarr"), region=SMALL_REGION, config=StageConfig(time_chunk=2), plans=tuple(plans)
+    )
+    stage(req)
+    g = zarr.open_group(req.out, mode="r")
+    assert not g["precip_available"][1] and np.isnan(g["precip"][1]).all()
+    assert g["precip_available"][[0, 2, 3]].all() and g["day_status"][1] == STAGED
