@@ -38,7 +38,9 @@ class WriteError(InputError):
         why = exc.strerror or str(exc) or exc.__class__.__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             then = "make the folder writable and run the same command again to resume"
-        elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, None):
+        elif exc.errno == errno.ENOSPC:
+            then = "the disk is full; free space and run the same command again to resume"
+        elif exc.errno in (errno.EDQUOT, errno.EFBIG, None):
             # None: a library that did not pass the errno on (HDF5); most often a full disk
             then = "free space and run the same command again to resume"
         else:
