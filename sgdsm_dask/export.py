@@ -366,10 +366,10 @@ def check_folder(out_dir: str, provenance: dict[str, Any]) -> dict[str, dict[str
         )
     theirs = [name for name in names if not TEMPORARY.fullmatch(name)]
     if theirs:
-        shown = ", ".join(repr(n) for n in theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+        shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
         raise InputError(
             out_dir,
-            f"is not an export folder of sgdsm (it holds {len(theirs)} other entries: {shown}); "
+            f"is not an export folder of sgdsm (it holds {shown}, which no sgdsm export wrote); "
             "nothing in it was touched: choose a new or empty folder",
         )
     return {}

@@ -12,6 +12,7 @@ import os
 import shutil
 
 import pytest
+import xarray as xr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io.files import file_entry
@@ -32,7 +33,10 @@ def test_a_file_changed_with_its_mtime_set_back_is_read_again_and_repaired(rec_a
     os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))  # the old modification time, set back
     assert changed.stat().st_size == st.st_size and changed.stat().st_mtime_ns == st.st_mtime_ns
     assert main(args) == 0
-    assert changed.read_bytes() == good  # read, found changed and written again
+    assert changed.read_bytes() != bytes(bad)  # read, found changed and written again (its history time is new)
+    (tmp_path / "good.nc").write_bytes(good)
+    with xr.open_dataset(changed) as now, xr.open_dataset(tmp_path / "good.nc") as was:
+        xr.testing.assert_identical(now[["sm", "flag"]], was[["sm", "flag"]])
     assert {name: (daily / name).stat().st_ino for name in others} == others  # the others trusted, not rewritten
     assert main(["verify", str(daily)]) == 0
 
