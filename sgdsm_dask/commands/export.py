@@ -1,0 +1,34 @@
+"""``sgdsm export``: one CF NetCDF4 file per day from a reconstruction store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._common import cluster_options, connected
+
+HELP = "one CF NetCDF4 file per day from a reconstruction store"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, metavar="RESULT", help="the reconstruction store")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of the daily files and their manifest")
+    p.add_argument("--cog", action="store_true", help="also a Cloud-Optimized GeoTIFF of sm per day, for GIS")
+    cluster_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export import export
+    from ..pipeline import progress_bar
+
+    with connected(args) as client, progress_bar(None, "export", unit="day") as bar:
+        summary = export(args.store, args.out, client, progress=bar.update, cog=args.cog)
+    if summary["days_unfinished"]:
+        print(
+            f"warning: {summary['days_unfinished']} days of {args.store} are not reconstructed in every block yet "
+            "and got no file; finish sgdsm reconstruct, then export again",
+            file=sys.stderr,
+        )
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,36 @@
+"""``sgdsm reconstruct``: fill a staged cube with the LSTM-CNN, chains of tasks along time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._common import cluster_options, connected, model_options, options
+
+HELP = "fill a staged cube with the LSTM-CNN, chains of tasks along time"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, metavar="STAGED", help="the staged cube to fill")
+    p.add_argument("--out", required=True, metavar="RESULT", help="the result store to write or resume")
+    model_options(p)
+    p.add_argument("--time-chunk", type=int, default=8, metavar="DAYS", help="days per task of a chain")
+    p.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
+    p.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
+    p.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
+    p.add_argument("--export", metavar="DIR", help="also write the daily files, overlapped (default: none)")
+    p.add_argument("--cog", action="store_true", help="with --export: a Cloud-Optimized GeoTIFF per day as well")
+    cluster_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import reconstruct_step
+    from ..reconstruct import ReconstructRequest
+
+    req = ReconstructRequest(args.store, **options(args, "out", "checkpoint", "time_chunk", "space_chunk", "overlap"))
+    with connected(args) as client:
+        summary = reconstruct_step(
+            req, client, overwrite=args.overwrite, append=args.append, export_to=args.export, cog=args.cog
+        )
+    print(json.dumps(summary))
+    return 0

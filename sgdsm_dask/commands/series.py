@@ -1,0 +1,27 @@
+"""``sgdsm series``: observed, reconstructed and precipitation over time at one pixel (Fig. 9-11)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import lonlat
+
+HELP = "observed, reconstructed and precipitation over time at a pixel (Fig. 9-11)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", required=True, metavar="STAGED", help="the staged store (observations, rain)")
+    p.add_argument("--result", required=True, metavar="RESULT", help="its reconstruction")
+    p.add_argument("--at", required=True, type=lonlat, metavar="LON,LAT", help="the nearest pixel is drawn")
+    p.add_argument("--out", default=None, metavar="PNG", help="default: series_<lat>N_<lon>E.png here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..plots import product_series
+
+    lon, lat = args.at
+    out = Path(args.out or f"series_{lat:.3f}N_{lon:.3f}E.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(product_series(args.store, args.result, lon, lat, out))
+    return 0
