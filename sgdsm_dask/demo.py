@@ -12,45 +12,49 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from .config import StageConfig
+from .config import RunConfig, RunExport, RunReconstruct, RunStage
 from .grid import Region
+from .pipeline import pipeline, progress_bar
 from .plots import reconstruction_quicklook, stage_quicklook
-from .reconstruct import ReconstructRequest, reconstruct
-from .staging import StageRequest, plan_days, stage
-from .staging.inventory import list_files
 from .synth import SynthRequest, write_archive
 
 DEMO_REGION = Region.from_bounds(-20.0, -36.0, 52.0, 60.0)
 DEMO_START = dt.date(2015, 4, 1)
 
 
+def demo_config(out_dir: Path) -> RunConfig:
+    """The demo's run: its archive in ``out_dir`` staged, reconstructed and exported afresh, as ``sgdsm run`` does."""
+    archive = out_dir / "archive"
+    return RunConfig(
+        stage=RunStage(
+            lprm=str(archive / "lprm"),
+            imerg=str(archive / "imerg"),
+            out=str(out_dir / "staged.zarr"),
+            region=DEMO_REGION.to_text(),
+            overwrite=True,
+        ),
+        reconstruct=RunReconstruct(out=str(out_dir / "reconstructed.zarr"), overwrite=True),
+        export=RunExport(out=str(out_dir / "daily")),
+    )
+
+
 def run_demo(out_dir: Path, client: Any, days: int = 30) -> dict[str, str]:
     """Run the demo into ``out_dir``; returns what was written where."""
-    from tqdm.auto import tqdm
-
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / "archive"
     req = SynthRequest(str(archive), DEMO_START, days, DEMO_REGION, seed=2015)
-    with tqdm(total=days, desc="synth", unit="day", disable=None) as bar:
+    with progress_bar(days, "synth") as bar:
         write_archive(req, client, progress=bar.update)
-    config = StageConfig()
-    plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
-    store = str(out_dir / "staged.zarr")
-    sreq = StageRequest(out=store, region=DEMO_REGION, config=config, plans=tuple(plans))
-    with tqdm(total=days, desc="stage", unit="day", disable=None) as bar:
-        stage(sreq, client, overwrite=True, progress=bar.update)
-    png = stage_quicklook(store, out_dir / "quicklook.png", truth=str(archive / "truth.zarr"))
-    result = str(out_dir / "reconstructed.zarr")
-    rreq = ReconstructRequest(staged=store, out=result, time_chunk=config.time_chunk)
-    daily = out_dir / "daily"
-    with tqdm(desc="reconstruct + daily files", unit="task", disable=None) as bar:  # as sgdsm run does
-        reconstruct(rreq, client, overwrite=True, progress=bar.update, export_to=str(daily))
-    after = reconstruction_quicklook(store, result, out_dir / "reconstruction.png", truth=str(archive / "truth.zarr"))
+    config = demo_config(out_dir)
+    pipeline(config, client)
+    store, result, truth = config.stage.out, config.reconstruct.out, str(archive / "truth.zarr")
+    png = stage_quicklook(store, out_dir / "quicklook.png", truth=truth)
+    after = reconstruction_quicklook(store, result, out_dir / "reconstruction.png", truth=truth)
     return {
         "archive": str(archive),
         "staged cube": store,
         "reconstruction": result,
-        "daily files": str(daily),
+        "daily files": str(config.export.out),
         "picture (staged)": str(png),
         "picture (before/after)": str(after),
     }
