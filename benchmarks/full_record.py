@@ -5,10 +5,10 @@
 1. Writes a global synthetic archive of LONG days (real file layouts; not
    timed).
 2. For SHORT and LONG days, each on a fresh local cluster of K worker
-   processes (one thread each) whose workers have loaded the model: stage
-   the raw files (``sgdsm stage``), then reconstruct with the shipped
-   ``default`` checkpoint and write one NetCDF4 file per day
-   (``sgdsm reconstruct --export``). Both timed.
+   processes (one thread each) whose workers have loaded the model, what
+   ``sgdsm run`` does (:func:`sgdsm_dask.pipeline.pipeline`): stage the raw
+   files, then reconstruct with the shipped ``default`` checkpoint and
+   write one NetCDF4 file per day. Both steps timed.
 3. ``projected_full_record_hours``: 7115 days (2002-06-19 to 2022-03-31
    after the paper's gaps; SPEC) at the LONG run's seconds per day, staging
    plus reconstruction plus export. ``scaling_linearity``: seconds per day
@@ -43,22 +43,21 @@ import numpy as np
 import xarray as xr
 
 from sgdsm_dask.cluster import connect
-from sgdsm_dask.config import StageConfig
+from sgdsm_dask.config import RunConfig, RunExport, RunReconstruct, RunStage, StageConfig
 from sgdsm_dask.export import _dataset, _write_netcdf, day_name
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.model.checkpoint import load
 from sgdsm_dask.model.fill import Filler
+from sgdsm_dask.pipeline import Run, build_stage_request
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
 from sgdsm_dask.readers.landmask import land_mask
-from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
-from sgdsm_dask.staging import StageRequest, plan_days, stage
-from sgdsm_dask.staging.inventory import list_files
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 from .reconstruct_bench import _warm
 
 FULL_RECORD_DAYS = 7115
+START = dt.date(2015, 4, 1)  # the synthetic archive's first day
 
 
 def plain_loop(plans, region: Region, out_dir: Path) -> float:
@@ -86,23 +85,36 @@ def plain_loop(plans, region: Region, out_dir: Path) -> float:
     return time.perf_counter() - t
 
 
-def _timed_run(plans, region: Region, tmp: Path, workers: int, time_chunk: int, space_chunk: int | None) -> dict:
-    n = len(plans)
-    config = StageConfig(time_chunk=time_chunk)
-    staged, result = str(tmp / f"staged{n}.zarr"), str(tmp / f"result{n}.zarr")
+def run_config(archive: Path, region: Region, tmp: Path, n: int, time_chunk: int, space_chunk: int | None) -> RunConfig:
+    """``sgdsm run``'s configuration for the first ``n`` days of ``archive``; ``space_chunk`` chunks the staged cube."""
+    chunks = {"time_chunk": time_chunk} | ({"space_chunk": space_chunk} if space_chunk else {})
+    stage = RunStage(
+        lprm=str(archive / "lprm"),
+        imerg=str(archive / "imerg"),
+        out=str(tmp / f"staged{n}.zarr"),
+        end=START + dt.timedelta(days=n - 1),
+        region=region.to_text(),
+        **chunks,
+    )
+    return RunConfig(
+        stage=stage,
+        reconstruct=RunReconstruct(out=str(tmp / f"result{n}.zarr"), time_chunk=time_chunk),
+        export=RunExport(out=str(tmp / f"daily{n}")),
+    )
+
+
+def _timed_run(config: RunConfig, workers: int) -> dict:
+    """``sgdsm run`` of ``config`` on a fresh cluster whose workers have loaded the model; each step timed."""
+    planned = Run.plan(config)
+    n = len(planned.stage.plans)
     with connect(n_workers=workers) as client:
-        rreq = ReconstructRequest(staged, result, time_chunk=time_chunk, space_chunk=space_chunk)
-        client.run(_warm, rreq.checkpoint_path(), load().sha256, DEFAULT_OVERLAP)
-        t = time.perf_counter()
-        stage(StageRequest(out=staged, region=region, config=config, plans=tuple(plans)), client)
-        stage_s = time.perf_counter() - t
-        t = time.perf_counter()
-        summary = reconstruct(rreq, client, export_to=str(tmp / f"daily{n}"))
-        e2e_s = time.perf_counter() - t
+        client.run(_warm, planned.reconstruct.checkpoint_path(), load().sha256, DEFAULT_OVERLAP)
+        summary = planned.execute(client, progress=None)
+    stage_s, e2e_s = summary.seconds["stage"], summary.seconds["reconstruct"]
     return {
         "days": n,
-        "blocks": summary["blocks"],
-        "files": summary["daily_files"],
+        "blocks": summary.reconstruct["blocks"],
+        "files": summary.reconstruct["daily_files"],
         "stage_s": round(stage_s, 2),
         "reconstruct_export_s": round(e2e_s, 2),
         "s_per_day": round((stage_s + e2e_s) / n, 4),
@@ -119,17 +131,22 @@ def measure(
         tmp = Path(tmp_name)
         archive = tmp / "archive"
         with connect(n_workers=workers) as client:
-            write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=5), client)
-        timeline = StageConfig().timeline
-        plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), timeline)
-        runs = {n: _timed_run(plans[:n], region, tmp, workers, time_chunk, space_chunk) for n in (short, long_)}
+            write_archive(SynthRequest(str(archive), START, long_, region, seed=5), client)
+        plans = build_stage_request(
+            str(tmp / "plans-only.zarr"), lprm=str(archive / "lprm"), imerg=str(archive / "imerg")
+        ).plans
+
+        def timed(n: int) -> dict:
+            return _timed_run(run_config(archive, region, tmp, n, time_chunk, space_chunk), workers)
+
+        runs = {n: timed(n) for n in (short, long_)}
         out["runs"] = list(runs.values())
         out["projected_full_record_hours"] = round(FULL_RECORD_DAYS * runs[long_]["s_per_day"] / 3600.0, 3)
         out["scaling_linearity"] = round(runs[long_]["s_per_day"] / runs[short]["s_per_day"], 3)
 
         # Dask against the plain loop, on the first plain_days days (their own staged store and result)
         n = plain_days
-        dask_run = runs[n] if n in runs else _timed_run(plans[:n], region, tmp, workers, time_chunk, space_chunk)
+        dask_run = runs[n] if n in runs else timed(n)
         plain_s = plain_loop(plans[:n], region, tmp / "plain")
         dask_s = dask_run["reconstruct_export_s"]
         a = zarr_store.read_array(str(tmp / f"result{n}.zarr"), "sm")
@@ -160,7 +177,7 @@ def main() -> None:
     p.add_argument("--plain-days", type=int, default=30)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--time-chunk", type=int, default=8)
-    p.add_argument("--space-chunk", type=int, default=None, help="default: the staged cube's (360)")
+    p.add_argument("--space-chunk", type=int, default=None, help="of the staged cube and its reconstruction (360)")
     args = p.parse_args()
     short, long_ = (int(x) for x in args.days.split(","))
     result = measure(short, long_, args.plain_days, args.workers, args.time_chunk, args.space_chunk)

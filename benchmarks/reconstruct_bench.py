@@ -48,12 +48,13 @@ from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.model.checkpoint import load
+from sgdsm_dask.pipeline import build_stage_request
 from sgdsm_dask.reconstruct import Layout, ReconstructRequest, _layout, reconstruct, worker_filler
-from sgdsm_dask.staging import StageRequest, plan_days, stage
-from sgdsm_dask.staging.inventory import list_files
+from sgdsm_dask.staging import stage
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 REGION = "-20,-40,160,50"  # 720 x 360 cells, two 360-cell blocks
+START = dt.date(2015, 4, 1)  # the synthetic archive's first day
 
 
 def _peak_rss_mib() -> float:
@@ -159,12 +160,16 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp:
         with connect(n_workers=workers) as client:
             archive = Path(tmp) / "archive"
-            write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), long_, region, seed=3), client)
+            write_archive(SynthRequest(str(archive), START, long_, region, seed=3), client)
             config = StageConfig(time_chunk=time_chunk, space_chunk=space_chunk)
-            plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
             for n in (short, long_):
-                req = StageRequest(
-                    out=str(Path(tmp) / f"staged{n}.zarr"), region=region, config=config, plans=tuple(plans[:n])
+                req = build_stage_request(
+                    str(Path(tmp) / f"staged{n}.zarr"),
+                    config,
+                    lprm=str(archive / "lprm"),
+                    imerg=str(archive / "imerg"),
+                    end=START + dt.timedelta(days=n - 1),  # the first n days
+                    region=region,
                 )
                 stage(req, client)
 

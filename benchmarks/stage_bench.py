@@ -25,9 +25,9 @@ from pathlib import Path
 from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import Region
+from sgdsm_dask.pipeline import build_stage_request
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
-from sgdsm_dask.staging import StageRequest, plan_days, stage
-from sgdsm_dask.staging.inventory import list_files
+from sgdsm_dask.staging import stage
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 
@@ -37,7 +37,14 @@ def measure(days: int, region: Region, workers: int, time_chunk: int = 8) -> dic
         archive = Path(tmp) / "archive"
         write_archive(SynthRequest(str(archive), dt.date(2015, 4, 1), days, region, seed=1), client)
         config = StageConfig(time_chunk=time_chunk)
-        plans = plan_days(list_files(str(archive / "lprm")), list_files(str(archive / "imerg")), config.timeline)
+        req = build_stage_request(
+            str(Path(tmp) / "cube.zarr"),
+            config,
+            lprm=str(archive / "lprm"),
+            imerg=str(archive / "imerg"),
+            region=region,
+        )
+        plans = req.plans
 
         t = time.perf_counter()
         for plan in plans:
@@ -45,7 +52,6 @@ def measure(days: int, region: Region, workers: int, time_chunk: int = 8) -> dic
             read_imerg_day(plan.imerg, region)
         decode_s = time.perf_counter() - t
 
-        req = StageRequest(out=str(Path(tmp) / "cube.zarr"), region=region, config=config, plans=tuple(plans))
         client.run(lambda: None)  # workers are up before the clock starts
         t = time.perf_counter()
         stage(req, client)
