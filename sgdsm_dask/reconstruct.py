@@ -35,7 +35,7 @@ import xarray as xr
 
 from . import __version__
 from .errors import ConfigError, InputError, SgdsmError
-from .export import check_folder, clear_folder, export, export_days, finish, known_in, open_result
+from .export import check_folder, clear_folder, export, export_days, finish, folder, known_in, open_result
 from .grid import DEFAULT_OVERLAP, PATCH, check_overlap
 from .io import outputs, zarr_store
 from .manifest import export_provenance
@@ -463,6 +463,8 @@ def reconstruct(
     later chunks; without a client, after the whole run.
     """
     require_shared(req.out, client)
+    if export_to is not None:
+        export_to = folder(export_to)  # absolute on the client; an object store is one line, before any work
     ck = load(req.checkpoint_path())
     lay = _layout(req, ck.config.hidden, ck.config.memory_map)
     staged_attrs = zarr_store.read_attrs(req.staged)
@@ -486,7 +488,8 @@ def reconstruct(
     old = json.loads(zarr_store.read_attrs(req.out).get("provenance", "{}")) if kept_store else {}
     provenance["store_id"] = old.get("store_id") if kept_store else uuid.uuid4().hex
     # the export folder is checked before anything is written: it may hold another reconstruction's files
-    known = check_folder(export_to, export_provenance(req.out, provenance)) if export_to is not None else {}
+    folder_prov = export_provenance(req.out, provenance) if export_to is not None else None
+    known = check_folder(export_to, folder_prov) if export_to is not None else {}
     if claim == "other" and not append:
         raise InputError(
             req.out,
@@ -499,7 +502,7 @@ def reconstruct(
     elif append:
         added = _append(req, lay, provenance)
     if export_to is not None:
-        clear_folder(export_to)  # only now: a run refused above leaves the folder and its manifest as they were
+        clear_folder(export_to, folder_prov)  # only now: a run refused above leaves the folder and its manifest as they were
     done = zarr_store.read_array(req.out, "done")
     blocks = lay.blocks
     run_id = _fingerprint(provenance)

@@ -145,7 +145,8 @@ def test_export_write_refused_half_way_then_repaired_and_verified(global_full, t
     assert failed.returncode == 2
     line = one_error_line(failed.stderr)
     assert "SGD-SM2_201504" in line and "cannot be written (NetCDF: HDF error" in line
-    assert not list(daily.iterdir())  # no broken file under a final name, no temporary left, no manifest
+    # no broken file under a final name, no temporary left, no manifest: only the export's mark of its folder
+    assert [p.name for p in daily.iterdir()] == [".sgdsm-export.json"]
 
     run(*args)
     assert "all 30 files match manifest.json" in run("verify", str(daily)).stdout
