@@ -502,7 +502,9 @@ def reconstruct(
     elif append:
         added = _append(req, lay, provenance)
     if export_to is not None:
-        clear_folder(export_to, folder_prov)  # only now: a run refused above leaves the folder and its manifest as they were
+        clear_folder(
+            export_to, folder_prov
+        )  # only now: a run refused above leaves the folder and its manifest as they were
     done = zarr_store.read_array(req.out, "done")
     blocks = lay.blocks
     run_id = _fingerprint(provenance)
