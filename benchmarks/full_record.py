@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import RunConfig, RunExport, RunReconstruct, RunStage, StageConfig
 from sgdsm_dask.export import _dataset, _write_netcdf, day_name
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
@@ -52,6 +51,7 @@ from sgdsm_dask.model.fill import Filler
 from sgdsm_dask.pipeline import Run, build_stage_request
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
 from sgdsm_dask.readers.landmask import land_mask
+from sgdsm_dask.runtime import connect
 from sgdsm_dask.synth import SynthRequest, write_archive
 
 from .reconstruct_bench import _warm

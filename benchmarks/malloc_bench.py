@@ -1,4 +1,4 @@
-"""The model under a Dask nanny's allocator setting, with and without :mod:`sgdsm_dask.malloc`, in one run.
+"""The model under a Dask nanny's allocator setting, with and without :mod:`sgdsm_dask.runtime.malloc`, in one run.
 
     python -m benchmarks.malloc_bench [--days 8] [--blocks 4] [--repeat 2]
 
@@ -11,7 +11,7 @@ torch thread, as one reconstruct task of a worker does.
   process started by hand (the plain loop of ``benchmarks.full_record``);
 - ``nanny``: ``MALLOC_TRIM_THRESHOLD_=65536``, what ``distributed``'s nanny
   sets for its worker, and ``SGDSM_MALLOC_TUNE=0`` so that sgdsm leaves it;
-- ``nanny_tuned``: the nanny's setting, then :func:`sgdsm_dask.malloc.tune`
+- ``nanny_tuned``: the nanny's setting, then :func:`sgdsm_dask.runtime.malloc.tune`
   (what every sgdsm worker does).
 
 Each is run ``--repeat`` times, interleaved, and the best time kept.

@@ -13,7 +13,7 @@ is the best of a large square matrix product and a plain 64 -> 64 3 x 3
 convolution on the same batch (in both memory layouts, NCHW and channels-last),
 all measured in the same run on the same device (a 16 -> 16 convolution is
 reported beside them for comparison, not counted in the best). The model runs channels-last,
-with the allocator thresholds of :mod:`sgdsm_dask.malloc`, as
+with the allocator thresholds of :mod:`sgdsm_dask.runtime.malloc`, as
 :class:`~sgdsm_dask.model.fill.Filler` runs it. Prints one JSON object; ``compute_over_roofline`` per configuration
 is the ratio (target >= 0.5).
 """
@@ -27,8 +27,8 @@ import time
 
 import torch
 
-from sgdsm_dask import malloc
 from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, count_flops
+from sgdsm_dask.runtime import malloc
 
 
 def _sync(dev: torch.device) -> None:
@@ -117,7 +117,7 @@ def profile_table(name: str, dev: torch.device, batch: int, steps: int = 5) -> s
 
 def measure(configs: list[str], dev: torch.device, batch: int = 256, repeat: int = 5) -> dict:
     """The roofline and each configuration's rate, all in this call."""
-    malloc.tune()  # the allocator as Filler sets it: the model as it runs in sgdsm (sgdsm_dask/malloc.py)
+    malloc.tune()  # the allocator as Filler sets it: the model as it runs in sgdsm (sgdsm_dask/runtime/malloc.py)
     roof = roofline(dev, batch, repeat)
     result = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"

@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from sgdsm_dask.cluster import connect
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import Region
 from sgdsm_dask.pipeline import build_stage_request
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
+from sgdsm_dask.runtime import connect
 from sgdsm_dask.staging import stage
 from sgdsm_dask.synth import SynthRequest, write_archive
 

@@ -101,7 +101,7 @@ def model_options(p: argparse.ArgumentParser) -> None:
 @contextmanager
 def connected(args: argparse.Namespace) -> Iterator[Any]:
     """A client of the cluster the options name; its dashboard address goes to stderr."""
-    from ..cluster import connect, dashboard_link
+    from ..runtime import connect, dashboard_link
 
     with connect(scheduler=args.scheduler, cluster=args.cluster, n_workers=args.workers) as client:
         print(f"dask dashboard: {dashboard_link(client)}", file=sys.stderr)

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cluster import render, serve
+    from ..runtime import render, serve
 
     if args.action == "script":
         print(render(args.spec), end="")

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from sgdsm_dask.cli import main
-from sgdsm_dask.cluster import LocalGPUSpec, connect, load_spec, nanny_gpu_cluster, render
+from sgdsm_dask.runtime import LocalGPUSpec, connect, load_spec, nanny_gpu_cluster, render
 from sgdsm_dask.testing import one_error_line
 
-SPECS = Path(__file__).resolve().parents[1] / "cluster"
+SPECS = Path(__file__).resolve().parents[2] / "cluster"
 
 
 @pytest.fixture(autouse=True)
@@ -72,15 +72,15 @@ def _maps_of_a_model_sized_array() -> tuple[int, str | None]:
 @pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
 def test_workers_keep_model_sized_arrays_in_their_heap_despite_the_nannys_trim_setting():
     # a process with the nanny's setting and no tuning gives each such array a mapping of its own
-    probe = "import tests.test_cluster as t; print(t._maps_of_a_model_sized_array()[0])"
+    probe = "import tests.runtime.test_cluster as t; print(t._maps_of_a_model_sized_array()[0])"
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     untuned = subprocess.run([sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True)
     assert untuned.stdout.split() == ["1"], untuned.stderr
     with connect(cluster=SPECS / "local.yaml", n_workers=1) as client:
         ((maps, nanny_setting),) = client.run(_maps_of_a_model_sized_array).values()
     assert nanny_setting == "65536"  # distributed still sets it ...
-    assert maps == 0  # ... and sgdsm's worker plugin keeps the array in the heap (sgdsm_dask/malloc.py)
+    assert maps == 0  # ... and sgdsm's worker plugin keeps the array in the heap (sgdsm_dask/runtime/malloc.py)
 
 
 @pytest.mark.parametrize("name, scheme", [("local.yaml", "tcp://"), ("local-tls.yaml", "tls://")])

@@ -1,0 +1,39 @@
+"""The Dask runtime: where every command gets its cluster and what each worker is given.
+
+- :mod:`.specs`: the cluster specs of ``cluster/`` (``local``, ``local-gpu``,
+  ``slurm``, ``pbs``, ``kubernetes``) as pydantic models, loaded from YAML
+  (:func:`load_spec`) and rendered as job scripts or resources (:func:`render`);
+- :mod:`.start`: :func:`connect` (a client on a running scheduler, a spec's
+  cluster or a local one), :func:`start`, :func:`serve` (``sgdsm cluster up``),
+  :func:`dashboard_link`;
+- :mod:`.plugins`: the worker plugins every cluster gets (:func:`register_plugins`);
+- :mod:`.logs`: the log filters; :mod:`.malloc`: the allocator thresholds of a
+  process that runs the model.
+"""
+
+from . import malloc
+from .plugins import QuietUserErrors, TunedMalloc, register_plugins
+from .specs import TLS, JobQueueSpec, KubernetesSpec, LocalGPUSpec, LocalSpec, Spec, load_spec, render
+from .start import connect, dashboard_link, default_workers, gpu_cluster, nanny_gpu_cluster, serve, start
+
+__all__ = [
+    "TLS",
+    "JobQueueSpec",
+    "KubernetesSpec",
+    "LocalGPUSpec",
+    "LocalSpec",
+    "QuietUserErrors",
+    "Spec",
+    "TunedMalloc",
+    "connect",
+    "dashboard_link",
+    "default_workers",
+    "gpu_cluster",
+    "load_spec",
+    "malloc",
+    "nanny_gpu_cluster",
+    "register_plugins",
+    "render",
+    "serve",
+    "start",
+]
