@@ -1,4 +1,9 @@
-"""Readers: one day of a real product onto the canonical 0.25 deg grid."""
+"""Readers: one day of a real product onto the canonical 0.25 deg grid.
+
+``lprm`` (LPRM L3 daily), ``imerg`` (IMERG Final daily, regridded
+conservatively by ``regrid``), ``cube`` (any CF cube, e.g. ESA CCI),
+``landmask``; ``units``, ``axes`` and ``ncfile`` check what a file holds.
+"""
 
 from .cube import open_cube
 from .imerg import parse_imerg_name, read_imerg_day

@@ -18,9 +18,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..grid import Region
-from ..regrid import ConservativeRegridder, regular_edges
 from .axes import west_east
 from .ncfile import find_var, open_nc, read_raw, variable_names
+from .regrid import ConservativeRegridder, regular_edges
 from .units import check_precip, precip_factor
 
 SHORT_NAME = "GPM_3IMERGDF"

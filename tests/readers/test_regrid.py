@@ -1,6 +1,6 @@
 import numpy as np
 
-from sgdsm_dask.regrid import ConservativeRegridder, overlap_matrix, regular_edges
+from sgdsm_dask.readers.regrid import ConservativeRegridder, overlap_matrix, regular_edges
 
 
 def _edges(lo, hi, step):
