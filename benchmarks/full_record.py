@@ -46,13 +46,13 @@ from sgdsm_dask.config import RunConfig, RunExport, RunReconstruct, RunStage, St
 from sgdsm_dask.export import _dataset, _write_netcdf, day_name
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
-from sgdsm_dask.model.checkpoint import load
 from sgdsm_dask.model.fill import Filler
 from sgdsm_dask.pipeline import Run, build_stage_request
 from sgdsm_dask.readers import read_imerg_day, read_lprm_day
 from sgdsm_dask.readers.landmask import land_mask
 from sgdsm_dask.runtime import connect
 from sgdsm_dask.synth import SynthRequest, write_archive
+from sgdsm_dask.training.checkpoint import load
 
 from .reconstruct_bench import _warm
 

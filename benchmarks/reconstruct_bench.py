@@ -46,12 +46,12 @@ import numpy as np
 from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
-from sgdsm_dask.model.checkpoint import load
 from sgdsm_dask.pipeline import build_stage_request
 from sgdsm_dask.reconstruct import Layout, ReconstructRequest, _layout, reconstruct, worker_filler
 from sgdsm_dask.runtime import connect
 from sgdsm_dask.staging import stage
 from sgdsm_dask.synth import SynthRequest, write_archive
+from sgdsm_dask.training.checkpoint import load
 
 REGION = "-20,-40,160,50"  # 720 x 360 cells, two 360-cell blocks
 START = dt.date(2015, 4, 1)  # the synthetic archive's first day

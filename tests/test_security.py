@@ -21,7 +21,7 @@ from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
 from sgdsm_dask.export import day_name
 from sgdsm_dask.manifest import SAFE_NAME, write
-from sgdsm_dask.model import checkpoint
+from sgdsm_dask.training import checkpoint
 from tests.integration.runs import SGDSM
 
 

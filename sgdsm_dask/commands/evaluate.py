@@ -64,8 +64,8 @@ def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..model.checkpoint import load
     from ..model.fill import Filler
+    from ..training.checkpoint import load
     from ..validation.simulated import evaluate_store, table
 
     if args.ismn and not args.product:

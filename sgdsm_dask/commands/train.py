@@ -89,7 +89,7 @@ def extract_all(reqs: list[Any], client: Any) -> Any:
 
 def provenance(args: argparse.Namespace, reqs: list[Any], n_samples: int, device: Any) -> dict[str, Any]:
     """What the checkpoint records about the run that trained it."""
-    from ..model import checkpoint
+    from ..training import checkpoint
 
     return checkpoint.provenance(
         command="sgdsm train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else "sgdsm train (library)",
@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     import hashlib
 
     from ..model.network import get_config
-    from ..model.train import TrainConfig, choose_device, train
     from ..pipeline import progress_bar
+    from ..training.train import TrainConfig, choose_device, train
 
     cfg = get_config(args.config)
     reqs = sample_requests(args, cfg.memory_decay)

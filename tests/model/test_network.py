@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from sgdsm_dask.errors import ConfigError, InputError
-from sgdsm_dask.model import checkpoint
+from sgdsm_dask.errors import ConfigError
 from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED, Filler
 from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, Normalisation, count_flops, get_config
-from sgdsm_dask.model.train import eq12
 
 SMALL = ModelConfig(name="small", width=4, feature=32, hidden=24, skip=True, memory_map=True)
 PLAIN = ModelConfig(name="plain", width=4, feature=32, hidden=24)
@@ -78,23 +76,6 @@ def test_named_configurations_and_sizes():
         get_config("huge")
 
 
-def test_eq12_by_hand():
-    raw = torch.zeros(1, 1, 40, 40)
-    b = {
-        "s": torch.zeros(1, 1, 40, 40),
-        "m": torch.ones(1, 1, 40, 40),
-        "known": torch.ones(1, 1, 40, 40),
-        "land": torch.ones(1, 40, 40),
-    }
-    b["s"][0, 0, 0, 0] = 2.0  # error 2 at a hidden pixel
-    b["m"][0, 0, 0, 0] = 0.0
-    b["s"][0, 0, 5, 5] = 1.0  # error 1 at an observed pixel
-    loss, se, n = eq12(raw, b, alpha=0.1)
-    # local: 4; global (all land): 0.1 * (4 + 1)
-    assert loss.item() == pytest.approx(4 + 0.1 * 5)
-    assert (se.item(), n.item()) == (4.0, 1.0)
-
-
 def _filler(seed=3, cfg=SMALL, overlap=0):
     torch.manual_seed(seed)
     return Filler(LSTMCNN(cfg), Normalisation(sm_scale=0.25, precip_scale=2.0), overlap=overlap)
@@ -159,32 +140,6 @@ def test_missing_precipitation_is_unavailable_not_dry():
     dry, _, _ = f.run(sm, np.zeros_like(precip), land)
     np.testing.assert_array_equal(none, nans)
     assert not np.allclose(none, dry, equal_nan=True)
-
-
-def test_checkpoint_round_trip_hash_and_wrong_configuration(tmp_path):
-    torch.manual_seed(4)
-    net = LSTMCNN(SMALL)
-    path = tmp_path / "m.pt"
-    digest = checkpoint.save(path, checkpoint.Checkpoint(SMALL, Normalisation(), net.state_dict(), {"x": 1}))
-    assert (tmp_path / "m.pt.sha256").read_text().split()[0] == digest == checkpoint.sha256(path)
-    ck = checkpoint.load(path)
-    assert ck.config == SMALL and ck.provenance["x"] == 1
-    for k, v in net.state_dict().items():
-        assert torch.equal(ck.state_dict[k], v)
-    # A file whose bytes changed after its hash was recorded is refused.
-    data = bytearray(path.read_bytes())
-    data[-10] ^= 0xFF
-    path.write_bytes(bytes(data))
-    with pytest.raises(InputError, match="differs from the recorded"):
-        checkpoint.load(path)
-    # Weights of one configuration under another configuration's name: one clear message.
-    other = tmp_path / "o.pt"
-    checkpoint.save(other, checkpoint.Checkpoint(CONFIGS["tiny"], Normalisation(), net.state_dict(), {}))
-    with pytest.raises(InputError, match="weights do not fit configuration 'tiny'"):
-        checkpoint.load(other).model()
-    (tmp_path / "bare.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="no recorded SHA-256"):
-        checkpoint.load(tmp_path / "bare.pt")
 
 
 def test_sample_warm_memory_is_the_networks_own_memory():

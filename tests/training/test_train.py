@@ -2,11 +2,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io import zarr_store
-from sgdsm_dask.model import checkpoint
 from sgdsm_dask.model.samples import SampleRequest, extract
+from sgdsm_dask.training import checkpoint
+from sgdsm_dask.training.train import eq12
 from sgdsm_dask.validation.simulated import evaluate_store
 
 
@@ -95,3 +97,20 @@ def test_sgdsm_train_one_epoch_then_resume(archive, staged, client, tmp_path, ca
 
     scores = evaluate_store(str(staged), Filler.from_checkpoint(str(out)), truth=str(archive / "truth.zarr")).scores
     assert scores[0].n > 0 and set(scores[0].rmse) == {"LSTM-CNN", "linear in time", "climatology", "DCT-PLS"}
+
+
+def test_eq12_by_hand():
+    raw = torch.zeros(1, 1, 40, 40)
+    b = {
+        "s": torch.zeros(1, 1, 40, 40),
+        "m": torch.ones(1, 1, 40, 40),
+        "known": torch.ones(1, 1, 40, 40),
+        "land": torch.ones(1, 40, 40),
+    }
+    b["s"][0, 0, 0, 0] = 2.0  # error 2 at a hidden pixel
+    b["m"][0, 0, 0, 0] = 0.0
+    b["s"][0, 0, 5, 5] = 1.0  # error 1 at an observed pixel
+    loss, se, n = eq12(raw, b, alpha=0.1)
+    # local: 4; global (all land): 0.1 * (4 + 1)
+    assert loss.item() == pytest.approx(4 + 0.1 * 5)
+    assert (se.item(), n.item()) == (4.0, 1.0)

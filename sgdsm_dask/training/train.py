@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..model.lstm import LSTMState
+from ..model.network import LSTMCNN, ModelConfig, Normalisation, normalise_precip
+from ..model.samples import Samples
 from . import checkpoint as ckpt_mod
-from .lstm import LSTMState
-from .network import LSTMCNN, ModelConfig, Normalisation, normalise_precip
-from .samples import Samples
 
 
 @dataclass(frozen=True)
@@ -129,86 +129,117 @@ def train(
     n_val = max(1, int(round(n * tcfg.val_fraction)))
     val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
     norm = fit_normalisation(samples.take(train_idx))
-
     net = LSTMCNN(model_cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=tcfg.lr)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=tcfg.halve_every, gamma=0.5)
-    history: list[dict[str, float]] = []
-    start = 0
+    loop = _Loop(out, fp, tcfg, samples, train_idx, val_idx, net, opt, device, norm)
     if out.exists():
-        prev = ckpt_mod.load(out)
+        loop.resume(overwrite, log)
+    if progress and loop.start:
+        progress(loop.start)
+    for epoch in range(loop.start, tcfg.epochs):
+        rec = loop.epoch(epoch)
+        loop.save(epoch + 1, model_cfg, provenance, samples_fp)
+        log(
+            f"epoch {epoch + 1}/{tcfg.epochs}: loss {rec['loss']:.4g}, hidden-pixel RMSE train {rec['train_rmse']:.4f}"
+            f" val {rec['val_rmse']:.4f} m3/m3, {rec['seconds']:.1f} s"
+        )
+        if progress:
+            progress(1)
+    if loop.start >= tcfg.epochs:
+        log(f"{out} already holds {loop.start} epochs; nothing to do")
+    return loop.history
+
+
+@dataclass
+class _Loop:
+    """One training run's network, optimiser and history, epoch by epoch, saved to ``out`` after each."""
+
+    out: Path
+    fingerprint: str
+    tcfg: TrainConfig
+    samples: Samples
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    net: LSTMCNN
+    opt: torch.optim.Optimizer
+    device: torch.device
+    norm: Normalisation
+    history: list[dict[str, float]] = field(default_factory=list)
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=self.tcfg.halve_every, gamma=0.5)
+
+    def resume(self, overwrite: bool, log: Callable[[str], None]) -> None:
+        """Continue the unfinished run ``out`` holds; a different run is an error unless ``overwrite``."""
+        prev = ckpt_mod.load(self.out)
         tr = prev.training or {}
-        if tr.get("fingerprint") != fp or "optimizer" not in tr:
+        if tr.get("fingerprint") != self.fingerprint or "optimizer" not in tr:
             if not overwrite:
-                raise ConfigError(f"{out} holds a different training run; pass --overwrite to replace it")
-        else:
-            net.load_state_dict(prev.state_dict)
-            opt.load_state_dict(tr["optimizer"])
-            sched.load_state_dict(tr["scheduler"])
-            history = list(tr.get("history", []))
-            start = int(tr["epoch"])
-            norm = prev.normalisation
-            log(f"resuming {out} after epoch {start}")
-    if progress and start:
-        progress(start)
+                raise ConfigError(f"{self.out} holds a different training run; pass --overwrite to replace it")
+            return
+        self.net.load_state_dict(prev.state_dict)
+        self.opt.load_state_dict(tr["optimizer"])
+        self.sched.load_state_dict(tr["scheduler"])
+        self.history = list(tr.get("history", []))
+        self.start = int(tr["epoch"])
+        self.norm = prev.normalisation
+        log(f"resuming {self.out} after epoch {self.start}")
 
-    def save(epoch: int) -> None:
-        training = {
-            "fingerprint": fp,
-            "epoch": epoch,
-            "epochs": tcfg.epochs,
-            "config": asdict(tcfg),
-            "samples": {"n_train": int(train_idx.size), "n_val": int(val_idx.size), "fingerprint": samples_fp},
-            "history": history,
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-        }
-        ck = ckpt_mod.Checkpoint(model_cfg, norm, net.state_dict(), provenance, training)
-        ckpt_mod.save(out, ck)
-
-    for epoch in range(start, tcfg.epochs):
+    def epoch(self, epoch: int) -> dict[str, float]:
+        """Train one epoch (``epoch`` counts from 0) and return its record, appended to the history."""
         t0 = time.perf_counter()
+        net, tcfg, norm = self.net, self.tcfg, self.norm
         net.train()
-        perm = np.random.default_rng([tcfg.seed, epoch]).permutation(train_idx)
+        perm = np.random.default_rng([tcfg.seed, epoch]).permutation(self.train_idx)
         tot, se, cnt = 0.0, 0.0, 0.0
         for i in range(0, perm.size, tcfg.batch):
-            b = to_tensors(samples, np.sort(perm[i : i + tcfg.batch]), norm, device)
+            b = to_tensors(self.samples, np.sort(perm[i : i + tcfg.batch]), norm, self.device)
             _, raw, _ = net(b["s"], b["m"], b["p"], b["land"], warm_state(net, b))
             loss, e, c = eq12(raw, b, tcfg.alpha)
             if not torch.isfinite(loss):
-                raise diverged(out, epoch, f"the loss became {loss.item()}")
-            opt.zero_grad(set_to_none=True)
+                raise diverged(self.out, epoch, f"the loss became {loss.item()}")
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), tcfg.clip)
-            opt.step()
+            self.opt.step()
             tot += loss.item() * b["s"].shape[0]
             se += e.item()
             cnt += c.item()
-        sched.step()
+        self.sched.step()
         bad = next((k for k, v in net.state_dict().items() if v.is_floating_point() and not v.isfinite().all()), None)
         if bad is not None:  # a finite loss with an infinite gradient: the step itself broke the weights
-            raise diverged(out, epoch, f"the weights {bad!r} became NaN or infinite")
-        val = evaluate_rmse(net, samples, val_idx, norm, device, tcfg.batch)
+            raise diverged(self.out, epoch, f"the weights {bad!r} became NaN or infinite")
         rec = {
             "epoch": epoch + 1,
             "loss": tot / perm.size,
             "train_rmse": math.sqrt(se / max(cnt, 1)) * norm.sm_scale,
-            "val_rmse": val,
-            "lr": opt.param_groups[0]["lr"],
+            "val_rmse": evaluate_rmse(net, self.samples, self.val_idx, norm, self.device, tcfg.batch),
+            "lr": self.opt.param_groups[0]["lr"],
             "seconds": time.perf_counter() - t0,
         }
-        history.append(rec)
-        save(epoch + 1)
-        log(
-            f"epoch {epoch + 1}/{tcfg.epochs}: loss {rec['loss']:.4g}, hidden-pixel RMSE train {rec['train_rmse']:.4f}"
-            f" val {val:.4f} m3/m3, {rec['seconds']:.1f} s"
-        )
-        if progress:
-            progress(1)
-    if start >= tcfg.epochs:
-        log(f"{out} already holds {start} epochs; nothing to do")
-    return history
+        self.history.append(rec)
+        return rec
+
+    def save(self, epoch: int, model_cfg: ModelConfig, provenance: dict[str, Any], samples_fp: str) -> None:
+        """Write the checkpoint after ``epoch`` epochs, with what resuming needs."""
+        training = {
+            "fingerprint": self.fingerprint,
+            "epoch": epoch,
+            "epochs": self.tcfg.epochs,
+            "config": asdict(self.tcfg),
+            "samples": {
+                "n_train": int(self.train_idx.size),
+                "n_val": int(self.val_idx.size),
+                "fingerprint": samples_fp,
+            },
+            "history": self.history,
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+        }
+        ckpt = ckpt_mod.Checkpoint(model_cfg, self.norm, self.net.state_dict(), provenance, training)
+        ckpt_mod.save(self.out, ckpt)
 
 
 def diverged(out: Path, epoch: int, what: str) -> ConfigError:

@@ -22,11 +22,11 @@ import torch
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import ConfigError, InputError
-from sgdsm_dask.model import checkpoint
-from sgdsm_dask.model import train as train_mod
 from sgdsm_dask.model.network import CONFIGS
 from sgdsm_dask.model.samples import Samples
 from sgdsm_dask.testing import one_error_line
+from sgdsm_dask.training import checkpoint
+from sgdsm_dask.training import train as train_mod
 
 BOX = "--region=0,40,20,50"  # the archive fixture's box
 DAYS = ["--start", "2015-04-01", "--end", "2015-04-04"]

@@ -1,0 +1,290 @@
+"""Checkpoints: weights, configuration, normalisation, provenance and training state.
+
+A checkpoint is one ``torch.save`` file holding only tensors and plain
+Python values, so it loads with ``torch.load(weights_only=True)`` (no code
+runs from the file). Beside it, ``NAME.sha256`` records its hash; loading
+refuses a file whose hash differs. The checkpoint shipped with the package
+has its hash recorded in the code as well (:data:`SHIPPED`).
+
+Whatever a loaded file holds is checked once, in :func:`load`, before any
+run uses it: the expected entries, tensors of the configuration's names,
+shapes and dtypes, and finite values. Each fault is one line naming the
+file; a diverged training's NaN weights would otherwise be written out as
+reconstructed pixels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..config import rules
+from ..errors import InputError
+from ..io.files import atomic_write, sha256
+from ..model.network import LSTMCNN, ModelConfig, Normalisation
+
+FORMAT = "sgdsm-checkpoint-1"
+
+#: The shipped checkpoints and their SHA-256 (see docs/model-card.md).
+SHIPPED: dict[str, str] = {
+    "default": "4ce20680ba09e15816d029a71b2288cc0305dc0e8e0db4bd9300e98bac9b6e14",
+}
+
+
+def shipped_path(name: str = "default") -> Path:
+    """Path of a checkpoint shipped in ``sgdsm_dask/weights``."""
+    return Path(str(resources.files("sgdsm_dask") / "weights" / f"{name}.pt"))
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds, loaded."""
+
+    config: ModelConfig
+    normalisation: Normalisation
+    state_dict: dict[str, torch.Tensor]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] | None = None
+    sha256: str = ""
+
+    def check_fits(self) -> None:
+        """An InputError unless the weights have exactly the tensors (names, shapes, dtypes) the network has.
+
+        Checked at load time on the ``meta`` device (shapes only, no memory),
+        so a checkpoint of another configuration is refused before a run
+        writes anything. A dtype is checked too: ``load_state_dict`` would
+        cast integer or half-precision weights silently.
+        """
+        with torch.device("meta"):
+            want = {k: (tuple(v.shape), v.dtype) for k, v in LSTMCNN(self.config).state_dict().items()}
+        have = {k: (tuple(v.shape), v.dtype) for k, v in self.state_dict.items()}
+        if want == have:
+            return
+        missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+        both = sorted(want.keys() & have.keys())
+        shape = next((k for k in both if want[k][0] != have[k][0]), None)
+        dtype = next((k for k in both if want[k][1] != have[k][1]), None)
+        why = (
+            f"missing {missing[0]!r}"
+            if missing
+            else f"unexpected {extra[0]!r}"
+            if extra
+            else f"{shape!r} is {list(have[shape][0])}, the configuration needs {list(want[shape][0])}"
+            if shape
+            else f"{dtype!r} is {_dtype(have[dtype][1])}, the configuration needs {_dtype(want[dtype][1])}"
+        )
+        raise InputError(self._where(), f"weights do not fit configuration {self.config.name!r} ({why})")
+
+    def check_finite(self) -> None:
+        """An InputError naming the first tensor that holds NaN or infinity (what a diverged training writes)."""
+        bad = [k for k, v in self.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if not bad:
+            return
+        v = self.state_dict[bad[0]]
+        n_nan, n_inf = int(torch.isnan(v).sum()), int(torch.isinf(v).sum())
+        what = " and ".join(f"{n} {w}" for n, w in ((n_nan, "NaN"), (n_inf, "infinite")) if n)
+        more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise InputError(
+            self._where(),
+            f"weights are not finite: {bad[0]!r} holds {what} values{more}, as a diverged training writes; "
+            "use an earlier checkpoint or train again with a lower --lr",
+        )
+
+    def _where(self) -> str:
+        return str(self.provenance.get("path", "checkpoint"))
+
+    def model(self, device: str | torch.device = "cpu") -> LSTMCNN:
+        self.check_fits()  # one line naming the file, not torch's list of mismatched keys
+        net = LSTMCNN(self.config)
+        net.load_state_dict(self.state_dict)
+        return net.to(device).eval()
+
+
+def save(path: str | os.PathLike, ckpt: Checkpoint) -> str:
+    """Write ``ckpt`` atomically (temporary name, then rename) and its ``.sha256``; return the hash.
+
+    Weights that are not finite are refused: :func:`load` would refuse the file.
+    """
+    path = Path(path)
+    Checkpoint(ckpt.config, ckpt.normalisation, ckpt.state_dict, {"path": str(path)}).check_finite()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "config": ckpt.config.model_dump(),
+        "normalisation": ckpt.normalisation.model_dump(),
+        "state_dict": {k: v.detach().cpu() for k, v in ckpt.state_dict.items()},
+        "provenance": ckpt.provenance,
+        "training": ckpt.training,
+    }
+    hashed: dict[str, str] = {}
+
+    def write(tmp: Path) -> None:
+        torch.save(payload, tmp)
+        hashed["digest"] = sha256(tmp)  # before the rename: the hash file follows the checkpoint at once
+
+    atomic_write(path, write)
+    digest = hashed["digest"]
+    side = path.with_name(path.name + ".sha256")
+    atomic_write(side, lambda tmp: tmp.write_text(f"{digest}  {path.name}\n"))
+    return digest
+
+
+#: A line of a ``.sha256`` file: the hash, then optionally the file's name (``sha256sum``: two spaces, or `` *``).
+_HASH_LINE = re.compile(r"([0-9a-fA-F]{64})(?:\s+\*?(\S.*))?")
+
+
+def recorded_hash(path: Path) -> str | None:
+    """The SHA-256 recorded for ``path`` in lower case: the shipped one, else its ``.sha256`` file's; None if neither."""
+    for name, digest in SHIPPED.items():
+        if digest and path.resolve() == shipped_path(name).resolve():
+            return digest
+    side = path.with_name(path.name + ".sha256")
+    if side.exists():
+        return _sidecar_hash(side, path.name)
+    return None
+
+
+def _sidecar_hash(side: Path, name: str) -> str:
+    """The hash in a ``.sha256`` file, as ``sha256sum`` writes it (or the bare hash), any case and blank lines."""
+    try:
+        lines = [ln.strip() for ln in side.read_text().splitlines() if ln.strip()]
+    except UnicodeDecodeError:
+        lines = ["?"]
+    except OSError as exc:
+        raise InputError(str(side), f"cannot be read ({exc.strerror or exc})") from None
+    hashes = [m for m in map(_HASH_LINE.fullmatch, lines) if m]
+    found = hashes if len(hashes) < 2 else [m for m in hashes if m.group(2) and Path(m.group(2)).name == name]
+    if len(found) != 1:  # several files' hashes (a SHA256SUMS list) need exactly one line naming this file
+        what = (
+            "is empty" if not lines else f"holds no single hash line for {name}" if hashes else "is not a SHA-256 line"
+        )
+        raise InputError(
+            str(side),
+            f"{what}; expected {name}'s SHA-256 (64 hex digits, optionally then the name), "
+            f"as `sha256sum {name} > {side.name}` writes it",
+        )
+    return found[0].group(1).lower()
+
+
+def load(path: str | os.PathLike | None = None, *, check_hash: bool = True) -> Checkpoint:
+    """Load a checkpoint (the shipped ``default`` when ``path`` is None), checking its recorded hash and contents."""
+    p = Path(path) if path is not None else shipped_path("default")
+    if not p.is_file():
+        raise InputError(str(p), "checkpoint not found")
+    digest = sha256(p)
+    if check_hash:
+        want = recorded_hash(p)
+        if want is None:
+            raise InputError(str(p), f"no recorded SHA-256 ({p.name}.sha256 is missing); refusing an unverified file")
+        if want != digest:
+            raise InputError(str(p), f"SHA-256 {digest[:12]}... differs from the recorded {want[:12]}...")
+    ck = _checked(p, _unpickle(p))
+    ck.sha256 = digest
+    return ck
+
+
+def _unpickle(p: Path) -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain values only; any other file is one line naming it."""
+    try:
+        with warnings.catch_warnings():  # torch warns of newer pickle protocols with advice meant for its developers
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise InputError(str(p), f"not a loadable checkpoint{_why(exc)}") from None
+
+
+def _checked(p: Path, raw: Any) -> Checkpoint:
+    """The checkpoint in ``raw`` (what the file unpickled to), once every part of it is what a run needs."""
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise InputError(str(p), f"not an sgdsm checkpoint (format {FORMAT} expected)")
+    for key in ("config", "normalisation", "state_dict"):
+        if not isinstance(raw.get(key), dict):
+            got = "is missing" if key not in raw else f"is a {type(raw[key]).__name__}, not a mapping"
+            raise InputError(str(p), f"not a usable sgdsm checkpoint: its {key!r} {got}")
+    try:
+        config = ModelConfig(**raw["config"])
+        norm = Normalisation(**raw["normalisation"])
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(p), f"configuration in the checkpoint is invalid ({rules(exc)})") from None
+    odd = [name for name, v in norm.model_dump().items() if isinstance(v, float) and not math.isfinite(v)]
+    if odd:
+        raise InputError(str(p), f"normalisation {odd[0]!r} is {getattr(norm, odd[0])}, not a finite number")
+    weights = raw["state_dict"]
+    for k, v in weights.items():
+        if not isinstance(k, str):
+            raise InputError(str(p), f"'state_dict' has the key {k!r} ({type(k).__name__}); tensor names are strings")
+        if not isinstance(v, torch.Tensor):
+            raise InputError(str(p), f"'state_dict' entry {k!r} is a {type(v).__name__}, not a tensor")
+    training = raw.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise InputError(str(p), f"not a usable sgdsm checkpoint: its 'training' is a {type(training).__name__}")
+    prov = raw.get("provenance")
+    prov = {**(prov if isinstance(prov, dict) else {}), "path": str(p)}
+    ck = Checkpoint(config, norm, weights, prov, training)
+    ck.check_fits()
+    ck.check_finite()
+    return ck
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _why(exc: Exception) -> str:
+    """What a torch.load error means for the user; torch's own text is long and asks to file an issue with PyTorch.
+
+    The weights-only unpickler refuses every Python object but tensors and
+    plain values (a class, a function, numpy arrays, pickle instructions it
+    does not know); that is what it is told, not torch's advice to load it
+    unsafely. Other failures (a truncated or foreign file) keep their first line.
+    """
+    text = str(exc)
+    if "WeightsUnpickler error" in text or "Weights only load failed" in text:
+        named = re.search(r"GLOBAL (\S+) was not an allowed global", text) or re.search(r"GLOBAL (\S+) whose", text)
+        what = f"Python objects ({named.group(1)})" if named else "Python objects or pickle instructions"
+        return (
+            f": it holds {what} that sgdsm refuses to unpickle, since unpickling them can run code; "
+            "an sgdsm checkpoint holds only tensors and plain values, as `sgdsm train` writes it"
+        )
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f" ({exc.__class__.__name__}: {lines[0] if lines else ''})"[:300]
+
+
+def slim(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Copy a checkpoint without its optimiser state (what ships); returns the new hash."""
+    ck = load(src)
+    training = dict(ck.training or {})
+    for key in ("optimizer", "scheduler", "rng"):
+        training.pop(key, None)
+    ck.training = training
+    ck.provenance = {k: v for k, v in ck.provenance.items() if k != "path"}
+    ck.provenance["slimmed"] = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} from {Path(src).name}"
+    return save(dst, ck)
+
+
+def provenance(**extra: Any) -> dict[str, Any]:
+    """Provenance common to every checkpoint: versions and time."""
+    return {
+        "sgdsm_version": __version__,
+        "torch_version": str(torch.__version__),
+        "created": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
+        **extra,
+    }
+
+
+if __name__ == "__main__":  # maintainer tool: python -m sgdsm_dask.training.checkpoint slim SRC DST
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "slim":
+        sys.exit("usage: python -m sgdsm_dask.training.checkpoint slim SRC DST")
+    print(slim(sys.argv[2], sys.argv[3]))
