@@ -14,16 +14,29 @@ template, and its request's fingerprint, written only once the whole
 template is in place. A store with the kind but no fingerprint is a
 template whose writing stopped (a full disk, a kill): it holds nothing
 yet, so it is written again.
+
+:class:`Resumable` is the pattern every resumable store follows on top of
+this rule (staged cubes, result stores): claim the path, refuse another
+request's store, write the template or resume by the store's markers.
+:func:`fingerprint` is the one way a request's identity is computed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from ..errors import InputError
 from ..paths import is_url, local_or_url
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 KIND = "sgdsm_store"
 #: The fingerprint attribute of each kind (stores from before ``sgdsm_store`` are known by it).
@@ -31,6 +44,11 @@ FINGERPRINT = {"staged": "stage_fingerprint", "result": "reconstruct_fingerprint
 NAMES = {"staged": "staged cube", "result": "reconstruction store", "truth": "synthetic truth store"}
 
 Claim = Literal["create", "resume", "other"]
+
+
+def fingerprint(key: Any) -> str:
+    """The identity of a request: 16 hex digits of the SHA-256 of ``key`` as JSON with sorted keys."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def entries(path: str) -> list[str] | None:
@@ -105,3 +123,37 @@ def _root_attrs(path: str) -> dict[str, Any] | None:
         if exc.__class__.__module__.startswith("zarr"):
             return None
         raise
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """A store claimed for one request (:func:`claim`): written from its template, or resumed by its markers."""
+
+    path: str
+    kind: str
+    state: Claim
+
+    @classmethod
+    def claim(cls, path: str, kind: str, fingerprint: str, *, overwrite: bool = False) -> Resumable:
+        """:func:`claim` ``path``; nothing is written yet."""
+        return cls(path, kind, claim(path, kind, fingerprint, overwrite=overwrite))
+
+    def refuse_other(self, why: str) -> None:
+        """One line naming the store when it holds another request's ``kind`` store; ``why`` says what to do."""
+        if self.state == "other":
+            raise InputError(self.path, why)
+
+    def create(self, template: Callable[[], xr.Dataset]) -> bool:
+        """Write the store from ``template()`` if it is to be created (its fingerprint last); whether it was."""
+        from . import zarr_store
+
+        if self.state != "create":
+            return False
+        zarr_store.write_template(self.path, template(), self.kind)
+        return True
+
+    def markers(self, name: str, chunk: int, n: int, fill: Any) -> np.ndarray:
+        """The commit markers ``name`` (1-D, ``chunk`` long chunks); a chunk torn by a kill reads as ``fill``."""
+        from . import zarr_store
+
+        return zarr_store.read_chunks_safely(self.path, name, chunk, n, fill)

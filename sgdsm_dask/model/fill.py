@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from .. import malloc
+from ..flags import FLAG_MEANINGS, Flag  # noqa: F401 - FLAG_MEANINGS: the name importers used before flags.py
 from ..grid import DEFAULT_OVERLAP, check_overlap
 from .checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
 
-FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = 0, 1, 2
-FLAG_MEANINGS = "observed reconstructed not_reconstructed"
+FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag  # the names of the values before sgdsm_dask.flags
 
 
 @dataclass

@@ -22,8 +22,6 @@ seeded generator, so the result does not depend on the cluster.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -32,7 +30,8 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..grid import PATCH, Region, locate
-from ..io import zarr_store
+from ..io import outputs, zarr_store
+from ..runner import gather_tasks
 
 Mode = Literal["complete", "incomplete"]
 
@@ -58,7 +57,7 @@ class SampleRequest:
     def fingerprint(self) -> str:
         d = asdict(self)
         d["region"] = self.region.to_text() if self.region else None
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return outputs.fingerprint(d)
 
 
 @dataclass
@@ -249,21 +248,7 @@ def extract(req: SampleRequest, client: Any | None = None, progress: Callable[[i
         blocks.append((t0, t1))
 
     def run(fn: Callable, args_list: list[tuple]) -> list[Any]:
-        if client is None:
-            out = []
-            for a in args_list:
-                out.append(fn(req, *a))
-                if progress:
-                    progress(1)
-            return out
-        from distributed import as_completed
-
-        futs = [client.submit(fn, req, *a, pure=False) for a in args_list]
-        for f in as_completed(futs):
-            f.result()
-            if progress:
-                progress(1)
-        return [f.result() for f in futs]
+        return gather_tasks(client, fn, [(req, *a) for a in args_list], progress=progress)
 
     counts = run(count_block, blocks)
     total = sum(c for c, _ in counts)

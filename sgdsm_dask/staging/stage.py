@@ -12,7 +12,6 @@ only the others; a chunk torn by the stop is simply done again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,12 +31,12 @@ from ..readers.cube import CubeInfo, read_cube_block
 from ..readers.imerg import read_imerg_day
 from ..readers.landmask import land_mask
 from ..readers.lprm import read_lprm_day
+from ..runner import run_tasks
 from .inventory import DayPlan
+from .status import MISSING, PENDING, SKIPPED, STAGED, STATUS_MEANINGS, DayStatus
 
 SENSOR_CODES = {None: 0, "AMSR-E": 1, "WindSat": 2, "AMSR2": 3, "other": 4}
 SENSOR_MEANINGS = "none AMSR-E WindSat AMSR2 other"
-PENDING, STAGED, MISSING, SKIPPED = 0, 1, 2, 3
-STATUS_MEANINGS = "pending staged missing_in_archive skipped_bad_input"
 RECORDS = ("day_status", "sensor", "available", "precip_available")
 
 
@@ -70,7 +69,7 @@ class StageRequest:
             "space_chunk": self.config.space_chunk,
             "sources": [(p.lprm, p.imerg, p.problem) for p in self.plans] if self.cube is None else self.cube.path,
         }
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return outputs.fingerprint(key)
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,59 @@ class BlockResult:
     records: dict[str, np.ndarray]
     skipped: dict[str, str]  # date -> reason
     error: InputError | None = None  # bad input with on_error="raise": nothing of the block was written
+
+
+def _record_vars(nt: int, tc: int) -> dict[str, tuple]:
+    """The per-day records of a staged cube; ``day_status``, the commit marker, among them."""
+    return {
+        "day_status": (
+            "time",
+            zarr_store.lazy((nt,), (tc,), np.int8, 0),
+            {
+                "flag_values": np.array(list(DayStatus), dtype=np.int8),
+                "flag_meanings": STATUS_MEANINGS,
+            },
+        ),
+        "sensor": (
+            "time",
+            zarr_store.lazy((nt,), (tc,), np.int8, 0),
+            {
+                "flag_values": np.arange(5, dtype=np.int8),
+                "flag_meanings": SENSOR_MEANINGS,
+            },
+        ),
+        "available": (
+            "time",
+            zarr_store.lazy((nt,), (tc,), bool, False),
+            {"long_name": "soil moisture staged for the day"},
+        ),
+        "precip_available": (
+            "time",
+            zarr_store.lazy((nt,), (tc,), bool, False),
+            {"long_name": "precipitation staged for the day (false: unavailable, not zero rain)"},
+        ),
+    }
+
+
+def _attrs(req: StageRequest) -> dict[str, Any]:
+    return {
+        "title": "sgdsm-dask staged cube",
+        "Conventions": "CF-1.8",
+        "source": "LPRM L3 daily descending + GPM IMERG Final daily" if req.cube is None else f"cube {req.cube.path}",
+        "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm stage (sgdsm-dask {__version__})",
+        "sgdsm_version": __version__,
+        "stage_fingerprint": req.fingerprint(),
+        "region": req.region.to_text(),
+        "band": req.config.band,
+        "patch_size": PATCH,
+        "sources": json.dumps(
+            {
+                str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]]
+                for p in req.plans
+            }
+        ),
+        "skipped": json.dumps({}),
+    }
 
 
 def _template(req: StageRequest) -> xr.Dataset:
@@ -117,58 +169,14 @@ def _template(req: StageRequest) -> xr.Dataset:
                     "long_name": "land to reconstruct (global-land-mask GLOBE 1 km, >=50% land; Antarctica and most of Greenland excluded)",
                 },
             ),
-            "day_status": (
-                "time",
-                zarr_store.lazy((nt,), (tc,), np.int8, 0),
-                {
-                    "flag_values": np.arange(4, dtype=np.int8),
-                    "flag_meanings": STATUS_MEANINGS,
-                },
-            ),
-            "sensor": (
-                "time",
-                zarr_store.lazy((nt,), (tc,), np.int8, 0),
-                {
-                    "flag_values": np.arange(5, dtype=np.int8),
-                    "flag_meanings": SENSOR_MEANINGS,
-                },
-            ),
-            "available": (
-                "time",
-                zarr_store.lazy((nt,), (tc,), bool, False),
-                {"long_name": "soil moisture staged for the day"},
-            ),
-            "precip_available": (
-                "time",
-                zarr_store.lazy((nt,), (tc,), bool, False),
-                {"long_name": "precipitation staged for the day (false: unavailable, not zero rain)"},
-            ),
+            **_record_vars(nt, tc),
         },
         coords={
             "time": ("time", pd.DatetimeIndex(dates.astype("datetime64[ns]")), {"standard_name": "time"}),
             "lat": ("lat", req.region.lat, {"units": "degrees_north", "standard_name": "latitude"}),
             "lon": ("lon", req.region.lon, {"units": "degrees_east", "standard_name": "longitude"}),
         },
-        attrs={
-            "title": "sgdsm-dask staged cube",
-            "Conventions": "CF-1.8",
-            "source": "LPRM L3 daily descending + GPM IMERG Final daily"
-            if req.cube is None
-            else f"cube {req.cube.path}",
-            "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm stage (sgdsm-dask {__version__})",
-            "sgdsm_version": __version__,
-            "stage_fingerprint": req.fingerprint(),
-            "region": req.region.to_text(),
-            "band": req.config.band,
-            "patch_size": PATCH,
-            "sources": json.dumps(
-                {
-                    str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]]
-                    for p in req.plans
-                }
-            ),
-            "skipped": json.dumps({}),
-        },
+        attrs=_attrs(req),
     )
     ds["time"].encoding.update(cf_time)
     for name in ("sm", "precip"):
@@ -238,19 +246,20 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
 
 
 def _prepare_store(req: StageRequest, overwrite: bool) -> np.ndarray:
-    """Create the store, or check it belongs to this request (:func:`outputs.claim`); return ``day_status``."""
+    """Create the store, or check it belongs to this request (:class:`outputs.Resumable`); return ``day_status``."""
     nt = req.dates().size
-    claim = outputs.claim(req.out, "staged", req.fingerprint(), overwrite=overwrite)
-    if claim == "other":
-        raise InputError(
-            req.out,
-            "store exists and was staged from a different request (dates, region, band, chunks or files); "
-            "choose another --out or pass --overwrite",
-        )
-    if claim == "resume":
-        return zarr_store.read_chunks_safely(req.out, "day_status", req.config.time_chunk, nt, PENDING)
-    zarr_store.write_template(req.out, _template(req), "staged")
-    return np.full(nt, PENDING, dtype=np.int8)
+    store = outputs.Resumable.claim(req.out, "staged", req.fingerprint(), overwrite=overwrite)
+    store.refuse_other(
+        "store exists and was staged from a different request (dates, region, band, chunks or files); "
+        "choose another --out or pass --overwrite"
+    )
+    if store.create(lambda: _template(req)):
+        return np.full(nt, PENDING, dtype=np.int8)
+    return store.markers("day_status", req.config.time_chunk, nt, PENDING)
+
+
+def _days(res: BlockResult) -> int:
+    return res.records["day_status"].size
 
 
 def stage(
@@ -292,21 +301,13 @@ def stage(
         others = {k: v for k, v in res.records.items() if k != "day_status"}
         zarr_store.write_region(req.out, others, res.t0)
         zarr_store.write_region(req.out, {"day_status": res.records["day_status"]}, res.t0)
-        if progress:
-            progress(res.records["day_status"].size)
 
-    if client is None:
-        for t0, t1 in todo:
-            commit(stage_block(req, t0, t1))
-    else:
-        from distributed import as_completed
+    def key(item: tuple[StageRequest, int, int]) -> str:
+        return f"stage-{req.fingerprint()}-{item[1]}"
 
-        futures = [
-            client.submit(stage_block, req, t0, t1, key=f"stage-{req.fingerprint()}-{t0}", pure=False)
-            for t0, t1 in todo
-        ]
-        for fut in as_completed(futures):
-            commit(fut.result())
+    blocks = [(req, t0, t1) for t0, t1 in todo]
+    for _, res in run_tasks(client, stage_block, blocks, key=key, progress=progress, size=_days):
+        commit(res)
     final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, PENDING)
     zarr_store.update_attrs(req.out, {"stage_complete": bool(np.all(final != PENDING))})
     return {

@@ -15,7 +15,6 @@ day's gaps) are again written in parallel.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from ..io import outputs, zarr_store
 from ..paths import absolute
 from ..readers.landmask import land_mask
 from ..regrid import ConservativeRegridder, regular_edges
+from ..runner import submit
 from . import physics
 from .writers import write_imerg_day, write_lprm_day
 
@@ -168,7 +168,7 @@ def _truth_template(req: SynthRequest, chunk: int) -> xr.Dataset:
 
 def _fingerprint(req: SynthRequest) -> str:
     """The archive's identity: another request's files must never be mixed into its folder."""
-    return hashlib.sha256(json.dumps(_request_json(req), sort_keys=True).encode()).hexdigest()[:16]
+    return outputs.fingerprint(_request_json(req))
 
 
 def _claim_folder(req: SynthRequest) -> Path:
@@ -250,23 +250,15 @@ def write_archive(
     state = _spin_up(bucket, req, statics)
     batches = list(_batches(dates, req.days_per_task))
 
-    def submit(fn: Callable, *args: Any) -> Any:
-        if client is None:
-            return fn(*args)
-        return client.submit(fn, *args, pure=False)
-
-    def result(fut: Any) -> Any:
-        return fut if client is None else fut.result()
-
     window = 2 * (len(client.scheduler_info(n_workers=-1)["workers"]) if client is not None else 1) + 1
     rain_q: deque = deque()
     lprm_q: deque = deque()
     next_rain = 0
     for i0, batch in batches:
         while next_rain < len(batches) and len(rain_q) < window:
-            rain_q.append(submit(rain_task, req, batches[next_rain][1]))
+            rain_q.append(submit(client, rain_task, req, batches[next_rain][1]))
             next_rain += 1
-        rain = result(rain_q.popleft())
+        rain = rain_q.popleft().result()
         thetas = np.empty_like(rain)
         temps = np.empty_like(rain)
         for j, day in enumerate(batch):
@@ -274,10 +266,10 @@ def write_archive(
             state = bucket.step(state, rain[j], temps[j])
             thetas[j] = np.where(land, state.theta, np.nan)
         zarr_store.write_region(truth, {"sm": thetas, "precip": rain}, i0)
-        lprm_q.append((i0, len(batch), submit(lprm_task, req, i0, batch, sensors[i0 : i0 + len(batch)])))
+        lprm_q.append((i0, len(batch), submit(client, lprm_task, req, i0, batch, sensors[i0 : i0 + len(batch)])))
         while len(lprm_q) > window or (lprm_q and i0 == batches[-1][0]):
             j0, n, fut = lprm_q.popleft()
-            zarr_store.write_region(truth, {"gap_cause": result(fut)}, j0)
+            zarr_store.write_region(truth, {"gap_cause": fut.result()}, j0)
             if progress:
                 progress(n)
     return out

@@ -19,7 +19,7 @@ import zarr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io.zarr_store import read_array, read_attrs
-from sgdsm_dask.staging.stage import PENDING, STAGED
+from sgdsm_dask.staging.status import PENDING, STAGED
 from sgdsm_dask.testing import one_error_line
 
 BOX = "--region=0,40,20,50"

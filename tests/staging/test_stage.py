@@ -14,7 +14,7 @@ from sgdsm_dask.readers import read_imerg_day, read_lprm_day
 from sgdsm_dask.readers.cube import inspect_cube
 from sgdsm_dask.staging import StageRequest, plan_days, stage
 from sgdsm_dask.staging.inventory import list_files
-from sgdsm_dask.staging.stage import MISSING, SKIPPED, STAGED
+from sgdsm_dask.staging.status import MISSING, SKIPPED, STAGED
 from sgdsm_dask.testing import SMALL_REGION, write_bad_lprm
 from tests.conftest import real
 
