@@ -1,3 +1,25 @@
+"""Fixtures and helpers shared by every test folder.
+
+Fixtures:
+
+- ``archive`` (session): ten synthetic days of LPRM and IMERG files over a
+  small European box (0-20 E, 40-50 N), written in the real file layouts,
+  with 2015-04-05 missing from the LPRM archive; tests only read it.
+- ``client`` (session): a ``distributed.Client`` on a ``LocalCluster`` of two
+  worker processes with one thread each, the dashboard on 127.0.0.1.
+- ``_cache_dir`` (session, autouse): ``SGDSM_CACHE`` pointed at the session's
+  temporary folder, so the land-mask cache is shared by the whole session
+  and its ``sgdsm`` subprocesses, and never written to the user's home.
+
+Helpers: ``real(rel)`` is the path of a file under ``../shared/data/real/``
+beside the checkout, or skips the test with a reason when it is absent
+(``REAL``, ``LPRM_REAL``: that folder and its AMSR2 LPRM day).
+
+Folders add their own: ``tests/export/conftest.py``,
+``tests/integration/conftest.py`` and ``tests/reconstruction/conftest.py``
+list theirs in their docstrings.
+"""
+
 from __future__ import annotations
 
 import datetime as dt
