@@ -86,19 +86,19 @@ def plain_loop(plans, region: Region, out_dir: Path) -> float:
 
 
 def run_config(archive: Path, region: Region, tmp: Path, n: int, time_chunk: int, space_chunk: int | None) -> RunConfig:
-    """``sgdsm run``'s configuration for the first ``n`` days of ``archive``; ``space_chunk`` chunks the staged cube."""
-    chunks = {"time_chunk": time_chunk} | ({"space_chunk": space_chunk} if space_chunk else {})
+    """``sgdsm run``'s configuration for the first ``n`` days of ``archive``; ``space_chunk`` is the reconstruction's."""
     stage = RunStage(
         lprm=str(archive / "lprm"),
         imerg=str(archive / "imerg"),
         out=str(tmp / f"staged{n}.zarr"),
         end=START + dt.timedelta(days=n - 1),
         region=region.to_text(),
-        **chunks,
+        time_chunk=time_chunk,
     )
+    rec = RunReconstruct(out=str(tmp / f"result{n}.zarr"), time_chunk=time_chunk, space_chunk=space_chunk)
     return RunConfig(
         stage=stage,
-        reconstruct=RunReconstruct(out=str(tmp / f"result{n}.zarr"), time_chunk=time_chunk),
+        reconstruct=rec,
         export=RunExport(out=str(tmp / f"daily{n}")),
     )
 
@@ -177,7 +177,9 @@ def main() -> None:
     p.add_argument("--plain-days", type=int, default=30)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--time-chunk", type=int, default=8)
-    p.add_argument("--space-chunk", type=int, default=None, help="of the staged cube and its reconstruction (360)")
+    p.add_argument(
+        "--space-chunk", type=int, default=None, help="of the reconstruction alone (default: the staged cube's, 360)"
+    )
     args = p.parse_args()
     short, long_ = (int(x) for x in args.days.split(","))
     result = measure(short, long_, args.plain_days, args.workers, args.time_chunk, args.space_chunk)

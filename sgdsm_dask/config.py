@@ -95,9 +95,14 @@ class StageConfig(Strict):
 
     @model_validator(mode="after")
     def _patch_multiple(self) -> StageConfig:
-        if self.space_chunk % PATCH:
-            raise ValueError(f"space_chunk {self.space_chunk} must be a multiple of the {PATCH}-cell patch")
+        whole_patches(self.space_chunk)
         return self
+
+
+def whole_patches(space_chunk: int | None) -> None:
+    """A ``ValueError`` unless a spatial chunk is whole patches (None: a default that is)."""
+    if space_chunk is not None and space_chunk % PATCH:
+        raise ValueError(f"space_chunk {space_chunk} must be a multiple of the {PATCH}-cell patch")
 
 
 def invalid(where: str | Path, exc: ValueError) -> ConfigError:
@@ -174,12 +179,22 @@ class RunStage(StageConfig):
 
 
 class RunReconstruct(Strict):
+    """The ``reconstruct`` section of a ``sgdsm run`` file: the options of ``sgdsm reconstruct``."""
+
     out: str
     checkpoint: str | None = None
     time_chunk: int = Field(8, ge=1)
+    space_chunk: int | None = Field(
+        None, ge=PATCH, description="cells per side of a spatial block (default: the staged cube's spatial chunk)"
+    )
     overlap: int = Field(DEFAULT_OVERLAP, ge=0, le=PATCH // 2, description="cells by which patches overlap, blended")
     append: bool = False
     overwrite: bool = False
+
+    @model_validator(mode="after")
+    def _patch_multiple(self) -> RunReconstruct:
+        whole_patches(self.space_chunk)
+        return self
 
 
 class RunExport(Strict):

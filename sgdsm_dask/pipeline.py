@@ -198,7 +198,12 @@ class Run:
         sreq = stage_request(config.stage)
         rc = config.reconstruct
         rreq = ReconstructRequest(
-            staged=config.stage.out, out=rc.out, checkpoint=rc.checkpoint, time_chunk=rc.time_chunk, overlap=rc.overlap
+            staged=config.stage.out,
+            out=rc.out,
+            checkpoint=rc.checkpoint,
+            time_chunk=rc.time_chunk,
+            space_chunk=rc.space_chunk,  # None: the staged cube's spatial chunk
+            overlap=rc.overlap,
         )
         return cls(config=config, stage=sreq, reconstruct=rreq)
 

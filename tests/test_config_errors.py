@@ -79,3 +79,31 @@ def test_an_invalid_date_in_a_run_file_names_the_file_and_the_field(tmp_path, ca
 def test_run_file_dates_are_still_dates(tmp_path):
     cfg = load_run_config(_run_file(tmp_path, start="2015-04-01", end="'2015-04-30'"))
     assert (cfg.stage.start, cfg.stage.end) == (dt.date(2015, 4, 1), dt.date(2015, 4, 30))
+
+
+@pytest.mark.parametrize(
+    "value, rule",
+    [
+        ("50", "reconstruct: space_chunk 50 must be a multiple of the 40-cell patch"),
+        ("0", "reconstruct.space_chunk: Input should be greater than or equal to 40"),
+    ],
+    ids=["not-whole-patches", "zero"],
+)
+def test_a_reconstruction_space_chunk_breaking_a_rule_is_one_line(tmp_path, capsys, value, rule):
+    cfg = _run_file(tmp_path)
+    cfg.write_text(cfg.read_text() + f"  space_chunk: {value}\n")
+    assert main(["run", str(cfg)]) == 2
+    assert capsys.readouterr().err == f"sgdsm: error: {cfg}: {rule}\n"
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_the_reconstruction_space_chunk_of_a_run_file_reaches_its_request_alone(archive, tmp_path):
+    from sgdsm_dask.pipeline import Run
+
+    cfg = tmp_path / "run.yaml"
+    stage = f"stage:\n  lprm: {archive / 'lprm'}\n  out: s.zarr\n  space_chunk: 40\n"
+    cfg.write_text(f"{stage}reconstruct:\n  out: r.zarr\n  space_chunk: 80\n")
+    run = Run.plan(load_run_config(cfg))
+    assert (run.stage.config.space_chunk, run.reconstruct.space_chunk) == (40, 80)
+    cfg.write_text(f"{stage}reconstruct:\n  out: r.zarr\n")
+    assert Run.plan(load_run_config(cfg)).reconstruct.space_chunk is None  # the staged cube's
