@@ -25,7 +25,7 @@ import torch
 from .. import malloc
 from ..flags import FLAG_MEANINGS, Flag  # noqa: F401 - FLAG_MEANINGS: the name importers used before flags.py
 from ..grid import DEFAULT_OVERLAP, check_overlap
-from .checkpoint import Checkpoint, load
+from ..training.checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
 

@@ -4,7 +4,9 @@
 (another ``store_id``, as after ``reconstruct --overwrite`` or into another
 store), whose daily files must never be mixed in one folder. ``daily_a`` is
 a finished export of ``rec_a``; tests copy it before changing anything.
-The fixtures are only read by the tests.
+The fixtures are only read by the tests. ``ten_days`` and
+``ten_days_reference`` (the 10-day cube of two blocks and its reference
+reconstruction) come from tests/reconstruction/conftest.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sgdsm_dask.cli import main
+from tests.reconstruction.conftest import ten_days, ten_days_reference  # noqa: F401 - fixtures of this folder too
 
 BOX = "--region=0,40,20,50"  # the archive fixture's box
 DAYS = ["--start", "2015-04-01", "--end", "2015-04-04"]

@@ -1,6 +1,6 @@
 """Which folders ``sgdsm export`` writes: absent, empty, or this reconstruction's; anything else is one line, untouched.
 
-The rule (``export.check_folder``): a folder is written only if it is
+The rule (``export.folder.check``): a folder is written only if it is
 absent, empty, or the export folder of the reconstruction being exported,
 as its manifest or, for an export killed before its manifest, its marker
 says. Every refused run is checked to leave each file of the folder as it
@@ -15,9 +15,8 @@ import shutil
 
 import pytest
 
-from sgdsm_dask import manifest
 from sgdsm_dask.cli import main
-from sgdsm_dask.export import export_days, prepare
+from sgdsm_dask.export import DailyFiles, manifest
 from sgdsm_dask.testing import one_error_line
 from tests.export.conftest import DAILY, on, snapshot
 
@@ -46,12 +45,12 @@ def test_daily_files_without_manifest_or_marker_are_refused_to_every_export(
 def test_a_killed_export_resumes_for_its_reconstruction_and_is_refused_to_another(
     rec_a, rec_b, client, tmp_path, capsys
 ):
-    from sgdsm_dask.manifest import export_provenance
-
     # what a killed export leaves: its first task's files (days 1-2) and no manifest
     daily = tmp_path / "daily"
-    known = prepare(str(daily), export_provenance(str(rec_a)))
-    export_days(str(rec_a), str(daily), 0, 2, known=known)
+    sink = DailyFiles(daily)
+    sink.check(manifest.export_provenance(str(rec_a)))
+    sink.open(str(rec_a))
+    sink.chunk_finished(0, 2)  # and never closed
     assert sorted(p.name for p in daily.glob("SGD-SM2_*")) == DAILY[:2] and not (daily / "manifest.json").exists()
     before = snapshot(daily)
     capsys.readouterr()

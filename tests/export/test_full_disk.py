@@ -2,7 +2,7 @@
 
 netCDF reports any file it cannot create as ``EACCES``, so a full disk read
 "Permission denied ... make the folder writable"; HDF5 reports a write that
-fails part-way without an errno. ``export._write_netcdf`` asks the operating
+fails part-way without an errno. ``export.netcdf.write_netcdf`` asks the operating
 system (``io.files.write_failure``). Mounting needs root; elsewhere the test
 skips with the reason, and the file-size-limit fault test covers the write
 that fails part-way.

@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 from sgdsm_dask.io.zarr_store import read_array
-from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
+from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
 from sgdsm_dask.testing import one_error_line
 from tests.integration.conftest import CHUNKS
 from tests.integration.runs import open_store, run

@@ -1,4 +1,4 @@
-import json
+"""Reconstruction: values, tiling, resumes, appends, workers and GPUs (the 10-day cube of two blocks)."""
 
 import numpy as np
 import pytest
@@ -6,34 +6,13 @@ import zarr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
-from sgdsm_dask.export import export
+from sgdsm_dask.flags import Flag
 from sgdsm_dask.io import zarr_store
-from sgdsm_dask.manifest import file_entry
-from sgdsm_dask.model import checkpoint
-from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED
-from sgdsm_dask.reconstruct import ReconstructRequest, reconstruct
+from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from tests.reconstruction.conftest import read
 
-
-@pytest.fixture(scope="module")
-def staged(archive, client, tmp_path_factory):
-    """The 10-day archive (2015-04-05 missing) staged in 40-cell spatial chunks: two blocks."""
-    out = tmp_path_factory.mktemp("rec") / "staged.zarr"
-    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(out)]
-    args += ["--region", "0,40,20,50", "--time-chunk", "4", "--space-chunk", "40"]
-    assert main(args + ["--scheduler", client.scheduler.address]) == 0
-    return str(out)
-
-
-def _read(store):
-    return zarr_store.read_array(store, "sm"), zarr_store.read_array(store, "flag")
-
-
-@pytest.fixture(scope="module")
-def reference(staged, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("ref") / "rec.zarr")
-    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=30))  # one chunk: all 10 days
-    assert summary["blocks"] == 2 and summary["tasks_run"] == 2
-    return out
+_read = read
+FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag
 
 
 def test_observed_pixels_kept_land_filled_flags_match(staged, reference):
@@ -120,40 +99,6 @@ def test_cli_reconstruct(staged, reference, client, tmp_path, capsys):
     args = ["reconstruct", "--store", staged, "--out", out, "--time-chunk", "5"]
     assert main(args + ["--scheduler", client.scheduler.address]) == 0
     np.testing.assert_allclose(_read(out)[0], _read(reference)[0], rtol=0, atol=2e-6)
-
-
-def test_export_one_cf_file_per_reconstructed_day(reference, staged, client, tmp_path):
-    import rioxarray  # noqa: F401
-    import xarray as xr
-
-    out = tmp_path / "daily"
-    args = ["export", "--store", reference, "--out", str(out), "--scheduler", client.scheduler.address]
-    assert main(args) == 0
-    files = sorted(p.name for p in out.iterdir())
-    assert files[:2] == ["SGD-SM2_20150401.nc", "SGD-SM2_20150402.nc"] and files[-2:] == ["SHA256SUMS", "manifest.json"]
-    files = files[:-2]
-    assert len(files) == 9 and "SGD-SM2_20150405.nc" not in files  # the missing day has no file
-    assert not any(f.endswith(".part") for f in files)
-    listed = json.loads((out / "manifest.json").read_text())
-    assert sorted(listed["files"]) == files
-    assert listed["files"]["SGD-SM2_20150403.nc"]["sha256"] == file_entry(out / "SGD-SM2_20150403.nc")["sha256"]
-    assert listed["provenance"]["reconstruction"]["checkpoint_sha256"] == checkpoint.SHIPPED["default"]
-    assert listed["provenance"]["staged"]["sources"]["2015-04-05"][0] is None  # the missing day, recorded
-    sm, flag = _read(reference)
-    with xr.open_dataset(out / "SGD-SM2_20150403.nc") as ds:
-        assert ds.rio.crs.to_epsg() == 4326 and ds["sm"].attrs["grid_mapping"] == "crs"
-        assert ds.attrs["Conventions"] == "CF-1.8, ACDD-1.3"
-        assert ds["flag"].attrs["flag_meanings"] == "observed reconstructed not_reconstructed"
-        assert list(ds["flag"].attrs["flag_values"]) == [0, 1, 2]
-        assert ds["sm"].encoding["zlib"] and str(ds["time"].values[0])[:10] == "2015-04-03"
-        assert ds.attrs["time_coverage_start"] == "2015-04-03T00:00:00Z"
-        np.testing.assert_array_equal(ds["sm"].values[0], sm[2])
-        np.testing.assert_array_equal(ds["flag"].values[0], flag[2])
-    # A rerun keeps finished files and writes nothing twice.
-    before = {p.name: p.stat().st_mtime_ns for p in out.glob("SGD-SM2_*")}
-    assert main(args) == 0
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("SGD-SM2_*")} == before
-    assert main(["verify", str(out)]) == 0
 
 
 def test_append_new_days_equals_one_run(archive, staged, reference, client, tmp_path):
@@ -283,108 +228,3 @@ def test_local_gpu_cluster_needs_a_gpu(tmp_path):
     spec.write_text("kind: local-gpu\n")
     with pytest.raises(ConfigError, match="needs a GPU"), connect(cluster=spec):
         pass
-
-
-def test_export_cloud_optimized_geotiff_for_gis(reference, tmp_path):
-    import rasterio
-
-    out = tmp_path / "daily"
-    assert main(["export", "--store", reference, "--out", str(out), "--cog", "--workers", "1"]) == 0
-    tifs = sorted(p.name for p in out.glob("*.tif"))
-    assert len(tifs) == 9 and not list(out.glob(".*part"))
-    sm, _ = _read(reference)
-    lat = zarr_store.read_array(reference, "lat")
-    lon = zarr_store.read_array(reference, "lon")
-    with rasterio.open(out / "SGD-SM2_20150403.tif") as src:
-        assert src.driver == "GTiff" and src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
-        assert src.crs.to_epsg() == 4326 and src.dtypes == ("float32",)
-        assert np.isnan(src.nodata)
-        band = src.read(1)
-        # north up: the first row is the northernmost latitude, at the pixel centre
-        assert src.transform.e < 0
-        x, y = src.xy(0, 0)
-        assert (y, x) == pytest.approx((lat.max(), lon.min()))
-        np.testing.assert_array_equal(band, sm[2][np.argsort(lat)[::-1]])
-
-
-def test_reconstruct_with_export_writes_the_same_files_as_export_after(staged, reference, client, tmp_path):
-    import xarray as xr
-
-    out, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
-    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, export_to=str(daily))
-    assert summary["daily_files"] == 9 and len(list(daily.glob("*.nc"))) == 9
-    ref_sm, ref_flag = _read(reference)
-    for t, f in ((0, "SGD-SM2_20150401.nc"), (9, "SGD-SM2_20150410.nc")):
-        with xr.open_dataset(daily / f) as ds:
-            np.testing.assert_allclose(ds["sm"].values[0], ref_sm[t], rtol=0, atol=2e-6)
-            np.testing.assert_array_equal(ds["flag"].values[0], ref_flag[t])
-    # run again: nothing left to reconstruct, every file kept
-    again = reconstruct(ReconstructRequest(staged, out, time_chunk=4), client, export_to=str(daily))
-    assert again["tasks_run"] == 0 and again["daily_files"] == 9
-
-
-def test_export_leaves_out_unfinished_chunks_and_refuses_another_reconstructions_folder(staged, tmp_path, capsys):
-    import shutil
-
-    import zarr
-
-    rec = str(tmp_path / "rec.zarr")
-    reconstruct(ReconstructRequest(staged, rec, time_chunk=4))  # chunks of days 1-4, 5-8, 9-10
-    partial = str(tmp_path / "partial.zarr")
-    shutil.copytree(rec, partial)
-    zarr.open_group(partial, mode="r+")["done"][1, 0, 0] = 0  # days 5-8 of one block not finished
-    daily = tmp_path / "daily"
-    summary = export(partial, str(daily))
-    assert summary["days_unfinished"] == 4 and summary["files"] == 6  # days 1-4, 9-10 (no half-filled day)
-    assert not (daily / "SGD-SM2_20150406.nc").exists()
-
-    # the same folder for a reconstruction with another tiling: refused, nothing changed
-    other = str(tmp_path / "other.zarr")
-    reconstruct(ReconstructRequest(staged, other, time_chunk=4, overlap=0))
-    before = sorted(p.name for p in daily.iterdir())
-    capsys.readouterr()
-    assert main(["export", "--store", other, "--out", str(daily), "--workers", "1"]) == 2
-    err = capsys.readouterr().err
-    assert f"{daily}: holds the daily files of another reconstruction (overlap 8 -> 0)" in err
-    assert sorted(p.name for p in daily.iterdir()) == before
-    assert main(["reconstruct", "--store", staged, "--out", other, "--export", str(daily), "--workers", "1"]) == 2
-    assert "holds the daily files of another reconstruction" in capsys.readouterr().err
-
-
-def test_an_export_folder_is_left_as_it_was_by_a_refused_run_and_refused_to_a_rebuilt_store(staged, tmp_path, capsys):
-    rec, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
-    assert main(["reconstruct", "--store", staged, "--out", rec, "--export", str(daily), "--workers", "1"]) == 0
-    listing = sorted(p.name for p in daily.iterdir())
-    assert "manifest.json" in listing
-    # a run the store refuses (it now holds another request's reconstruction) must not touch the folder's manifest
-    zarr_store.update_attrs(rec, {"reconstruct_fingerprint": "another request"})
-    capsys.readouterr()
-    code = main(["reconstruct", "--store", staged, "--out", rec, "--export", str(daily), "--workers", "1"])
-    assert code == 2 and "holds a reconstruction of another request" in capsys.readouterr().err
-    assert sorted(p.name for p in daily.iterdir()) == listing
-    assert main(["verify", str(daily)]) == 0
-    # the same store rebuilt (--overwrite) is another reconstruction: its files would not be these
-    code = main(
-        ["reconstruct", "--store", staged, "--out", rec, "--overwrite", "--export", str(daily), "--workers", "1"]
-    )
-    assert code == 2 and "holds the daily files of another reconstruction (store_id" in capsys.readouterr().err
-    assert sorted(p.name for p in daily.iterdir()) == listing
-
-
-def test_an_export_rerun_reads_only_the_files_changed_since_its_manifest(staged, tmp_path, monkeypatch):
-    import os
-
-    import sgdsm_dask.export as export_module
-
-    rec, daily = str(tmp_path / "rec.zarr"), tmp_path / "daily"
-    reconstruct(ReconstructRequest(staged, rec))
-    first = export(rec, str(daily))
-    hashed = []
-    monkeypatch.setattr(export_module, "file_entry", lambda f: hashed.append(f.name) or file_entry(f))
-    assert export(rec, str(daily))["files"] == first["files"] and hashed == []  # nothing read again
-    touched = sorted(daily.glob("SGD-SM2_*.nc"))[3]
-    later = touched.stat().st_mtime_ns + 2_000_000_000
-    os.utime(touched, ns=(later, later))  # modified after the manifest: read and hashed again
-    export(rec, str(daily))
-    assert hashed == [touched.name]
-    assert main(["verify", str(daily)]) == 0

@@ -1,0 +1,112 @@
+"""The daily files of a reconstruction: one sink, :class:`DailyFiles`, that every export drives.
+
+``sgdsm export`` (:func:`export`) tells the sink each time chunk that is
+reconstructed in every block; ``sgdsm reconstruct --export`` tells it each
+time chunk as soon as its last block is finished, so files are written
+while later chunks are reconstructed. Either way: :meth:`DailyFiles.check`
+(before anything is written), :meth:`~DailyFiles.open`,
+:meth:`~DailyFiles.chunk_finished` per time chunk, :meth:`~DailyFiles.close`
+(the manifest, once every file is in place).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..io import zarr_store
+from ..paths import require_shared
+from ..runner import TaskPool
+from . import folder, manifest
+from .days import check_result, export_days, finished_chunks, open_result
+
+
+class DailyFiles:
+    """The export folder ``out_dir`` of one result store, filled a time chunk at a time."""
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        *,
+        cog: bool = False,
+        client: Any | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.out = folder.local_folder(out_dir)  # absolute on the client; an object store is one line, now
+        self.cog = cog
+        self.client = client
+        self.progress = progress
+        self.known: folder.Known = {}
+        self.provenance: dict[str, Any] | None = None
+
+    def check(self, provenance: dict[str, Any]) -> None:
+        """Refuse a folder that is not this export's (:func:`folder.check`); changes nothing."""
+        self.known = folder.check(self.out, provenance)
+        self.provenance = provenance
+
+    def open(self, result: str) -> None:
+        """Claim the folder for ``result`` (mark it, drop its manifest and temporaries); after :meth:`check`."""
+        folder.clear(self.out, self.provenance)
+        self.result = result
+        self.times = open_result(result)["time"].values
+        self.pool = TaskPool(self.client, self.progress, size=len)
+        self.entries: list[dict[str, Any] | None] = []
+
+    def chunk_finished(self, t0: int, t1: int) -> None:
+        """Days ``t0`` to ``t1`` (a time chunk) are reconstructed in every block: write their files.
+
+        On a cluster the task runs beside the caller's; the files of tasks
+        already finished are collected, and a failed one (a full disk) stops
+        the run now, not at the end.
+        """
+        known = folder.known_in(self.known, self.times[t0:t1])
+        self.pool.submit(export_days, self.result, self.out, t0, t1, self.cog, known)
+        self._collect(wait=False)
+
+    def close(self) -> dict[str, Any]:
+        """Wait for every file, then write the manifest; the export's summary."""
+        self._collect(wait=True)
+        return finish(self.result, self.out, self.entries)
+
+    def _collect(self, wait: bool) -> None:
+        for _, days in self.pool.finished(wait):
+            self.entries.extend(days)
+
+
+def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Write the folder's manifest once every day's files are in place; the export's summary."""
+    out_dir = folder.local_folder(out_dir)
+    days = [e for e in entries if e is not None]
+    files = {name: entry for day in days for name, entry in day.items()}
+    path = manifest.write(out_dir, files, manifest.export_provenance(result))
+    return {"out": str(out_dir), "files": len(days), "cog_files": len(files) - len(days), "manifest": str(path)}
+
+
+def export(
+    result: str,
+    out_dir: str,
+    client: Any | None = None,
+    progress: Callable[[int], None] | None = None,
+    cog: bool = False,
+) -> dict[str, Any]:
+    """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
+
+    Time chunks that are not reconstructed in every block yet are left out
+    (``days_unfinished`` in the summary): a half-filled day is never written.
+    """
+    sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress)
+    check_result(result)
+    require_shared(result, client, "read")
+    finished = finished_chunks(result)
+    sink.check(manifest.export_provenance(result))
+    sink.open(result)
+    times = sink.times
+    tc = zarr_store.open_group(result, mode="r")["sm"].chunks[0]
+    chunks = [(t0, min(times.size, t0 + tc)) for t0 in range(0, times.size, tc)]
+    for k, (t0, t1) in enumerate(chunks):
+        if finished[k]:
+            sink.chunk_finished(t0, t1)
+    summary = sink.close()
+    summary["days_unfinished"] = sum(t1 - t0 for k, (t0, t1) in enumerate(chunks) if not finished[k])
+    return summary

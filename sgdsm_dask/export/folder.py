@@ -1,0 +1,197 @@
+"""An export folder: what it already holds, whether it is this reconstruction's, and which files to trust.
+
+The one place of that trust. A folder is written only if it is absent,
+empty, or the export folder of this reconstruction: its manifest or, for
+an export killed before its manifest, its marker (:func:`manifest.claim`)
+says so (:func:`check`). Anything else is one line naming it, and nothing
+in it is touched. A file kept from an earlier export is taken at the
+manifest's word while it is unchanged since (:func:`reuse`), hashed again
+otherwise, and written again if its hash changed, so the same command
+repairs what ``sgdsm verify`` finds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io.files import file_entry
+from ..paths import absolute, is_url, local_or_url
+from . import manifest
+
+PREFIX = "SGD-SM2_"
+_OURS = (rf"{PREFIX}\d{{8}}\.(nc|tif)", *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER)))
+#: The temporary files of an export's atomic writes: a stopped run's, removed by :func:`clear`.
+TEMPORARY = re.compile(r"\.(" + "|".join(_OURS) + r")\.part")
+
+#: Name -> ``{"sha256", "bytes", "listed_ns"}`` of the daily files an earlier export's manifest lists.
+Known = dict[str, dict[str, Any]]
+
+
+def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
+    """File name of a day; only digits come from data, so no name can leave the output folder."""
+    t = pd.Timestamp(day)
+    return f"{PREFIX}{t.year:04d}{t.month:02d}{t.day:02d}{suffix}"  # %Y does not pad years before 1000
+
+
+def local_folder(out_dir: str | os.PathLike) -> str:
+    """``out_dir`` as the plain absolute path of a local folder, as the client means it.
+
+    ``file://`` URLs are plain paths (else a folder named ``file:`` would
+    appear in the working directory), and a relative path is made absolute
+    here, where the command was typed, since Dask workers resolve it against
+    their own working directory. Object stores are refused until export
+    writes them (NetCDF needs a local file).
+    """
+    local = local_or_url(str(out_dir))
+    if is_url(local):
+        raise InputError(
+            str(out_dir),
+            "sgdsm export writes local folders only for now (a path or a file:// URL); "
+            "object stores such as s3:// or memory:// come in a later release",
+        )
+    return absolute(local)
+
+
+def check(out_dir: str, provenance: dict[str, Any]) -> Known:
+    """What ``out_dir`` already holds for the export ``provenance`` (:func:`manifest.export_provenance`) describes.
+
+    Changes nothing, so that it can run before anything else is checked or
+    written. Refused with one line, the folder untouched: a folder whose
+    manifest or marker comes from another reconstruction (another result
+    store, checkpoint, tiling, region or band; :func:`manifest.identity`),
+    daily files that neither identifies, and files that are not an
+    export's (the user's): they would otherwise be kept and listed under
+    this run's provenance, or mixed with its files. Returns the previous
+    manifest's entries (:func:`recorded`), for :func:`reuse`.
+    """
+    out_dir = local_folder(out_dir)
+    now = manifest.identity(provenance)
+    old = manifest.previous(out_dir)
+    if old is not None:
+        _same_reconstruction(out_dir, manifest.identity(old.get("provenance") or {}), now)
+        return recorded(old, out_dir)
+    names = _entries(out_dir)
+    daily = [name for name in names if manifest.SAFE_NAME.fullmatch(name)]
+    mark = manifest.owner(out_dir)
+    if mark is not None:
+        if daily:  # a marked folder without daily files holds nothing to mix: any export may take it
+            _same_reconstruction(out_dir, mark, now)
+        return {}
+    if daily:
+        raise InputError(
+            out_dir,
+            f"holds daily files of an export sgdsm cannot identify ({len(daily)}, such as {daily[0]}; "
+            f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
+            "choose another folder, or remove them to export here",
+        )
+    theirs = [name for name in names if not TEMPORARY.fullmatch(name)]
+    if theirs:
+        shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+        raise InputError(
+            out_dir,
+            f"is not an export folder of sgdsm (it holds {shown}, which no sgdsm export wrote); "
+            "nothing in it was touched: choose a new or empty folder",
+        )
+    return {}
+
+
+def _entries(out_dir: str) -> list[str]:
+    """The names in ``out_dir``; none where it is absent or not a folder (creating it says what that is)."""
+    try:
+        return sorted(os.listdir(out_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any]) -> None:
+    """One line unless the reconstruction ``was`` (a folder's manifest or marker) is ``now``'s."""
+    if was == now:
+        return
+    # the settings that differ; the store's id alone only when nothing else does (a rebuilt store)
+    keys = [k for k in now if was.get(k) != now[k] and k != "store_id"] or ["store_id"]
+    diff = ", ".join(f"{k} {was.get(k)!r} -> {now[k]!r}" for k in keys)
+    raise InputError(
+        out_dir,
+        f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
+    )
+
+
+def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = None) -> Known:
+    """Name -> ``{"sha256", "bytes", "listed_ns"}`` of a manifest's daily files (none for None).
+
+    ``listed_ns`` is the modification time of ``out_dir``'s manifest file (0
+    without ``out_dir``): a file whose modification and inode change times
+    are both not after it is the file listed (a user can set a file's
+    modification time back, but not its change time).
+    """
+    if doc is None:
+        return {}
+    try:
+        listed_ns = (Path(out_dir) / manifest.MANIFEST).stat().st_mtime_ns if out_dir is not None else 0
+    except OSError:
+        listed_ns = 0
+    return {
+        str(k): {
+            "sha256": str(v["sha256"]).lower(),  # sha256sum and hashlib write lower case; others may not
+            "bytes": v["bytes"] if isinstance(v.get("bytes"), int) else -1,
+            "listed_ns": listed_ns,
+        }
+        for k, v in doc["files"].items()
+        if manifest.SAFE_NAME.fullmatch(str(k)) and isinstance(v, dict) and "sha256" in v
+    }
+
+
+def reuse(files: list[Path], known: Known) -> dict[str, dict[str, Any]]:
+    """``{name: {"bytes", "sha256"}}`` of those of ``files`` that exist and may be kept.
+
+    A file is taken at the previous manifest's word (``known``) while its
+    size matches and it has not been modified since that manifest;
+    otherwise it is read and hashed, and removed (to be written again) if
+    the manifest recorded another hash.
+    """
+    kept = {}
+    for f in (f for f in files if f.exists()):
+        listed, st = known.get(f.name), f.stat()
+        # a modification time can be set back (os.utime, cp -p, rsync -t); the inode change time cannot
+        unchanged = max(st.st_mtime_ns, st.st_ctime_ns) <= listed["listed_ns"] if listed else False
+        if listed and st.st_size == listed["bytes"] and unchanged:
+            kept[f.name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
+            continue
+        entry = file_entry(f)
+        if listed and listed["sha256"] != entry["sha256"]:
+            f.unlink()  # altered or damaged since the last export: written again
+        else:
+            kept[f.name] = entry
+    return kept
+
+
+def known_in(known: Known, times: np.ndarray) -> Known:
+    """The part of ``known`` about the files of ``times`` (what one export task needs to be sent)."""
+    names = {day_name(t, suffix) for t in times for suffix in (".nc", ".tif")}
+    return {name: entry for name, entry in known.items() if name in names}
+
+
+def clear(out_dir: str, provenance: dict[str, Any] | None = None) -> None:
+    """Make ``out_dir`` ready to change: create it, mark it as ``provenance``'s, drop its manifest and temporaries.
+
+    The marker (:func:`manifest.claim`) is written before the manifest is
+    removed and before any daily file, so that the folder is known as this
+    reconstruction's at every moment; run :func:`check` first. Without
+    ``provenance`` (callers from before the marker) no marker is written,
+    and a killed export then leaves daily files no one can claim.
+    """
+    out_dir = local_folder(out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if provenance is not None:
+        manifest.claim(out_dir, provenance)
+    manifest.remove(out_dir)
+    for stale in Path(out_dir).iterdir():
+        if TEMPORARY.fullmatch(stale.name):
+            stale.unlink()

@@ -1,0 +1,87 @@
+"""What to reconstruct (:class:`ReconstructRequest`), and the checks of its staged cube before anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from ..grid import DEFAULT_OVERLAP, PATCH, check_overlap
+from ..io import outputs, zarr_store
+from ..paths import absolute
+from ..staging.status import DayStatus
+from ..training.checkpoint import shipped_path
+from .layout import Layout
+
+
+@dataclass(frozen=True)
+class ReconstructRequest:
+    """What to reconstruct, with which model, cut how."""
+
+    staged: str
+    out: str
+    checkpoint: str | None = None  # None: the shipped default
+    time_chunk: int = 8
+    space_chunk: int | None = None  # None: the staged cube's spatial chunk
+    overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
+
+    def __post_init__(self) -> None:
+        # the workers open these paths: each must mean there what it means where the command was typed
+        for name in ("staged", "out", "checkpoint"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, absolute(getattr(self, name)))
+
+    def checkpoint_path(self) -> str:
+        return self.checkpoint or str(shipped_path("default"))
+
+
+def check_staged(staged: str) -> Any:
+    """The staged cube's group, once it is known to be a whole staged cube; one line otherwise.
+
+    A cube whose staging stopped half-way would be filled with its
+    unstaged days left empty, and a rerun after the staging finished
+    would find nothing to do: those days would stay unfilled for good.
+    """
+    if not zarr_store.exists(staged):
+        raise InputError(staged, "not a staged cube (no Zarr format 3 store here): run sgdsm stage first")
+    g = zarr_store.open_group(staged, mode="r")
+    kind = outputs.kind_of(dict(g.attrs))
+    if kind != "staged" or not all(name in g for name in ("sm", "precip", "land", "day_status")):
+        what = f"a {outputs.NAMES[kind]}" if kind else "a Zarr store sgdsm did not stage"
+        raise InputError(staged, f"is {what}, not a staged cube: give --store the output of sgdsm stage")
+    status = zarr_store.read_chunks_safely(
+        staged, "day_status", g["day_status"].chunks[0], g["day_status"].shape[0], DayStatus.PENDING
+    )
+    pending = int(np.count_nonzero(status == DayStatus.PENDING))
+    if pending:
+        raise InputError(
+            staged,
+            f"staging is not finished ({pending} of {status.size} days still pending): "
+            "run the same sgdsm stage command again to finish it, then reconstruct",
+        )
+    return g
+
+
+def plan_layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
+    """The layout of ``req`` over its staged cube, for a model of ``hidden`` state (and a memory map)."""
+    g = check_staged(req.staged)
+    days, rows, cols = g["sm"].shape
+    if min(rows, cols) < PATCH:
+        raise InputError(
+            req.staged,
+            f"its region is {rows} x {cols} cells, smaller than the model's {PATCH} x {PATCH}-cell patch "
+            f"({PATCH * 0.25:g} degrees): stage a region at least that large around your area "
+            "(the model needs the context) and cut the result afterwards",
+        )
+    if req.space_chunk is not None and req.space_chunk < 1:
+        raise ConfigError(f"--space-chunk {req.space_chunk}: a spatial block must be at least {PATCH} cells")
+    # by default the staged cube's spatial chunk, whole patches (a region smaller than a chunk has one chunk)
+    sc = req.space_chunk or -(-max(g["sm"].chunks[1:]) // PATCH) * PATCH
+    if sc % PATCH:
+        raise InputError(req.staged, f"spatial chunk {sc} is not a multiple of the {PATCH}-cell patch")
+    if req.time_chunk < 1:
+        raise ConfigError(f"--time-chunk {req.time_chunk}: a time chunk must be at least one day")
+    check_overlap(req.overlap)  # before anything is written
+    return Layout(days, rows, cols, req.time_chunk, sc, hidden, memory, req.overlap)

@@ -1,0 +1,217 @@
+"""The result store: created from a template, resumed or appended to, written a chunk at a time.
+
+Every task writes its days of ``sm`` and ``flag``, then the state at the
+end of its chunk (``state_h``, ``state_c`` and, for configurations with a
+memory map, ``state_memory``), then its ``done`` marker, last
+(:func:`write_chunk`). A run started again skips finished chunks and starts
+each chain from the state stored at its last finished chunk
+(:func:`read_state`), so the result is the same as one uninterrupted run.
+Where the store may be written at all is :mod:`sgdsm_dask.io.outputs`' rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from .. import __version__
+from ..errors import InputError
+from ..flags import FLAG_MEANINGS, Flag
+from ..grid import PATCH
+from ..io import outputs, zarr_store
+from ..model.fill import PatchState
+from ..paths import local_or_url
+from .layout import Layout
+from .provenance import Provenance, stored
+
+if TYPE_CHECKING:
+    from .task import ChunkKey
+
+STATE_DIMS = ("boundary", "block_y", "block_x", "patch_y", "patch_x")
+
+
+@dataclass(frozen=True)
+class ResultStore:
+    """A result store claimed for one reconstruction: its path, layout and provenance (with its ``store_id``)."""
+
+    path: str
+    layout: Layout
+    provenance: Provenance
+    claimed: outputs.Resumable
+
+    @classmethod
+    def claim(
+        cls, path: str, layout: Layout, provenance: Provenance, *, overwrite: bool = False, append: bool = False
+    ) -> ResultStore:
+        """Claim ``path`` for ``provenance``'s request (:class:`outputs.Resumable`); nothing is written yet.
+
+        A store resumed or appended to keeps its ``store_id``; a new or
+        overwritten one draws one (export folders tell stores by it).
+        """
+        claimed = outputs.Resumable.claim(path, "result", provenance.fingerprint(), overwrite=overwrite and not append)
+        kept = stored(zarr_store.read_attrs(path)) if claimed.state != "create" else None
+        return cls(path, layout, provenance.with_store_id(kept), claimed)
+
+    def prepare(self, staged: str, append: bool) -> int:
+        """Refuse another request's store (unless appending), create or grow it; the days appended."""
+        if not append:
+            self.claimed.refuse_other(
+                "store holds a reconstruction of another request (checkpoint, staged cube or chunks); "
+                "choose another --out, pass --overwrite, or --append for new days"
+            )
+        if self.claimed.create(lambda: template(staged, self.layout, self.provenance)):
+            return 0
+        return self._append(staged) if append else 0
+
+    def done(self) -> np.ndarray:
+        """``done[k, bi, bj]``: whether time chunk ``k`` of block ``(bi, bj)`` is written."""
+        return zarr_store.read_array(self.path, "done")
+
+    def _append(self, staged: str) -> int:
+        """Grow the store to the staged cube's days; return how many days were added.
+
+        The days already reconstructed must be the first days of the staged
+        cube, with the same checkpoint and chunks. The last time chunk, if it
+        was short, is marked unfinished so that it is redone over its full
+        length from the state stored before it: the values are those of one run.
+        """
+        lay, out = self.layout, self.path
+        changed = self.provenance.changed_for_append(stored(zarr_store.read_attrs(out)))
+        if changed:  # a store from before overlap was recorded has 4-D states: no append
+            raise InputError(out, "cannot append: {} was {!r}, now {!r}".format(*changed))
+        g = zarr_store.open_group(out)
+        s = zarr_store.open_group(staged, mode="r")
+        if g["time"].attrs.get("units") != s["time"].attrs.get("units"):
+            raise InputError(staged, "time is encoded differently from the reconstruction's; cannot append")
+        t_old, t_new = g["time"][:], s["time"][:]
+        n0 = t_old.size
+        if t_new.size < n0 or not np.array_equal(t_new[:n0], t_old):
+            raise InputError(staged, f"its first {n0} days are not the days already in {out}; cannot append")
+        if not (np.array_equal(g["lat"][:], s["lat"][:]) and np.array_equal(g["lon"][:], s["lon"][:])):
+            raise InputError(staged, f"its grid differs from {out}'s; cannot append")
+        if t_new.size == n0:  # nothing new, or an append stopped after growing the store: its provenance is due
+            zarr_store.update_attrs(out, self.provenance.attrs())
+            return 0
+        nb_old = -(-n0 // lay.time_chunk)
+        with zarr_store.writing(out):
+            # The short last chunk is unmarked first, so that a write failing below cannot leave a chunk
+            # that must be redone marked as done.
+            if n0 % lay.time_chunk:
+                g["done"][nb_old - 1] = 0
+            g["time"].resize((lay.days,))
+            g["time"][n0:] = t_new[n0:]
+            for name in ("sm", "flag"):
+                g[name].resize((lay.days, lay.rows, lay.cols))
+            for name in ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else []):
+                g[name].resize((lay.n_chunks,) + g[name].shape[1:])
+            g["done"][nb_old:] = 0
+        # last: until then a plain run refuses the store and --append resumes it
+        zarr_store.update_attrs(out, self.provenance.attrs())
+        return lay.days - n0
+
+
+def _state_vars(lay: Layout) -> dict[str, tuple]:
+    """The LSTM state of every block at the end of every time chunk, and the ``done`` markers."""
+    nby, nbx = lay.n_blocks
+    ky, kx, nb = *lay.patches_per_block, lay.n_chunks
+    shape, chunks = (nb, nby, nbx, ky, kx, lay.hidden), (1, 1, 1, ky, kx, lay.hidden)
+    data = {
+        f"state_{x.lower()}": (
+            (*STATE_DIMS, "hidden"),
+            zarr_store.lazy(shape, chunks, np.float32, 0.0),
+            {"long_name": f"LSTM {x} of each patch of each block at the end of each time chunk"},
+        )
+        for x in ("h", "C")
+    }
+    data["done"] = (
+        ("boundary", "block_y", "block_x"),
+        zarr_store.lazy((nb, nby, nbx), (1, 1, 1), np.int8, 0),
+        {"long_name": "1 when the time chunk of the block is written (written last)"},
+    )
+    if lay.memory:
+        data["state_memory"] = (
+            (*STATE_DIMS, "memory", "py", "px"),
+            zarr_store.lazy((*shape[:5], 2, PATCH, PATCH), (*chunks[:5], 2, PATCH, PATCH), np.float32, 0.0),
+            {"long_name": "decayed mean of past observations (normalised) and its weight, per pixel"},
+        )
+    return data
+
+
+def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Dataset:
+    """The result store's template: ``sm``, ``flag``, the staged land mask, the states and the markers."""
+    staged = xr.open_zarr(local_or_url(staged_path), consolidated=False)
+    cube = (lay.days, lay.rows, lay.cols)
+    tc, sc = lay.time_chunk, lay.space_chunk
+    data = {
+        "sm": (
+            ("time", "lat", "lon"),
+            zarr_store.lazy(cube, (tc, sc, sc), np.float32, np.nan),
+            {
+                "units": "m3 m-3",
+                "standard_name": "volume_fraction_of_condensed_water_in_soil",
+                "long_name": "surface soil moisture, gaps filled by the SGD-SM 2.0 LSTM-CNN",
+            },
+        ),
+        "flag": (
+            ("time", "lat", "lon"),
+            zarr_store.lazy(cube, (tc, sc, sc), np.int8, int(Flag.NOT_FILLED)),
+            {"flag_values": np.array(list(Flag), dtype=np.int8), "flag_meanings": FLAG_MEANINGS},
+        ),
+        "land": staged["land"].load(),
+        **_state_vars(lay),
+    }
+    ds = xr.Dataset(
+        data,
+        coords={"time": staged["time"], "lat": staged["lat"], "lon": staged["lon"]},
+        attrs={
+            "title": "sgdsm-dask reconstruction (SGD-SM 2.0 LSTM-CNN)",
+            "Conventions": "CF-1.8",
+            "sgdsm_version": __version__,
+            **provenance.attrs(),
+        },
+    )
+    for name in ("sm", "flag"):
+        ds[name].encoding["chunks"] = (tc, sc, sc)
+    ds["done"].encoding["chunks"] = (1, 1, 1)
+    for name in ("state_h", "state_c", "state_memory"):
+        if name in ds:
+            ds[name].encoding["chunks"] = ds[name].data.chunksize
+            ds[name].encoding["compressors"] = None  # model state does not compress; not trying saves time
+    return ds
+
+
+def _state_sel(lay: Layout, key: ChunkKey) -> tuple[slice, ...]:
+    ky, kx = lay.block_patches(*key.block)
+    k, bi, bj = key.chunk, key.block_y, key.block_x
+    return slice(k, k + 1), slice(bi, bi + 1), slice(bj, bj + 1), slice(0, ky), slice(0, kx)
+
+
+def read_state(dst: Any, lay: Layout, key: ChunkKey) -> PatchState:
+    """The state stored at the end of ``key``'s chunk (``dst``: the store's open group)."""
+    sel = _state_sel(lay, key)
+    h = np.asarray(dst["state_h"][sel])[0, 0, 0]
+    c = np.asarray(dst["state_c"][sel])[0, 0, 0]
+    y = np.asarray(dst["state_memory"][sel])[0, 0, 0] if lay.memory else None
+    return PatchState(h, c, y)
+
+
+def write_chunk(
+    path: str, dst: Any, lay: Layout, key: ChunkKey, sm: np.ndarray, flag: np.ndarray, state: PatchState
+) -> None:
+    """Write ``key``'s days of ``sm`` and ``flag``, then its end state, then its ``done`` marker, last: the commit."""
+    rows, cols = lay.cells(*key.block)
+    t0, t1 = lay.chunk_days(key.chunk)
+    sel = _state_sel(lay, key)
+    k, bi, bj = key.chunk, key.block_y, key.block_x
+    with zarr_store.writing(path):
+        dst["sm"][t0:t1, rows, cols] = sm
+        dst["flag"][t0:t1, rows, cols] = flag
+        dst["state_h"][sel] = state.h[None, None, None]
+        dst["state_c"][sel] = state.c[None, None, None]
+        if lay.memory:
+            mem = state.y if state.y is not None else np.zeros(state.h.shape[:2] + (2, PATCH, PATCH), np.float32)
+            dst["state_memory"][sel] = mem[None, None, None]
+        dst["done"][k : k + 1, bi : bi + 1, bj : bj + 1] = np.ones((1, 1, 1), np.int8)  # last: the commit
