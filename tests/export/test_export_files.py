@@ -9,8 +9,8 @@ from sgdsm_dask.cli import main
 from sgdsm_dask.export import export
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.io.files import file_entry
-from sgdsm_dask.training import checkpoint
 from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from sgdsm_dask.training import checkpoint
 from tests.reconstruction.conftest import read
 
 _read = read
