@@ -43,7 +43,8 @@ import numpy as np
 import xarray as xr
 
 from sgdsm_dask.config import RunConfig, RunExport, RunReconstruct, RunStage, StageConfig
-from sgdsm_dask.export import _dataset, _write_netcdf, day_name
+from sgdsm_dask.export import day_name
+from sgdsm_dask.export.netcdf import dataset, write_netcdf
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.model.fill import Filler
@@ -81,7 +82,7 @@ def plain_loop(plans, region: Region, out_dir: Path) -> float:
             {"sm": (("time", "lat", "lon"), filled), "flag": (("time", "lat", "lon"), flag)},
             coords={"time": [when], "lat": lat, "lon": lon},
         )
-        _write_netcdf(_dataset("plain-loop", day, {}), out_dir / day_name(when))
+        write_netcdf(dataset("plain-loop", day, {}), out_dir / day_name(when))
     return time.perf_counter() - t
 
 

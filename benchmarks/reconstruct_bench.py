@@ -47,7 +47,7 @@ from sgdsm_dask.config import StageConfig
 from sgdsm_dask.grid import DEFAULT_OVERLAP, Region
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.pipeline import build_stage_request
-from sgdsm_dask.reconstruct import Layout, ReconstructRequest, _layout, reconstruct, worker_filler
+from sgdsm_dask.reconstruction import Layout, ReconstructRequest, plan_layout, reconstruct, worker_filler
 from sgdsm_dask.runtime import connect
 from sgdsm_dask.staging import stage
 from sgdsm_dask.synth import SynthRequest, write_archive
@@ -101,7 +101,7 @@ def compute_only(client, staged: str, lay: Layout, path: str, sha: str) -> float
         rows, cols, oy, ox = lay.window(bi, bj)
         inputs = []
         for k in range(lay.n_chunks):
-            t0, t1 = lay.days(k)
+            t0, t1 = lay.chunk_days(k)
             days = t0 + np.flatnonzero(status[t0:t1] == 1)
             inputs.append((sm_all[days, rows, cols], pr_all[days, rows, cols], land_all[rows, cols]))
         chains.append((client.scatter(inputs), (oy, ox)))
@@ -201,7 +201,7 @@ def measure(
                         t = time.perf_counter()
                         reconstruct(again, client, export_to=str(Path(tmp) / f"again{r}"))
                         e2e_times.append(time.perf_counter() - t)
-                    lay = _layout(rreq, ck.config.hidden, ck.config.memory_map)  # the run's own layout
+                    lay = plan_layout(rreq, ck.config.hidden, ck.config.memory_map)  # the run's own layout
                     compute_times = [
                         compute_only(client, staged, lay, rreq.checkpoint_path(), ck.sha256) for _ in range(repeat)
                     ]

@@ -147,7 +147,7 @@ def reconstruct_step(
     """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted."""
     import torch
 
-    from .reconstruct import gpu_resources, reconstruct
+    from .reconstruction import gpu_resources, reconstruct
 
     if client is not None and torch.cuda.is_available() and not gpu_resources(client):
         note(
@@ -193,7 +193,7 @@ class Run:
 
     @classmethod
     def plan(cls, config: RunConfig) -> Run:
-        from .reconstruct import ReconstructRequest
+        from .reconstruction import ReconstructRequest
 
         sreq = stage_request(config.stage)
         rc = config.reconstruct

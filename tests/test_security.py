@@ -20,7 +20,7 @@ import torch
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
 from sgdsm_dask.export import day_name
-from sgdsm_dask.manifest import SAFE_NAME, write
+from sgdsm_dask.export.manifest import SAFE_NAME, write
 from sgdsm_dask.training import checkpoint
 from tests.integration.runs import SGDSM
 

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import reconstruct_step
-    from ..reconstruct import ReconstructRequest
+    from ..reconstruction import ReconstructRequest
 
     req = ReconstructRequest(args.store, **options(args, "out", "checkpoint", "time_chunk", "space_chunk", "overlap"))
     with connected(args) as client:

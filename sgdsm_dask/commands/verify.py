@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..manifest import MANIFEST, verify
+    from ..export.manifest import MANIFEST, verify
     from ..pipeline import progress_bar
 
     with progress_bar(None, "verify", unit="file") as bar:

@@ -1,6 +1,6 @@
 """Moved to :mod:`sgdsm_dask.training.checkpoint`; this shim serves the modules not yet updated.
 
-Its users: reconstruct.py, reconstruction/, model/fill.py, tests/test_reconstruct.py, tests/test_bad_input.py.
+Its user: tests/test_bad_input.py (``from sgdsm_dask.training import checkpoint`` instead).
 """
 
 from ..training.checkpoint import SHIPPED, Checkpoint, load, save, shipped_path
