@@ -50,6 +50,34 @@ def _to_int16(values: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
+#: The int16 variables of an LPRM day, in the product's order: name, which field, scale factor, long_name, units.
+_LPRM_INT16 = (
+    ("ts", "ts", 0.1, "Skin Temperature (2mm)", "Kelvin"),
+    ("soil_moisture_c1", "sm", 1.0, "Volumetric Soil Moisture from 6.9 GHZ", "percent"),
+    ("opt_depth_c1", "vod", 0.01, "Optical Depth from 6.9 GHz", None),
+    ("soil_moisture_c2", "sm", 1.0, "Volumetric Soil Moisture from 7.3 GHz", "percent"),
+    ("opt_depth_c2", "vod", 0.01, "Optical Depth from 7.3 GHz", None),
+    ("soil_moisture_x", "sm", 1.0, "Volumetric Soil Moisture from 10.7 GHz", "percent"),
+    ("opt_depth_x", "vod", 0.01, "Optical Depth from 10.7 GHz", None),
+    ("soil_moisture_c1_error", "err", 0.01, "Uncertainty of Soil Moisture in 6.9 GHz", "percent"),
+    ("soil_moisture_c2_error", "err", 0.01, "Uncertainty of Soil Moisture in 7.3 GHz", "percent"),
+    ("soil_moisture_x_error", "err", 0.01, "Uncertainty of Soil Moisture in 10.7 GHz", "percent"),
+)
+
+
+def _write_lprm_axes(ds) -> None:
+    """The Latitude and Longitude variables of an LPRM file, as the product writes them."""
+    for name, values, std in (("Latitude", LAT, "Lat"), ("Longitude", LON, "Lon")):
+        v = ds.createVariable(name, "f4", (name,), zlib=True, complevel=2)
+        v.units = "degrees_north" if name == "Latitude" else "degrees_east"
+        v.scale_factor = np.float32(1.0)
+        v.add_offset = np.float32(0.0)
+        v.long_name = name
+        v._CoordinateAxisType = std
+        v.set_auto_maskandscale(False)
+        v[:] = values.astype(np.float32)
+
+
 def write_lprm_day(
     folder: str | os.PathLike,
     sensor: str,
@@ -80,15 +108,7 @@ def write_lprm_day(
         ds.Conventions = "CF-1.0"
         ds.createDimension("Longitude", NLON)
         ds.createDimension("Latitude", NLAT)
-        for name, values, std in (("Latitude", LAT, "Lat"), ("Longitude", LON, "Lon")):
-            v = ds.createVariable(name, "f4", (name,), zlib=True, complevel=2)
-            v.units = "degrees_north" if name == "Latitude" else "degrees_east"
-            v.scale_factor = np.float32(1.0)
-            v.add_offset = np.float32(0.0)
-            v.long_name = name
-            v._CoordinateAxisType = std
-            v.set_auto_maskandscale(False)
-            v[:] = values.astype(np.float32)
+        _write_lprm_axes(ds)
         dims = ("Longitude", "Latitude")
         obs = np.where(seen, sm_percent, np.nan)
         observed_area = (cause == 0) | seen
@@ -96,43 +116,17 @@ def write_lprm_day(
         vod = np.where(seen | (cause == 3), vegetation, np.nan)
         err = np.where(seen, 2.5 + 0.02 * np.nan_to_num(sm_percent), np.nan)
         mask = np.where(cause == 2, 2, 0) + np.where(cause == 3, 4, 0) + np.where(cause == 4, 8, 0)
-        int_vars = [
-            ("ts", ts, 0.1, {"long_name": "Skin Temperature (2mm)", "units": "Kelvin"}),
-            ("soil_moisture_c1", obs, 1.0, {"long_name": "Volumetric Soil Moisture from 6.9 GHZ", "units": "percent"}),
-            ("opt_depth_c1", vod, 0.01, {"long_name": "Optical Depth from 6.9 GHz"}),
-            ("soil_moisture_c2", obs, 1.0, {"long_name": "Volumetric Soil Moisture from 7.3 GHz", "units": "percent"}),
-            ("opt_depth_c2", vod, 0.01, {"long_name": "Optical Depth from 7.3 GHz"}),
-            ("soil_moisture_x", obs, 1.0, {"long_name": "Volumetric Soil Moisture from 10.7 GHz", "units": "percent"}),
-            ("opt_depth_x", vod, 0.01, {"long_name": "Optical Depth from 10.7 GHz"}),
-            (
-                "soil_moisture_c1_error",
-                err,
-                0.01,
-                {"long_name": "Uncertainty of Soil Moisture in 6.9 GHz", "units": "percent"},
-            ),
-            (
-                "soil_moisture_c2_error",
-                err,
-                0.01,
-                {"long_name": "Uncertainty of Soil Moisture in 7.3 GHz", "units": "percent"},
-            ),
-            (
-                "soil_moisture_x_error",
-                err,
-                0.01,
-                {"long_name": "Uncertainty of Soil Moisture in 10.7 GHz", "units": "percent"},
-            ),
-        ]
-        for name, values, scale, attrs in int_vars:
+        fields = {"ts": ts, "sm": obs, "vod": vod, "err": err}
+        for name, key, scale, long_name, units in _LPRM_INT16:
             v = ds.createVariable(name, "i2", dims, zlib=True, complevel=2, fill_value=LPRM_FILL)
-            v.long_name = attrs["long_name"]
-            if "units" in attrs:
-                v.units = attrs["units"]
+            v.long_name = long_name
+            if units:
+                v.units = units
             v.coordinates = "Longitude Latitude"
             v.scale_factor = np.float32(scale)
             v.add_offset = np.float32(0.0)
             v.set_auto_maskandscale(False)
-            v[:] = global_grid(_to_int16(values, scale), LPRM_FILL).astype(np.int16)
+            v[:] = global_grid(_to_int16(fields[key], scale), LPRM_FILL).astype(np.int16)
         v = ds.createVariable("mask", "i2", dims, zlib=True, complevel=2)
         v.long_name = "Bit Mask"
         v.coordinates = "Longitude Latitude"
