@@ -21,10 +21,10 @@ import xarray as xr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io.zarr_store import read_array, read_attrs
-from sgdsm_dask.model import checkpoint
 from sgdsm_dask.model.network import get_config
 from sgdsm_dask.staging.stage import SKIPPED, STAGED
 from sgdsm_dask.testing import BAD_IMERG_KINDS, BAD_KINDS, one_error_line, write_bad_imerg, write_bad_lprm
+from sgdsm_dask.training import checkpoint
 
 BOX = "--region=0,40,20,50"  # the archive fixture's box
 DAYS = ["--start", "2015-04-01", "--end", "2015-04-04"]

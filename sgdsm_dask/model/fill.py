@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import malloc
 from ..flags import FLAG_MEANINGS, Flag  # noqa: F401 - FLAG_MEANINGS: the name importers used before flags.py
 from ..grid import DEFAULT_OVERLAP, check_overlap
+from ..runtime import malloc
 from ..training.checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
@@ -97,7 +97,7 @@ class Filler:
         batch: int = 256,
         overlap: int = DEFAULT_OVERLAP,
     ):
-        malloc.tune()  # megabyte tensors allocated anew every day: keep them off mmap (sgdsm_dask/malloc.py)
+        malloc.tune()  # megabyte tensors allocated anew every day: keep them off mmap (sgdsm_dask/runtime/malloc.py)
         # channels-last: the 3 x 3 convolutions run about twice as fast on CPUs (benchmarks/model_bench.py)
         self.net = net.to(device).eval().to(memory_format=torch.channels_last)
         self.norm = norm

@@ -33,7 +33,7 @@ from ..grid import LAT, Region
 from ..io import outputs, zarr_store
 from ..paths import absolute
 from ..readers.landmask import land_mask
-from ..regrid import ConservativeRegridder, regular_edges
+from ..readers.regrid import ConservativeRegridder, regular_edges
 from ..runner import submit
 from . import physics
 from .writers import write_imerg_day, write_lprm_day

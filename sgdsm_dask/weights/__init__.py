@@ -1,1 +1,1 @@
-"""Shipped checkpoints (see docs/model-card.md); their SHA-256 is in ``sgdsm_dask.model.checkpoint.SHIPPED``."""
+"""Shipped checkpoints (see docs/model-card.md); their SHA-256 is in ``sgdsm_dask.training.checkpoint.SHIPPED``."""

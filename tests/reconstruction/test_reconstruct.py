@@ -219,8 +219,8 @@ def test_tasks_go_to_gpu_workers_when_the_cluster_declares_them(staged, referenc
 def test_local_gpu_cluster_needs_a_gpu(tmp_path):
     import torch
 
-    from sgdsm_dask.cluster import connect
     from sgdsm_dask.errors import ConfigError
+    from sgdsm_dask.runtime import connect
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: the local-gpu cluster would start")
