@@ -22,7 +22,7 @@ import xarray as xr
 from sgdsm_dask.cli import main
 from sgdsm_dask.io.zarr_store import read_array, read_attrs
 from sgdsm_dask.model.network import get_config
-from sgdsm_dask.staging.stage import SKIPPED, STAGED
+from sgdsm_dask.staging.status import DayStatus
 from sgdsm_dask.testing import BAD_IMERG_KINDS, BAD_KINDS, one_error_line, write_bad_imerg, write_bad_lprm
 from sgdsm_dask.training import checkpoint
 
@@ -82,10 +82,10 @@ def test_bad_file_is_one_error_line_or_a_recorded_skip(product, kind, archive, c
     status = read_array(str(store), "day_status")
     precip = read_array(str(store), "precip_available")
     if product == "lprm":  # the day is skipped: no soil moisture, no made-up values
-        assert status[1] == SKIPPED and np.isnan(read_array(str(store), "sm")[1]).all()
+        assert status[1] == DayStatus.SKIPPED and np.isnan(read_array(str(store), "sm")[1]).all()
     else:  # the soil moisture is kept; the rain of that day is unavailable, not zero
-        assert status[1] == STAGED and not precip[1] and np.isnan(read_array(str(store), "precip")[1]).all()
-    assert (status[[0, 2, 3]] == STAGED).all() and precip[[0, 2, 3]].all()
+        assert status[1] == DayStatus.STAGED and not precip[1] and np.isnan(read_array(str(store), "precip")[1]).all()
+    assert (status[[0, 2, 3]] == DayStatus.STAGED).all() and precip[[0, 2, 3]].all()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,5 @@ from .daily import DailyFiles, export, finish
 from .days import check_result, export_days, open_result
 from .folder import day_name
 from .manifest import verify
-from .netcdf import dataset as _dataset  # noqa: F401 - shim: benchmarks/full_record.py; use export.netcdf.dataset
-from .netcdf import write_netcdf as _write_netcdf  # noqa: F401 - shim: benchmarks/full_record.py
 
 __all__ = ["DailyFiles", "check_result", "day_name", "export", "export_days", "finish", "open_result", "verify"]

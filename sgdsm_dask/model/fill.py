@@ -22,14 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..flags import FLAG_MEANINGS, Flag  # noqa: F401 - FLAG_MEANINGS: the name importers used before flags.py
+from ..flags import Flag
 from ..grid import DEFAULT_OVERLAP, check_overlap
 from ..runtime import malloc
 from ..training.checkpoint import Checkpoint, load
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
-
-FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag  # the names of the values before sgdsm_dask.flags
 
 
 @dataclass
@@ -190,7 +188,7 @@ class Filler:
         rec = np.clip(rec, self.lo, self.hi)
         land_b = land.astype(bool)[None]
         filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
-        flag = np.where(obs, FLAG_OBSERVED, np.where(land_b, FLAG_FILLED, FLAG_NOT_FILLED)).astype(np.int8)
+        flag = np.where(obs, Flag.OBSERVED, np.where(land_b, Flag.FILLED, Flag.NOT_FILLED)).astype(np.int8)
         y_state = y_out.reshape(ny, nx, 2, p, p) if y_out is not None and (t > 0 or state.y is not None) else None
         return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1), y_state)
 

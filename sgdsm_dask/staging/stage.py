@@ -33,7 +33,7 @@ from ..readers.landmask import land_mask
 from ..readers.lprm import read_lprm_day
 from ..runner import run_tasks
 from .inventory import DayPlan
-from .status import MISSING, PENDING, SKIPPED, STAGED, STATUS_MEANINGS, DayStatus
+from .status import STATUS_MEANINGS, DayStatus
 
 SENSOR_CODES = {None: 0, "AMSR-E": 1, "WindSat": 2, "AMSR2": 3, "other": 4}
 SENSOR_MEANINGS = "none AMSR-E WindSat AMSR2 other"
@@ -203,7 +203,7 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
     n = t1 - t0
     sm = np.full((n, ny, nx), np.nan, dtype=np.float32)
     precip = np.full((n, ny, nx), np.nan, dtype=np.float32)
-    status = np.full(n, MISSING, dtype=np.int8)
+    status = np.full(n, DayStatus.MISSING, dtype=np.int8)
     sensor = np.zeros(n, dtype=np.int8)
     pavail = np.zeros(n, dtype=bool)
     skipped: dict[str, str] = {}
@@ -211,7 +211,7 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
     if req.cube is not None:
         block = read_cube_block(req.cube, t0, t1, req.region)
         sm[:] = block["sm"]
-        status[:] = STAGED
+        status[:] = DayStatus.STAGED
         sensor[:] = SENSOR_CODES["other"]
         if "precip" in block:
             precip[:] = block["precip"]
@@ -220,17 +220,17 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
         for i, plan in enumerate(req.plans[t0:t1]):
             sensor[i] = SENSOR_CODES.get(plan.sensor, 0)
             if plan.problem:
-                status[i] = SKIPPED
+                status[i] = DayStatus.SKIPPED
                 skipped[str(plan.date)] = plan.problem
                 continue
             if plan.lprm is not None:
                 try:
                     sm[i] = read_lprm_day(plan.lprm, req.region, req.config.band)
-                    status[i] = STAGED
+                    status[i] = DayStatus.STAGED
                 except InputError as exc:
                     if not skip:
                         raise
-                    status[i] = SKIPPED
+                    status[i] = DayStatus.SKIPPED
                     skipped[str(plan.date)] = str(exc)
             if plan.imerg is not None:
                 try:
@@ -241,7 +241,12 @@ def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
                         raise
                     skipped[f"{plan.date} precip"] = str(exc)
     zarr_store.write_region(req.out, {"sm": sm, "precip": precip}, t0)
-    records = {"day_status": status, "sensor": sensor, "available": status == STAGED, "precip_available": pavail}
+    records = {
+        "day_status": status,
+        "sensor": sensor,
+        "available": status == DayStatus.STAGED,
+        "precip_available": pavail,
+    }
     return BlockResult(t0=t0, records=records, skipped=skipped)
 
 
@@ -254,8 +259,8 @@ def _prepare_store(req: StageRequest, overwrite: bool) -> np.ndarray:
         "choose another --out or pass --overwrite"
     )
     if store.create(lambda: _template(req)):
-        return np.full(nt, PENDING, dtype=np.int8)
-    return store.markers("day_status", req.config.time_chunk, nt, PENDING)
+        return np.full(nt, DayStatus.PENDING, dtype=np.int8)
+    return store.markers("day_status", req.config.time_chunk, nt, DayStatus.PENDING)
 
 
 def _days(res: BlockResult) -> int:
@@ -284,10 +289,10 @@ def stage(
     status = _prepare_store(req, overwrite)
     nt = status.size
     tc = req.config.time_chunk
-    todo = [(t0, min(nt, t0 + tc)) for t0 in range(0, nt, tc) if np.any(status[t0 : t0 + tc] == PENDING)]
+    todo = [(t0, min(nt, t0 + tc)) for t0 in range(0, nt, tc) if np.any(status[t0 : t0 + tc] == DayStatus.PENDING)]
     resumed = -(-nt // tc) - len(todo)  # blocks already committed
     if progress and resumed:
-        progress(int(np.count_nonzero(status != PENDING)))
+        progress(int(np.count_nonzero(status != DayStatus.PENDING)))
     skipped = json.loads(zarr_store.read_attrs(req.out).get("skipped", "{}"))
 
     def commit(res: BlockResult) -> None:
@@ -308,14 +313,14 @@ def stage(
     blocks = [(req, t0, t1) for t0, t1 in todo]
     for _, res in run_tasks(client, stage_block, blocks, key=key, progress=progress, size=_days):
         commit(res)
-    final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, PENDING)
-    zarr_store.update_attrs(req.out, {"stage_complete": bool(np.all(final != PENDING))})
+    final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, DayStatus.PENDING)
+    zarr_store.update_attrs(req.out, {"stage_complete": bool(np.all(final != DayStatus.PENDING))})
     return {
         "store": req.out,
         "days": nt,
-        "staged": int(np.count_nonzero(final == STAGED)),
-        "missing": int(np.count_nonzero(final == MISSING)),
-        "skipped": int(np.count_nonzero(final == SKIPPED)),
+        "staged": int(np.count_nonzero(final == DayStatus.STAGED)),
+        "missing": int(np.count_nonzero(final == DayStatus.MISSING)),
+        "skipped": int(np.count_nonzero(final == DayStatus.SKIPPED)),
         "blocks_done": len(todo),
         "blocks_resumed": resumed,
         "skip_reasons": skipped,

@@ -14,6 +14,5 @@ class DayStatus(IntEnum):
     SKIPPED = 3  # a bad input file, skipped with --on-error skip
 
 
-PENDING, STAGED, MISSING, SKIPPED = DayStatus
 #: CF ``flag_meanings`` of :class:`DayStatus`, in the order of its values.
 STATUS_MEANINGS = "pending staged missing_in_archive skipped_bad_input"

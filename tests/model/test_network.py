@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sgdsm_dask.errors import ConfigError
-from sgdsm_dask.model.fill import FLAG_FILLED, FLAG_NOT_FILLED, FLAG_OBSERVED, Filler
+from sgdsm_dask.flags import Flag
+from sgdsm_dask.model.fill import Filler
 from sgdsm_dask.model.network import CONFIGS, LSTMCNN, ModelConfig, Normalisation, count_flops, get_config
 
 SMALL = ModelConfig(name="small", width=4, feature=32, hidden=24, skip=True, memory_map=True)
@@ -100,9 +101,9 @@ def test_filler_keeps_observations_fills_land_and_flags():
     assert np.isfinite(filled[gaps]).all()
     assert np.all((filled[gaps] >= 0) & (filled[gaps] <= 1))
     assert np.isnan(filled[~obs & ~land[None]]).all()
-    assert np.array_equal(flag == FLAG_OBSERVED, obs)
-    assert np.array_equal(flag == FLAG_FILLED, gaps)
-    assert np.array_equal(flag == FLAG_NOT_FILLED, ~obs & ~land[None])
+    assert np.array_equal(flag == Flag.OBSERVED, obs)
+    assert np.array_equal(flag == Flag.FILLED, gaps)
+    assert np.array_equal(flag == Flag.NOT_FILLED, ~obs & ~land[None])
     assert state.h.shape == (2, 2, SMALL.hidden)
     assert not state.h[:, 1].any()  # the all-sea column of patches keeps a zero state
 
@@ -114,7 +115,7 @@ def test_filler_with_overlap_keeps_observations_and_fills_every_land_gap(overlap
     filled, flag, state = f.run(sm, precip, land)
     obs, gaps = np.isfinite(sm), ~np.isfinite(sm) & land[None]
     assert np.array_equal(filled[obs], sm[obs]) and np.isfinite(filled[gaps]).all()
-    assert np.array_equal(flag == FLAG_FILLED, gaps)
+    assert np.array_equal(flag == Flag.FILLED, gaps)
     # 75 x 90 cells: edge to edge 2 x 3 patches, at stride 32 3 x 3; the last of each row and column
     # is moved back to end at the edge (origins 0, 35 / 0, 40, 50 and 0, 32, 35 / 0, 32, 50)
     assert state.h.shape[:2] == ((2, 3) if overlap == 0 else (3, 3))

@@ -19,7 +19,7 @@ import zarr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io.zarr_store import read_array, read_attrs
-from sgdsm_dask.staging.status import PENDING, STAGED
+from sgdsm_dask.staging.status import DayStatus
 from sgdsm_dask.testing import one_error_line
 
 BOX = "--region=0,40,20,50"
@@ -119,7 +119,7 @@ def test_an_empty_folder_is_a_fine_output(archive, client, tmp_path):
     empty = tmp_path / "empty.zarr"
     empty.mkdir()
     assert main(_stage_args(archive, str(empty), client)) == 0
-    assert (read_array(str(empty), "day_status") == STAGED).all()
+    assert (read_array(str(empty), "day_status") == DayStatus.STAGED).all()
 
 
 def test_relative_outputs_are_written_where_the_command_was_typed(archive, staged, client, tmp_path, monkeypatch):
@@ -129,7 +129,7 @@ def test_relative_outputs_are_written_where_the_command_was_typed(archive, stage
     assert str(here) not in worker_dirs  # the workers resolve relative paths elsewhere
     monkeypatch.chdir(here)
     assert main(_stage_args(archive, "rel.zarr", client)) == 0
-    assert (read_array(str(here / "rel.zarr"), "day_status") == STAGED).all()
+    assert (read_array(str(here / "rel.zarr"), "day_status") == DayStatus.STAGED).all()
     args = ["reconstruct", "--store", "rel.zarr", "--out", "rec.zarr", "--time-chunk", "2"]
     assert main([*args, "--scheduler", client.scheduler.address]) == 0
     flag = read_array(str(here / "rec.zarr"), "flag")
@@ -142,7 +142,7 @@ def test_relative_outputs_are_written_where_the_command_was_typed(archive, stage
 def test_a_half_staged_cube_is_not_reconstructed_until_staging_finishes(staged, client, tmp_path, capsys):
     half = tmp_path / "half.zarr"
     shutil.copytree(staged, half)
-    zarr.open_group(str(half), mode="r+")["day_status"][2:4] = PENDING  # what a stopped stage leaves
+    zarr.open_group(str(half), mode="r+")["day_status"][2:4] = DayStatus.PENDING  # what a stopped stage leaves
     out = tmp_path / "rec.zarr"
     args = ["reconstruct", "--store", str(half), "--out", str(out), "--scheduler", client.scheduler.address]
     capsys.readouterr()

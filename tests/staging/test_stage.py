@@ -14,7 +14,7 @@ from sgdsm_dask.readers import read_imerg_day, read_lprm_day
 from sgdsm_dask.readers.cube import inspect_cube
 from sgdsm_dask.staging import StageRequest, plan_days, stage
 from sgdsm_dask.staging.inventory import list_files
-from sgdsm_dask.staging.status import MISSING, SKIPPED, STAGED
+from sgdsm_dask.staging.status import DayStatus
 from sgdsm_dask.testing import SMALL_REGION, write_bad_lprm
 from tests.conftest import real
 
@@ -74,7 +74,7 @@ def test_stage_writes_exact_values_records_and_cf_metadata(archive, tmp_path):
         if p.lprm:
             np.testing.assert_array_equal(ds.sm.values[i], read_lprm_day(p.lprm, SMALL_REGION))
         np.testing.assert_array_equal(ds.precip.values[i], read_imerg_day(p.imerg, SMALL_REGION))
-    assert ds.day_status.values.tolist() == [STAGED] * 4 + [MISSING] + [STAGED] * 5
+    assert ds.day_status.values.tolist() == [DayStatus.STAGED] * 4 + [DayStatus.MISSING] + [DayStatus.STAGED] * 5
     assert ds.available.values.tolist() == [True] * 4 + [False] + [True] * 5
     assert np.isnan(ds.sm.values[4]).all()  # a missing day is not invented
     assert ds.sensor.attrs["flag_meanings"].split()[int(ds.sensor.values[0])] == "AMSR2"
@@ -108,7 +108,7 @@ def test_bad_file_stops_with_its_name_and_keeps_what_was_staged(archive, tmp_pat
     assert summary["blocks_resumed"] == 3 and summary["blocks_done"] == 2
     ds = _open(store)
     np.testing.assert_array_equal(ds.sm.values[:6], before)
-    assert ds.day_status.values[7] == SKIPPED
+    assert ds.day_status.values[7] == DayStatus.SKIPPED
     assert "truncated" in json.loads(ds.attrs["skipped"])["2015-04-08"]
 
 
@@ -156,7 +156,7 @@ def test_stores_by_fsspec_url(archive, tmp_path, scheme):
     # Read in this process: a memory:// store is invisible to the worker processes of an active Client.
     with dask.config.set(scheduler="synchronous"):
         ds = xr.open_zarr(store.removeprefix("file://"), consolidated=False).load()
-    assert int(ds.day_status.values[4]) == MISSING and np.isfinite(ds.sm.values[0]).any()
+    assert int(ds.day_status.values[4]) == DayStatus.MISSING and np.isfinite(ds.sm.values[0]).any()
 
 
 def test_a_block_is_committed_only_when_its_status_is_written(archive, tmp_path, monkeypatch):
@@ -208,4 +208,4 @@ def test_a_day_whose_rain_is_all_fill_over_the_region_is_unavailable_not_zero(ar
     stage(req)
     g = zarr.open_group(req.out, mode="r")
     assert not g["precip_available"][1] and np.isnan(g["precip"][1]).all()
-    assert g["precip_available"][[0, 2, 3]].all() and g["day_status"][1] == STAGED
+    assert g["precip_available"][[0, 2, 3]].all() and g["day_status"][1] == DayStatus.STAGED
