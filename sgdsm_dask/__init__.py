@@ -1,9 +1,14 @@
 """sgdsm-dask: seamless global daily soil moisture (SGD-SM 2.0) on Dask.
 
-The package is organised along the data's journey: ``readers`` (real file
-layouts -> canonical 0.25 deg grid), ``synth`` (a synthetic archive with known
-truth), ``staging`` (readers -> chunked Zarr cube on a Dask cluster) and the
-command line in ``cli``.
+The packages follow the data's journey (docs/architecture.md): ``readers``
+(real file layouts -> the 0.25 deg grid) -> ``staging`` (a chunked Zarr
+cube) -> ``model`` (the LSTM-CNN) and ``training`` (its loop and checkpoint
+files) -> ``reconstruction`` (the filled result store, chains of Dask tasks
+along time) -> ``export`` (one CF NetCDF file per day, with a manifest) ->
+``validation`` (scores on pixels hidden on purpose, in-situ stations).
+``synth`` writes a synthetic archive with known truth, ``runtime`` starts
+the Dask clusters, ``commands`` and ``cli`` are the ``sgdsm`` command line,
+``pipeline`` runs stage + reconstruct + export from a run file.
 """
 
 from importlib.metadata import PackageNotFoundError, version

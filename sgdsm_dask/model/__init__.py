@@ -1,1 +1,7 @@
-"""The SGD-SM 2.0 LSTM-CNN (paper sect. 3.1): partial convolutions and the LSTM cell."""
+"""The SGD-SM 2.0 LSTM-CNN (paper sect. 3.1): pure compute, arrays in and arrays out.
+
+``partial_conv`` and ``lstm`` (the layers, eq. 1-11), ``network`` (the model
+and its named configurations), ``fill`` (the :class:`~sgdsm_dask.model.fill.Filler`:
+tiling a region into patches, running the model day by day, blending);
+``samples`` cuts training samples out of staged cubes for ``training``.
+"""

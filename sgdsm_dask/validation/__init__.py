@@ -1,1 +1,6 @@
-"""Validation (paper sect. 4): metrics, baselines and scoring on pixels hidden on purpose."""
+"""Validation (paper sect. 4): metrics, baselines and scoring on pixels hidden on purpose.
+
+``simulated`` hides observed pixels with other days' gaps and scores the model
+and the baselines (``baselines``, ``dctpls``) with ``metrics``; ``insitu``
+scores a product against ISMN stations; ``report`` writes the report.
+"""
