@@ -124,8 +124,8 @@ def stage_step(
     """Stage with a progress bar; the missing rain and each skipped day are noted."""
     from .staging import stage
 
-    if req.cube is None and not any(p.imerg for p in req.plans):
-        note("warning: no IMERG files; precipitation is recorded as unavailable, not as zero rain")
+    if req.source.warning():
+        note(req.source.warning())
     with (progress or _no_bar)(total=req.dates().size, desc="stage", unit="day") as bar:
         summary = stage(req, client, overwrite=overwrite, progress=bar.update)
     for day, why in summary.pop("skip_reasons").items():

@@ -27,22 +27,19 @@ from ..errors import InputError
 from ..grid import PATCH, Region
 from ..io import outputs, zarr_store
 from ..paths import absolute, require_shared
-from ..readers.cube import CubeInfo, read_cube_block
-from ..readers.imerg import read_imerg_day
+from ..readers.cube import CubeInfo
 from ..readers.landmask import land_mask
-from ..readers.lprm import read_lprm_day
 from ..runner import run_tasks
 from .inventory import DayPlan
+from .sources import SENSOR_MEANINGS, Archive, Cube, Source
 from .status import STATUS_MEANINGS, DayStatus
 
-SENSOR_CODES = {None: 0, "AMSR-E": 1, "WindSat": 2, "AMSR2": 3, "other": 4}
-SENSOR_MEANINGS = "none AMSR-E WindSat AMSR2 other"
 RECORDS = ("day_status", "sensor", "available", "precip_available")
 
 
 @dataclass(frozen=True)
 class StageRequest:
-    """A cube to build: from an LPRM/IMERG archive (``plans``) or from a CF cube (``cube``)."""
+    """A cube to build: from an LPRM/IMERG archive (``plans``) or from a CF cube (``cube``): its :attr:`source`."""
 
     out: str
     region: Region
@@ -54,10 +51,13 @@ class StageRequest:
         # the workers write the store: the path must mean there what it means here
         object.__setattr__(self, "out", absolute(self.out))
 
+    @property
+    def source(self) -> Source:
+        """Where the days come from (:mod:`.sources`)."""
+        return Cube(self.cube) if self.cube is not None else Archive(self.plans)
+
     def dates(self) -> np.ndarray:
-        if self.cube is not None:
-            return self.cube.times
-        return np.array([p.date for p in self.plans], dtype="datetime64[D]")
+        return self.source.dates()
 
     def fingerprint(self) -> str:
         """Identity of the request; a store is resumed only by the same request."""
@@ -67,7 +67,7 @@ class StageRequest:
             "band": self.config.band,
             "time_chunk": self.config.time_chunk,
             "space_chunk": self.config.space_chunk,
-            "sources": [(p.lprm, p.imerg, p.problem) for p in self.plans] if self.cube is None else self.cube.path,
+            "sources": self.source.identity(),
         }
         return outputs.fingerprint(key)
 
@@ -116,19 +116,14 @@ def _attrs(req: StageRequest) -> dict[str, Any]:
     return {
         "title": "sgdsm-dask staged cube",
         "Conventions": "CF-1.8",
-        "source": "LPRM L3 daily descending + GPM IMERG Final daily" if req.cube is None else f"cube {req.cube.path}",
+        "source": req.source.description,
         "history": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} sgdsm stage (sgdsm-dask {__version__})",
         "sgdsm_version": __version__,
         "stage_fingerprint": req.fingerprint(),
         "region": req.region.to_text(),
         "band": req.config.band,
         "patch_size": PATCH,
-        "sources": json.dumps(
-            {
-                str(p.date): [p.lprm and p.lprm.rsplit("/", 1)[-1], p.imerg and p.imerg.rsplit("/", 1)[-1]]
-                for p in req.plans
-            }
-        ),
+        "sources": json.dumps(req.source.files()),
         "skipped": json.dumps({}),
     }
 
@@ -199,55 +194,15 @@ def stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
 
 
 def _stage_block(req: StageRequest, t0: int, t1: int) -> BlockResult:
-    ny, nx = req.region.shape
-    n = t1 - t0
-    sm = np.full((n, ny, nx), np.nan, dtype=np.float32)
-    precip = np.full((n, ny, nx), np.nan, dtype=np.float32)
-    status = np.full(n, DayStatus.MISSING, dtype=np.int8)
-    sensor = np.zeros(n, dtype=np.int8)
-    pavail = np.zeros(n, dtype=bool)
-    skipped: dict[str, str] = {}
-    skip = req.config.on_error == "skip"
-    if req.cube is not None:
-        block = read_cube_block(req.cube, t0, t1, req.region)
-        sm[:] = block["sm"]
-        status[:] = DayStatus.STAGED
-        sensor[:] = SENSOR_CODES["other"]
-        if "precip" in block:
-            precip[:] = block["precip"]
-            pavail[:] = np.isfinite(block["precip"]).reshape(n, -1).any(axis=1)
-    else:
-        for i, plan in enumerate(req.plans[t0:t1]):
-            sensor[i] = SENSOR_CODES.get(plan.sensor, 0)
-            if plan.problem:
-                status[i] = DayStatus.SKIPPED
-                skipped[str(plan.date)] = plan.problem
-                continue
-            if plan.lprm is not None:
-                try:
-                    sm[i] = read_lprm_day(plan.lprm, req.region, req.config.band)
-                    status[i] = DayStatus.STAGED
-                except InputError as exc:
-                    if not skip:
-                        raise
-                    status[i] = DayStatus.SKIPPED
-                    skipped[str(plan.date)] = str(exc)
-            if plan.imerg is not None:
-                try:
-                    precip[i] = read_imerg_day(plan.imerg, req.region)
-                    pavail[i] = bool(np.isfinite(precip[i]).any())  # all fill over the region: unavailable
-                except InputError as exc:
-                    if not skip:
-                        raise
-                    skipped[f"{plan.date} precip"] = str(exc)
-    zarr_store.write_region(req.out, {"sm": sm, "precip": precip}, t0)
+    days = req.source.read(t0, t1, req.region, req.config)
+    zarr_store.write_region(req.out, {"sm": days.sm, "precip": days.precip}, t0)
     records = {
-        "day_status": status,
-        "sensor": sensor,
-        "available": status == DayStatus.STAGED,
-        "precip_available": pavail,
+        "day_status": days.status,
+        "sensor": days.sensor,
+        "available": days.status == DayStatus.STAGED,
+        "precip_available": days.precip_available,
     }
-    return BlockResult(t0=t0, records=records, skipped=skipped)
+    return BlockResult(t0=t0, records=records, skipped=days.skipped)
 
 
 def _prepare_store(req: StageRequest, overwrite: bool) -> np.ndarray:
