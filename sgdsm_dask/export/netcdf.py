@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
-from ..flags import FLAG_MEANINGS, Flag
+from .. import __version__, cf
 from ..io.files import write_failure
 
 _HDF5_WRITE = threading.Lock()  # HDF5 is not thread-safe: one file write at a time per process
@@ -23,7 +22,7 @@ ENCODING = {
     # level 4 (byte shuffle made these NaN-heavy maps larger, not smaller)
     "sm": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "float32", "_FillValue": np.float32(np.nan)},
     "flag": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "int8", "_FillValue": None},
-    "time": {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"},
+    "time": cf.TIME_ENCODING,
     "lat": {"_FillValue": None},
     "lon": {"_FillValue": None},
 }
@@ -67,17 +66,10 @@ def dataset(result: str, days: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
     ds = grid.assign(
         sm=days["sm"].variable.astype(np.float32, copy=False), flag=days["flag"].variable.astype(np.int8, copy=False)
     )
-    ds["sm"].attrs = {
-        "units": "m3 m-3",
-        "standard_name": "volume_fraction_of_condensed_water_in_soil",
-        "long_name": "surface soil moisture, gaps filled (SGD-SM 2.0 LSTM-CNN)",
-        "valid_range": np.array([0.0, 1.0], np.float32),
-    }
-    ds["flag"].attrs = {
-        "long_name": "origin of the soil moisture value",
-        "flag_values": np.array([Flag.OBSERVED, Flag.FILLED, Flag.NOT_FILLED], np.int8),
-        "flag_meanings": FLAG_MEANINGS,
-    }
+    ds["sm"].attrs = cf.sm(
+        "surface soil moisture, gaps filled (SGD-SM 2.0 LSTM-CNN)", valid_range=np.array([0.0, 1.0], np.float32)
+    )
+    ds["flag"].attrs = cf.flag(long_name="origin of the soil moisture value")
     ds = ds.rio.set_spatial_dims(x_dim="lon", y_dim="lat")
     for name in ("sm", "flag"):  # as an attribute, so the per-variable encoding below cannot drop it
         ds[name].encoding.pop("grid_mapping", None)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from .. import __version__
+from .. import __version__, cf
 from ..errors import InputError
-from ..flags import FLAG_MEANINGS, Flag
+from ..flags import Flag
 from ..grid import PATCH
 from ..io import outputs, zarr_store
 from ..model.fill import PatchState
@@ -149,16 +149,12 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
         "sm": (
             ("time", "lat", "lon"),
             zarr_store.lazy(cube, (tc, sc, sc), np.float32, np.nan),
-            {
-                "units": "m3 m-3",
-                "standard_name": "volume_fraction_of_condensed_water_in_soil",
-                "long_name": "surface soil moisture, gaps filled by the SGD-SM 2.0 LSTM-CNN",
-            },
+            cf.sm("surface soil moisture, gaps filled by the SGD-SM 2.0 LSTM-CNN"),
         ),
         "flag": (
             ("time", "lat", "lon"),
             zarr_store.lazy(cube, (tc, sc, sc), np.int8, int(Flag.NOT_FILLED)),
-            {"flag_values": np.array(list(Flag), dtype=np.int8), "flag_meanings": FLAG_MEANINGS},
+            cf.flag(),
         ),
         "land": staged["land"].load(),
         **_state_vars(lay),

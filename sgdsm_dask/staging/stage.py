@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
+from .. import __version__, cf
 from ..config import StageConfig
 from ..errors import InputError
 from ..grid import PATCH, Region
@@ -136,26 +136,19 @@ def _template(req: StageRequest) -> xr.Dataset:
     sc = req.config.space_chunk
     chunks = (tc, min(sc, ny), min(sc, nx))
     shape = (nt, ny, nx)
-    cf_time = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"}
     ds = xr.Dataset(
         {
             "sm": (
                 ("time", "lat", "lon"),
                 zarr_store.lazy(shape, chunks, np.float32, np.nan),
-                {
-                    "units": "m3 m-3",
-                    "standard_name": "volume_fraction_of_condensed_water_in_soil",
-                    "long_name": f"surface soil moisture, LPRM descending pass, band {req.config.band} (NaN: not observed)",
-                },
+                cf.sm(f"surface soil moisture, LPRM descending pass, band {req.config.band} (NaN: not observed)"),
             ),
             "precip": (
                 ("time", "lat", "lon"),
                 zarr_store.lazy(shape, chunks, np.float32, np.nan),
-                {
-                    "units": "mm day-1",
-                    "standard_name": "lwe_thickness_of_precipitation_amount",
-                    "long_name": "daily precipitation, GPM IMERG Final, conservatively regridded to 0.25 deg (NaN: unavailable)",
-                },
+                cf.precip(
+                    "daily precipitation, GPM IMERG Final, conservatively regridded to 0.25 deg (NaN: unavailable)"
+                ),
             ),
             "land": (
                 ("lat", "lon"),
@@ -173,7 +166,7 @@ def _template(req: StageRequest) -> xr.Dataset:
         },
         attrs=_attrs(req),
     )
-    ds["time"].encoding.update(cf_time)
+    ds["time"].encoding.update(cf.TIME_ENCODING)
     for name in ("sm", "precip"):
         ds[name].encoding.update({"chunks": chunks})
     for name in RECORDS:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
+from .. import __version__, cf
 from ..config import SensorTimeline
 from ..errors import ConfigError, InputError
 from ..grid import LAT, Region
@@ -160,7 +160,7 @@ def _truth_template(req: SynthRequest, chunk: int) -> xr.Dataset:
             "synth_fingerprint": _fingerprint(req),
         },
     )
-    ds["time"].encoding.update({"units": "days since 1970-01-01", "dtype": "int32"})
+    ds["time"].encoding.update(cf.TIME_ENCODING)
     for name in ("sm", "precip", "gap_cause"):
         ds[name].encoding["chunks"] = chunks
     return ds
