@@ -7,6 +7,11 @@ Fixtures:
   with 2015-04-05 missing from the LPRM archive; tests only read it.
 - ``client`` (session): a ``distributed.Client`` on a ``LocalCluster`` of two
   worker processes with one thread each, the dashboard on 127.0.0.1.
+- ``staged4`` (session): the archive's first four days staged by ``sgdsm
+  stage`` in 2-day time chunks (one 40 x 80-cell block);
+- ``rec4`` (session): ``staged4`` reconstructed by ``sgdsm reconstruct`` in
+  2-day chunks. Tests only read these two (or are refused writing them):
+  copy them before changing anything.
 - ``_cache_dir`` (session, autouse): ``SGDSM_CACHE`` pointed at the session's
   temporary folder, so the land-mask cache is shared by the whole session
   and its ``sgdsm`` subprocesses, and never written to the user's home.
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from sgdsm_dask.cli import main
 from sgdsm_dask.testing import small_archive
 
 REAL = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real").resolve()
@@ -65,3 +71,20 @@ def client():
         Client(lc) as c,
     ):
         yield c
+
+
+@pytest.fixture(scope="session")
+def staged4(archive, client, tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("staged4") / "staged.zarr"
+    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(store)]
+    args += ["--region=0,40,20,50", "--start", "2015-04-01", "--end", "2015-04-04", "--time-chunk", "2"]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    return store
+
+
+@pytest.fixture(scope="session")
+def rec4(staged4, client, tmp_path_factory) -> Path:
+    done = tmp_path_factory.mktemp("rec4") / "done.zarr"
+    args = ["reconstruct", "--store", str(staged4), "--out", str(done), "--time-chunk", "2"]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    return done

@@ -88,23 +88,6 @@ def test_bad_file_is_one_error_line_or_a_recorded_skip(product, kind, archive, c
     assert (status[[0, 2, 3]] == DayStatus.STAGED).all() and precip[[0, 2, 3]].all()
 
 
-@pytest.fixture(scope="module")
-def staged4(archive, client, tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("staged4") / "staged.zarr"
-    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(store), BOX]
-    assert main([*args, *DAYS, "--time-chunk", "2", "--scheduler", client.scheduler.address]) == 0
-    return store
-
-
-@pytest.fixture(scope="module")
-def rec4(staged4, client, tmp_path_factory) -> Path:
-    """``staged4`` reconstructed in 2-day chunks (the tests below only see it refused: it stays as it is)."""
-    done = tmp_path_factory.mktemp("rec4") / "done.zarr"
-    args = ["reconstruct", "--store", str(staged4), "--out", str(done), "--time-chunk", "2"]
-    assert main([*args, "--scheduler", client.scheduler.address]) == 0
-    return done
-
-
 def _cube(path: Path, times: list[str]) -> Path:
     lat = 45 - 0.125 - 0.25 * np.arange(8)
     lon = 0.125 + 0.25 * np.arange(8)

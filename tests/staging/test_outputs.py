@@ -38,19 +38,15 @@ def _stage_args(archive: Path, out: str, client) -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def staged(archive, client, tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("outputs") / "staged.zarr"
-    assert main(_stage_args(archive, str(store), client)) == 0
-    return store
+@pytest.fixture
+def staged(staged4) -> Path:
+    """The session's 4-day staged cube (tests/conftest.py), staged as :func:`_stage_args` does."""
+    return staged4
 
 
-@pytest.fixture(scope="module")
-def result(staged, client, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("outputs-result") / "result.zarr"
-    args = ["reconstruct", "--store", str(staged), "--out", str(out), "--time-chunk", "2"]
-    assert main([*args, "--scheduler", client.scheduler.address]) == 0
-    return out
+@pytest.fixture
+def result(rec4) -> Path:
+    return rec4
 
 
 def _users_folders(archive: Path, tmp_path: Path) -> dict[str, Path]:

@@ -28,18 +28,6 @@ from sgdsm_dask.testing import one_error_line
 from sgdsm_dask.training import checkpoint
 from sgdsm_dask.training import train as train_mod
 
-BOX = "--region=0,40,20,50"  # the archive fixture's box
-DAYS = ["--start", "2015-04-01", "--end", "2015-04-04"]
-
-
-@pytest.fixture(scope="module")
-def staged4(archive, client, tmp_path_factory) -> Path:
-    """The first four days of the archive, staged (as in tests/test_bad_input.py)."""
-    store = tmp_path_factory.mktemp("staged4") / "staged.zarr"
-    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(store), BOX]
-    assert main([*args, *DAYS, "--time-chunk", "2", "--scheduler", client.scheduler.address]) == 0
-    return store
-
 
 def _refused(staged4, client, tmp_path, capsys, ckpt: Path, command: str = "reconstruct") -> str:
     """The one error line of ``sgdsm COMMAND`` with ``ckpt``; asserts that no result (store or table) was written."""
