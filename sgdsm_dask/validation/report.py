@@ -33,11 +33,26 @@ def write_report(
     :func:`~sgdsm_dask.validation.insitu.validate` returned for files it
     wrote inside ``out_dir``.
     """
-    from ..plots import error_maps, evaluation_series, pick_pixel, product_series
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lines = [
+    lines = _header(ev, store, settings) + _pictures(ev, out)
+    if product is not None:
+        lines += _product(ev, store, product, out)
+    if insitu is not None:
+        text = Path(insitu["markdown"]).read_text().replace("# ISMN validation", "## In-situ stations (ISMN)", 1)
+        lines += [text, f"All rows: [{Path(insitu['csv']).name}]({_rel(insitu['csv'], out)})", ""]
+        for png in insitu["plots"]:
+            lines += [f"![{Path(png).stem}]({_rel(png, out)})", ""]
+    path = out / "report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)
+    return path
+
+
+def _header(ev: Evaluation, store: str, settings: dict[str, Any]) -> list[str]:
+    """The settings and the table of scores on the simulated gaps."""
+    return [
         "# SGD-SM 2.0 evaluation report",
         "",
         f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by sgdsm-dask {__version__}.",
@@ -57,6 +72,13 @@ def write_report(
         table(ev.scores),
         "",
     ]
+
+
+def _pictures(ev: Evaluation, out: Path) -> list[str]:
+    """The error maps and the time series at the pixels with the most hidden days, where the evaluation has them."""
+    from ..plots import error_maps, evaluation_series
+
+    lines: list[str] = []
     if "lon" in ev.coords:
         error_maps(ev, out / "error_maps.png")
         lines += [
@@ -80,35 +102,31 @@ def write_report(
             "![time series](series_hidden.png)",
             "",
         ]
-    if product is not None:
-        import xarray as xr
+    return lines
 
-        st = xr.open_zarr(store, consolidated=False)
-        if "lat" in ev.coords and "lon" in ev.coords:  # the evaluated box (--region), not the whole store
-            st = st.sel(lat=ev.coords["lat"], lon=ev.coords["lon"])
-        i, j = pick_pixel(st)
-        lon, lat = float(st.lon[j]), float(st.lat[i])
-        product_series(store, product, lon, lat, out / "series_product.png")
-        lines += [
-            "## The reconstruction",
-            "",
-            f"`{product}` at {lat:.3f} N, {lon:.3f} E (a land pixel with gaps on about half",
-            "of the days and the most rain): observed, reconstructed and precipitation",
-            "over time, like the paper's Fig. 9-11.",
-            "",
-            "![product time series](series_product.png)",
-            "",
-        ]
-    if insitu is not None:
-        text = Path(insitu["markdown"]).read_text().replace("# ISMN validation", "## In-situ stations (ISMN)", 1)
-        lines += [text, f"All rows: [{Path(insitu['csv']).name}]({_rel(insitu['csv'], out)})", ""]
-        for png in insitu["plots"]:
-            lines += [f"![{Path(png).stem}]({_rel(png, out)})", ""]
-    path = out / "report.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
-    return path
+
+def _product(ev: Evaluation, store: str, product: str, out: Path) -> list[str]:
+    """A time series of the reconstruction ``product`` at a rainy land pixel with gaps on about half the days."""
+    import xarray as xr
+
+    from ..plots import pick_pixel, product_series
+
+    st = xr.open_zarr(store, consolidated=False)
+    if "lat" in ev.coords and "lon" in ev.coords:  # the evaluated box (--region), not the whole store
+        st = st.sel(lat=ev.coords["lat"], lon=ev.coords["lon"])
+    i, j = pick_pixel(st)
+    lon, lat = float(st.lon[j]), float(st.lat[i])
+    product_series(store, product, lon, lat, out / "series_product.png")
+    return [
+        "## The reconstruction",
+        "",
+        f"`{product}` at {lat:.3f} N, {lon:.3f} E (a land pixel with gaps on about half",
+        "of the days and the most rain): observed, reconstructed and precipitation",
+        "over time, like the paper's Fig. 9-11.",
+        "",
+        "![product time series](series_product.png)",
+        "",
+    ]
 
 
 def _rel(path: str | Path, base: Path) -> str:
