@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def sample_requests(args: argparse.Namespace, decay: float) -> list[Any]:
     """One sample request per ``--store``, the samples shared out; ``decay``: the model's memory decay."""
     from ..errors import SgdsmError
-    from ..model.samples import SampleRequest
+    from ..training.samples import SampleRequest
 
     masks = args.masks or []
     if masks and len(masks) != len(args.store):
@@ -76,8 +76,8 @@ def sample_requests(args: argparse.Namespace, decay: float) -> list[Any]:
 
 def extract_all(reqs: list[Any], client: Any) -> Any:
     """The samples of every request, one progress bar each, concatenated."""
-    from ..model.samples import Samples, extract
     from ..pipeline import progress_bar
+    from ..training.samples import Samples, extract
 
     parts = []
     for r in reqs:

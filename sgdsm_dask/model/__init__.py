@@ -2,6 +2,7 @@
 
 ``partial_conv`` and ``lstm`` (the layers, eq. 1-11), ``network`` (the model
 and its named configurations), ``fill`` (the :class:`~sgdsm_dask.model.fill.Filler`:
-tiling a region into patches, running the model day by day, blending);
-``samples`` cuts training samples out of staged cubes for ``training``.
+tiling a region into patches, running the model day by day, blending).
+Nothing here reads or writes stores or files: that is ``training`` (samples
+cut from staged cubes, the loop, checkpoint files) and ``reconstruction``.
 """

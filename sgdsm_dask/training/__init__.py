@@ -9,5 +9,5 @@
   the shipped checkpoints of ``sgdsm_dask/weights`` (:func:`~.checkpoint.shipped_path`).
 
 The network itself is pure compute in :mod:`sgdsm_dask.model`; the samples
-it trains on are cut from staged cubes by :mod:`sgdsm_dask.model.samples`.
+it trains on are cut from staged cubes by :mod:`.samples`.
 """

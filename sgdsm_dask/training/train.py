@@ -28,8 +28,8 @@ import torch
 from ..errors import ConfigError
 from ..model.lstm import LSTMState
 from ..model.network import LSTMCNN, ModelConfig, Normalisation, normalise_precip
-from ..model.samples import Samples
 from . import checkpoint as ckpt_mod
+from .samples import Samples
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def evaluate_store(
     """:func:`run_evaluation` on a staged store, or the ``region`` box of it (read whole: regional cubes)."""
     from ..errors import InputError
     from ..io import zarr_store
-    from ..model.samples import store_window
+    from ..training.samples import store_window
 
     rows, cols, _ = store_window(store, region)
     sel = (slice(None), rows, cols)

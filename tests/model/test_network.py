@@ -146,7 +146,7 @@ def test_missing_precipitation_is_unavailable_not_dry():
 def test_sample_warm_memory_is_the_networks_own_memory():
     # Training samples start the memory map from numpy (samples.past_observations); the network keeps it
     # in torch (LSTMCNN.step). Both must give the same mean and weight, for any decay.
-    from sgdsm_dask.model.samples import past_observations
+    from sgdsm_dask.training.samples import past_observations
 
     cfg = SMALL.model_copy(update={"memory_decay": 0.8})
     net = LSTMCNN(cfg).eval()

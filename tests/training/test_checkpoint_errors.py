@@ -23,10 +23,10 @@ import torch
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import ConfigError, InputError
 from sgdsm_dask.model.network import CONFIGS
-from sgdsm_dask.model.samples import Samples
 from sgdsm_dask.testing import one_error_line
 from sgdsm_dask.training import checkpoint
 from sgdsm_dask.training import train as train_mod
+from sgdsm_dask.training.samples import Samples
 
 
 def _refused(staged4, client, tmp_path, capsys, ckpt: Path, command: str = "reconstruct") -> str:

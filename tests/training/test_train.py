@@ -6,8 +6,8 @@ import torch
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.io import zarr_store
-from sgdsm_dask.model.samples import SampleRequest, extract
 from sgdsm_dask.training import checkpoint
+from sgdsm_dask.training.samples import SampleRequest, extract
 from sgdsm_dask.training.train import eq12
 from sgdsm_dask.validation.simulated import evaluate_store
 
