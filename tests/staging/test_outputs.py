@@ -135,27 +135,28 @@ def test_relative_outputs_are_written_where_the_command_was_typed(archive, stage
         assert not (Path(d) / "rel.zarr").exists() and not (Path(d) / "rec.zarr").exists()
 
 
+def _reconstruct_refused(store: Path, out: Path, client, capsys) -> str:
+    """The one error line of ``sgdsm reconstruct --store STORE --out OUT``; asserts that OUT was not created."""
+    capsys.readouterr()
+    assert main(["reconstruct", "--store", str(store), "--out", str(out), "--scheduler", client.scheduler.address]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+    return line
+
+
 def test_a_half_staged_cube_is_not_reconstructed_until_staging_finishes(staged, client, tmp_path, capsys):
     half = tmp_path / "half.zarr"
     shutil.copytree(staged, half)
     zarr.open_group(str(half), mode="r+")["day_status"][2:4] = DayStatus.PENDING  # what a stopped stage leaves
-    out = tmp_path / "rec.zarr"
-    args = ["reconstruct", "--store", str(half), "--out", str(out), "--scheduler", client.scheduler.address]
-    capsys.readouterr()
-    assert main(args) == 2
-    line = one_error_line(capsys.readouterr().err)
-    assert str(half) in line and "staging is not finished (2 of 4 days still pending)" in line
-    assert not out.exists()  # nothing written, so the run after staging finishes fills every day
+    line = _reconstruct_refused(half, tmp_path / "rec.zarr", client, capsys)  # nothing written, so the run
+    assert (
+        str(half) in line and "staging is not finished (2 of 4 days still pending)" in line
+    )  # after staging fills all
 
 
 def test_a_result_store_given_as_the_staged_cube_is_refused_and_nothing_is_left(result, client, tmp_path, capsys):
-    out = tmp_path / "again.zarr"
-    args = ["reconstruct", "--store", str(result), "--out", str(out), "--scheduler", client.scheduler.address]
-    capsys.readouterr()
-    assert main(args) == 2
-    line = one_error_line(capsys.readouterr().err)
+    line = _reconstruct_refused(result, tmp_path / "again.zarr", client, capsys)
     assert str(result) in line and "is a reconstruction store, not a staged cube" in line
-    assert not out.exists()
 
 
 def test_a_stage_whose_template_write_stopped_is_written_again(staged, archive, client, tmp_path):
