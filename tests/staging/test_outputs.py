@@ -148,10 +148,9 @@ def test_a_half_staged_cube_is_not_reconstructed_until_staging_finishes(staged, 
     half = tmp_path / "half.zarr"
     shutil.copytree(staged, half)
     zarr.open_group(str(half), mode="r+")["day_status"][2:4] = DayStatus.PENDING  # what a stopped stage leaves
-    line = _reconstruct_refused(half, tmp_path / "rec.zarr", client, capsys)  # nothing written, so the run
-    assert (
-        str(half) in line and "staging is not finished (2 of 4 days still pending)" in line
-    )  # after staging fills all
+    # nothing is written, so the run after staging finishes fills every day
+    line = _reconstruct_refused(half, tmp_path / "rec.zarr", client, capsys)
+    assert str(half) in line and "staging is not finished (2 of 4 days still pending)" in line
 
 
 def test_a_result_store_given_as_the_staged_cube_is_refused_and_nothing_is_left(result, client, tmp_path, capsys):
