@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..model.fill import Filler
     from ..training.checkpoint import load
-    from ..validation.simulated import evaluate_store, table
+    from ..validation.simulated import evaluate_store
 
     if args.ismn and not args.product:
         raise ConfigError("--ismn needs --product RESULT (the reconstruction to score against the stations)")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         spin_up=args.spin_up,
         dct=not args.no_dct_pls,
     )
-    text = table(ev.scores)
+    text = ev.table()
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .simulated import Evaluation, table
+from .simulated import Evaluation
 
 
 def write_report(
@@ -67,9 +67,12 @@ def _header(ev: Evaluation, store: str, settings: dict[str, Any]) -> list[str]:
         "Observed pixels were hidden with the real gap masks of other days (a seeded",
         "derangement of the days), the cube was filled by the LSTM-CNN and by the",
         "baselines a user would otherwise pick, and each is scored (RMSE, m3/m3) on",
-        "the hidden pixels every method filled.",
+        "the hidden pixels every method filled. The baselines' parameters were chosen",
+        "on a second set of pixels hidden from what every method saw, never on the",
+        "scored ones. The classes of climatology are those of each scored pixel's",
+        "mean over its days left observed.",
         "",
-        table(ev.scores),
+        ev.table(),
         "",
     ]
 

@@ -5,6 +5,11 @@ For every day ``t`` the observed pixels that are gaps on another day
 filled by the model and by the baselines, and each is scored on the hidden
 pixels, where the observed value is the reference. On a synthetic archive
 the true field is known everywhere, so the real gaps are scored as well.
+
+The baselines with a parameter get it from a second set of hidden pixels
+(``tuning.py``), never from the scored ones. The table names the chosen
+parameters, the best baseline and the model's RMSE over it, and gives the
+RMSE and bias by class of the scored pixels' climatology.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any
 import numpy as np
 
 from . import baselines, metrics
+
+NEIGHBOUR = "climatology + neighbour anomaly"
+#: Classes of a scored pixel's climatology (m3/m3) in the table; the first and last are open-ended.
+CLASS_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
 def other_days(n: int, seed: int) -> np.ndarray:
@@ -44,6 +53,7 @@ class Score:
     bias: dict[str, float] = field(default_factory=dict)  # mean of method minus reference
     seam: float | None = None  # of the model's fill, on the first Score only
     bands: list[Score] = field(default_factory=list)  # per latitude band, on the first Score only
+    classes: list[Score] = field(default_factory=list)  # per class of climatology, on the first Score only
 
 
 def filled_by_all(estimates: dict[str, np.ndarray], reference: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -64,13 +74,50 @@ def score_methods(estimates: dict[str, np.ndarray], reference: np.ndarray, where
     return s
 
 
-def baseline_estimates(sm_in: np.ndarray, dct: bool = True) -> dict[str, np.ndarray]:
-    """The fills a user would otherwise pick: linear in time, climatology and (``dct``) DCT-PLS."""
-    out = {"linear in time": baselines.linear_in_time(sm_in), "climatology": baselines.climatology(sm_in)}
-    if dct:
-        from .dctpls import dct_pls_fill
+def baseline_estimates(
+    sm_in: np.ndarray, land: np.ndarray | None = None, seed: int = 0, dct: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The fills a user would otherwise pick, and the parameters chosen for them.
 
-        out["DCT-PLS"] = dct_pls_fill(sm_in)
+    Linear in time, climatology, climatology + neighbour anomaly and
+    (``dct``) DCT-PLS with separate smoothing in time and space. The last
+    two have their parameters chosen on a second set of pixels hidden from
+    ``sm_in`` with ``seed + 1`` (:mod:`.tuning`; ``land``: where to hide,
+    all of it by default). Returns ``(fills, choices)``, both keyed by the
+    method's name; the choices are :class:`.tuning.Choice`.
+    """
+    from . import tuning
+
+    if land is None:
+        land = np.ones(sm_in.shape[1:], bool)
+    out = {"linear in time": baselines.linear_in_time(sm_in), "climatology": baselines.climatology(sm_in)}
+    choices = {}
+    out[NEIGHBOUR], choices[NEIGHBOUR] = tuning.neighbour_anomaly(sm_in, land, seed)
+    if dct:
+        out["DCT-PLS"], choices["DCT-PLS"] = tuning.dct_pls(sm_in, land, seed)
+    return out, choices
+
+
+def class_scores(
+    estimates: dict[str, np.ndarray],
+    reference: np.ndarray,
+    where: np.ndarray,
+    clim: np.ndarray,
+    edges: tuple[float, ...] = CLASS_EDGES,
+) -> list[Score]:
+    """:func:`score_methods` per class of ``clim`` (each pixel's climatology, (H, W)); empty classes left out.
+
+    The first class takes everything below its upper edge and the last
+    everything above its lower edge, so the classes' ``n`` add up to the
+    pixels of ``where`` that every method filled and that have a climatology.
+    """
+    k = np.digitize(clim, edges[1:-1])  # 0 .. len(edges) - 2; NaN is kept out below
+    out = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        in_class = (k == i) & np.isfinite(clim)
+        s = score_methods(estimates, reference, where & in_class[None], f"{lo:.1f}-{hi:.1f}")
+        if s.n:
+            out.append(s)
     return out
 
 
@@ -109,6 +156,11 @@ class Evaluation:
     precip: np.ndarray | None = None
     truth: np.ndarray | None = None
     coords: dict[str, np.ndarray] = field(default_factory=dict)  # time, lat, lon where known
+    choices: dict[str, Any] = field(default_factory=dict)  # method -> tuning.Choice: its chosen parameters
+
+    def table(self) -> str:
+        """:func:`table` of the scores, with the chosen parameters."""
+        return table(self.scores, self.choices)
 
     def pixel_rmse(self, min_days: int = 3) -> dict[str, np.ndarray]:
         """Per method, each pixel's RMSE over its scored days (NaN where fewer than ``min_days``)."""
@@ -151,13 +203,17 @@ def run_evaluation(
     ``seam_edges`` (the patch borders along y and x), the first score also
     carries the seam score of the model's fill (:func:`metrics.seam_score`),
     and with ``lat`` (the rows' latitudes) the scores per 10-degree band.
-    ``dct`` adds DCT-PLS to the baselines.
+    ``dct`` adds DCT-PLS to the baselines. The first score also carries the
+    scores per class of climatology (computed from the cube with the scored
+    pixels hidden).
     """
     sm_in, hidden = hide(sm, land, seed)
-    est = {"LSTM-CNN": fill(sm_in, precip, land), **baseline_estimates(sm_in, dct)}
+    base, choices = baseline_estimates(sm_in, land, seed, dct)
+    est = {"LSTM-CNN": fill(sm_in, precip, land), **base}
     after = np.arange(sm.shape[0])[:, None, None] >= spin_up
     scored = filled_by_all(est, sm, hidden & after)
     scores = [score_methods(est, sm, scored, "hidden observed pixels")]
+    scores[0].classes = class_scores(est, sm, scored, baselines.pixel_climatology(sm_in))
     if seam_edges is not None:
         reconstructed = ~np.isfinite(sm_in) & land[None] & after
         scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
@@ -167,21 +223,46 @@ def run_evaluation(
         gaps = ~np.isfinite(sm) & land[None]
         scores.append(score_methods(est, truth, (gaps | hidden) & after, "all gaps vs truth"))
     coords = {"lat": lat} if lat is not None else {}
-    return Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords)
+    return Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords, choices)
 
 
-def table(scores: list[Score]) -> str:
-    """A Markdown table: one row per method, one column per pixel set."""
+def best_baseline(score: Score, model: str = "LSTM-CNN") -> str | None:
+    """The method other than ``model`` with the lowest RMSE in ``score`` (None without one)."""
+    others = [m for m in score.rmse if m != model and np.isfinite(score.rmse[m])]
+    return min(others, key=lambda m: score.rmse[m]) if others else None
+
+
+def table(scores: list[Score], choices: dict[str, Any] | None = None) -> str:
+    """A Markdown table: one row per method, one column per pixel set; then the best baseline and the details.
+
+    ``choices`` (method -> :class:`.tuning.Choice`) names the parameters the
+    baselines were given. The seam score, when known, is the last line.
+    """
     methods = list(scores[0].rmse)
     head = "| method | " + " | ".join(f"RMSE {s.pixels} (n={s.n})" for s in scores) + " |"
     rule = "|---|" + "---|" * len(scores)
     rows = [f"| {m} | " + " | ".join(f"{s.rmse[m]:.4f}" for s in scores) + " |" for m in methods]
     lines = [head, rule, *rows]
+    best = best_baseline(scores[0])
+    if best is not None:
+        lines += ["", f"Best baseline on the {scores[0].pixels}: {best} ({scores[0].rmse[best]:.4f})."]
+        if "LSTM-CNN" in scores[0].rmse and scores[0].rmse[best] > 0:
+            ratio = scores[0].rmse["LSTM-CNN"] / scores[0].rmse[best]
+            lines.append(f"Ratio LSTM-CNN RMSE / best baseline RMSE: {ratio:.3f} (below 1: the model is better).")
+    if choices:
+        lines += ["", "Parameters of the baselines (never chosen on the scored pixels):", ""]
+        lines += [f"- {c.describe()}" for c in choices.values()]
     if scores[0].bands:
         lines += ["", "RMSE of the hidden observed pixels by latitude band (degrees north):", ""]
         lines += ["| band | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
         for b in scores[0].bands:
             lines.append(f"| {b.pixels} | {b.n} | " + " | ".join(f"{b.rmse[m]:.4f}" for m in methods) + " |")
+    if scores[0].classes:
+        lines += ["", "RMSE / bias of the hidden observed pixels by class of their climatology (m3/m3):", ""]
+        lines += ["| climatology | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+        for c in scores[0].classes:
+            cells = " | ".join(f"{c.rmse[m]:.4f} / {c.bias[m]:+.4f}" for m in methods)
+            lines.append(f"| {c.pixels} | {c.n} | {cells} |")
     lines += ["", "Bias (mean of method minus reference; m3/m3):", ""]
     lines += ["| method | " + " | ".join(s.pixels for s in scores) + " |", rule]
     lines += [f"| {m} | " + " | ".join(f"{s.bias[m]:+.4f}" for s in scores) + " |" for m in methods]
