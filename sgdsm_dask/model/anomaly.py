@@ -1,0 +1,267 @@
+"""The ``anomaly`` LSTM-CNN: a correction around what each pixel is known to be, seeing both sides of a day.
+
+The ``paper`` and ``default`` networks build every value from the
+normalised observations through a ReLU decoder whose bias starts at the
+global mean, so they pull every pixel toward one level (docs/model-card.md).
+This network starts from the pixel's own level instead:
+
+    prior(x)   = mean of the pixel's observations over the record being filled
+                 (where it has none: the Gaussian-weighted prior of its neighbours)
+    a_t(x)     = (S_t(x) - prior(x)) / sm_scale on observed pixels, 0 in gaps
+    S_rec_t(x) = prior(x) + sm_scale * net(a, M, prior, P)_t(x)
+
+and the network sees the anomaly maps and masks of the ``window`` days
+before and after day t as well as day t (the days after are what every
+baseline uses, and what a record reprocessed in batch has). The first layer
+is a partial convolution per input map (eq. 1 with ``||M||_1`` counted on
+each map's own mask, so a map's weight does not change with how much the
+others observe); then dilated convolutions; the paper's LSTM cell (eq. 4-11,
+precipitation in eq. 10) carries a patch state forward in time as in the
+paper, and the decoder's last layer starts at zero, so an untrained network
+returns the prior. Observed pixels are put back unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from scipy import ndimage
+from torch import nn
+
+from ..config import Strict
+from ..grid import PATCH
+from .lstm import LSTMState, PaperLSTMCell
+from .network import NO_RAIN_DATA, normalise_precip
+from .partial_conv import window_sum
+
+
+class AnomalyConfig(Strict):
+    """Sizes of the ``anomaly`` network."""
+
+    name: str = "anomaly"
+    kind: str = Field("anomaly", pattern="^anomaly$")
+    patch: int = Field(PATCH, ge=8)
+    window: int = Field(3, ge=0, description="days before and after day t the network sees")
+    per_map: int = Field(4, ge=1, description="features of the per-map partial convolution, per input map")
+    width: int = Field(24, ge=1, description="feature maps of the dilated convolutions")
+    dilations: tuple[int, ...] = (1, 2, 4)
+    pool: int = Field(4, ge=1, description="pooling before the LSTM's vector")
+    feature: int = Field(64, ge=1)
+    hidden: int = Field(64, ge=1)
+    prior_sigma: float = Field(4.0, gt=0, description="cells: width of the neighbours' prior where a pixel has none")
+    sm_scale: float = Field(0.25, gt=0)
+    precip_scale: float = Field(2.0, gt=0)
+    sm_range: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def maps(self) -> int:
+        """Input maps per day: anomaly of each day of the window, the prior, the log count, precipitation."""
+        return (2 * self.window + 1) + 3
+
+
+def prior_of(sm: np.ndarray, land: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per land pixel, (prior, number of observations): its mean, else its neighbours' (Gaussian, ``sigma`` cells)."""
+    obs = np.isfinite(sm)
+    n = obs.sum(axis=0)
+    own = np.where(n > 0, np.where(obs, sm, 0.0).sum(axis=0, dtype=np.float64) / np.maximum(n, 1), 0.0)
+    has = (n > 0).astype(np.float64)
+    num = ndimage.gaussian_filter(own * has, sigma, mode="constant", truncate=3.0)
+    den = ndimage.gaussian_filter(has, sigma, mode="constant", truncate=3.0)
+    fallback = np.where(den > 1e-6, num / np.maximum(den, 1e-12), np.nan)
+    if not np.isfinite(fallback[land & (n == 0)]).all():  # nothing observed anywhere near: the cube's mean
+        fallback = np.where(np.isfinite(fallback), fallback, own[n > 0].mean() if (n > 0).any() else 0.0)
+    prior = np.where(n > 0, own, fallback)
+    return np.where(land, prior, 0.0).astype(np.float32), n
+
+
+def cube_inputs(
+    sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, cfg: AnomalyConfig
+) -> dict[str, np.ndarray]:
+    """The normalised maps of a (T, H, W) cube: anomaly ``a`` and mask ``m`` (T, H, W), static maps, precipitation."""
+    prior, n = prior_of(sm, land, cfg.prior_sigma)
+    obs = np.isfinite(sm) & land[None]
+    a = np.where(obs, (sm - prior[None]) / cfg.sm_scale, 0.0).astype(np.float32)
+    pr = np.full(sm.shape, NO_RAIN_DATA, np.float32) if precip is None else normalise_precip(precip, cfg.precip_scale)
+    return {
+        "a": a,
+        "m": obs.astype(np.float32),
+        "prior": prior,
+        "static": np.stack([prior / cfg.sm_scale, np.log1p(n) / 3.0]).astype(np.float32),  # (2, H, W)
+        "precip": pr,
+        "land": land.astype(np.float32),
+    }
+
+
+class PerMapPartialConv(nn.Module):
+    """Eq. 1 on each input map with its own mask: a grouped convolution, each group scaled by its own ``||M||_1``."""
+
+    def __init__(self, maps: int, out_per_map: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.maps, self.k = maps, kernel
+        self.conv = nn.Conv2d(maps, maps * out_per_map, kernel, padding=kernel // 2, groups=maps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            count = window_sum(mask, self.k)  # (N, maps, H, W)
+            valid = (count > 0.5).to(x.dtype)
+            ratio = (self.k * self.k) / count.clamp(min=1.0)
+        out = F.conv2d(x * mask, self.conv.weight, None, padding=self.k // 2, groups=self.maps)
+        n, _, h, w = out.shape
+        out = out.view(n, self.maps, -1, h, w) * ratio.unsqueeze(2) + self.conv.bias.view(1, self.maps, -1, 1, 1)
+        return (out * valid.unsqueeze(2)).view(n, -1, h, w)
+
+
+class AnomalyNet(nn.Module):
+    """The network on normalised maps; :func:`fill_cube` works in physical units."""
+
+    def __init__(self, cfg: AnomalyConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.first = PerMapPartialConv(cfg.maps, cfg.per_map)
+        self.mix = nn.Conv2d(cfg.maps * cfg.per_map, w, 1)
+        self.body = nn.ModuleList(nn.Conv2d(w, w, 3, padding=d, dilation=d) for d in cfg.dilations)
+        cells = (cfg.patch // cfg.pool) ** 2
+        self.fc_s = nn.Linear(w * cells, cfg.feature)
+        self.fc_p = nn.Linear(cells, cfg.hidden)
+        self.cell = PaperLSTMCell(cfg.feature, cfg.hidden)
+        self.fc_out = nn.Linear(cfg.hidden, cells)
+        self.dec = nn.Conv2d(w + 1, w, 3, padding=1)
+        self.out = nn.Conv2d(w, 1, 3, padding=1)
+        with torch.no_grad():  # an untrained network returns the prior
+            self.out.weight.zero_()
+            self.out.bias.zero_()
+
+    def zero_state(self, n: int) -> LSTMState:
+        p = next(self.parameters())
+        return LSTMState.zeros(n, self.cfg.hidden, device=p.device, dtype=p.dtype)
+
+    def step(
+        self, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor, land: torch.Tensor, state: LSTMState
+    ) -> tuple[torch.Tensor, LSTMState]:
+        """One day: maps ``x`` and masks (N, maps, P, P), precipitation ``p`` (N, 1, P, P) -> correction (N, 1, P, P)."""
+        f = torch.relu(self.mix(self.first(x, mask)))
+        for conv in self.body:
+            f = torch.relu(conv(f)) + f
+        k = self.cfg.pool
+        s_vec = self.fc_s(F.avg_pool2d(f, k).flatten(1))
+        p_vec = self.fc_p(F.avg_pool2d(p, k).flatten(1))
+        s_out, state = self.cell(s_vec, p_vec, state)
+        g = self.cfg.patch // k
+        lstm_map = F.interpolate(self.fc_out(s_out).view(-1, 1, g, g), scale_factor=k, mode="nearest")
+        y = torch.relu(self.dec(torch.cat([f, lstm_map], 1)))
+        return self.out(y) * land, state
+
+
+def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maps and masks of day ``t`` from sequence tensors ``a``, ``m`` (N, T, P, P) and ``static`` (N, 2, P, P)."""
+    n_t = inp["a"].shape[1]
+    lo, hi = t - window, t + window + 1
+    a, m = inp["a"][:, max(lo, 0) : min(hi, n_t)], inp["m"][:, max(lo, 0) : min(hi, n_t)]
+    pad = (0, 0, 0, 0, max(0, -lo), max(0, hi - n_t))
+    a, m = F.pad(a, pad), F.pad(m, pad)  # days beyond the record: nothing observed
+    land = inp["land"]
+    static = inp["static"]
+    x = torch.cat([a, static, inp["precip"][:, t : t + 1]], 1)
+    mask = torch.cat([m, land.expand_as(static), torch.ones_like(land)], 1)
+    return x, mask
+
+
+def run_sequence(net: AnomalyNet, inp: dict[str, torch.Tensor], state: LSTMState | None = None) -> torch.Tensor:
+    """Corrections (N, T, P, P) of patch sequences; ``inp`` as in :func:`day_maps` plus ``precip`` and ``land``."""
+    n, t_len = inp["a"].shape[:2]
+    state = state if state is not None else net.zero_state(n)
+    out = []
+    for t in range(t_len):
+        x, mask = day_maps(inp, t, net.cfg.window)
+        y, state = net.step(x, mask, inp["precip"][:, t : t + 1], inp["land"], state)
+        out.append(y)
+    return torch.cat(out, 1)
+
+
+def patch_tensors(maps: dict[str, np.ndarray], oy: np.ndarray, ox: np.ndarray, p: int) -> dict[str, torch.Tensor]:
+    """Cut the patches whose first cells are ``oy`` x ``ox`` (flattened) out of :func:`cube_inputs` maps."""
+    out = {}
+    for key, a in maps.items():
+        if key == "prior":
+            continue
+        lead = a.ndim - 2
+        win = np.lib.stride_tricks.sliding_window_view(a, (p, p), axis=(-2, -1))[..., oy, ox, :, :]
+        win = np.moveaxis(win, lead, 0) if lead else win[:, None]  # (K, [T|C], P, P)
+        out[key] = torch.from_numpy(np.ascontiguousarray(win, dtype=np.float32))
+    return out
+
+
+@torch.inference_mode()
+def fill_cube(
+    net: AnomalyNet, sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, overlap: int = 8, batch: int = 64
+) -> np.ndarray:
+    """Fill a whole (T, H, W) cube in memory: observed pixels unchanged, land gaps filled, the rest NaN."""
+    from .fill import blend_weights, patch_origins
+
+    cfg, p = net.cfg, net.cfg.patch
+    t, h, w = sm.shape
+    ph, pw = max(0, p - h), max(0, p - w)
+    pad = ((0, 0), (0, ph), (0, pw))
+    lnd = np.pad(land.astype(bool), pad[1:])
+    maps = cube_inputs(
+        np.pad(sm, pad, constant_values=np.nan), None if precip is None else np.pad(precip, pad), lnd, cfg
+    )
+    oy, ox = patch_origins(h + ph, p, overlap), patch_origins(w + pw, p, overlap)
+    gy, gx = (g.ravel() for g in np.meshgrid(oy, ox, indexing="ij"))
+    keep = [i for i in range(gy.size) if lnd[gy[i] : gy[i] + p, gx[i] : gx[i] + p].any()]
+    acc = np.zeros((t, h + ph, w + pw), np.float32)
+    total = np.zeros((h + ph, w + pw), np.float32)
+    weight = blend_weights(p, overlap)
+    for i in range(0, len(keep), batch):
+        idx = np.array(keep[i : i + batch])
+        corr = run_sequence(net, patch_tensors(maps, gy[idx], gx[idx], p)).numpy()
+        for j, k in enumerate(idx):
+            y0, x0 = gy[k], gx[k]
+            acc[:, y0 : y0 + p, x0 : x0 + p] += corr[j] * weight
+            total[y0 : y0 + p, x0 : x0 + p] += weight
+    rec = maps["prior"][None] + cfg.sm_scale * acc / np.maximum(total, 1e-12)
+    rec = np.clip(rec[:, :h, :w], *cfg.sm_range)
+    land_b = land.astype(bool)[None]
+    return np.where(np.isfinite(sm), sm, np.where(land_b, rec, np.nan)).astype(np.float32)
+
+
+class CubeFiller:
+    """The ``anomaly`` network as :class:`~sgdsm_dask.model.fill.Filler` is used by ``sgdsm evaluate``: whole cubes.
+
+    It needs the whole record at once (the prior is the mean over it, and each
+    day sees the days after it), so it fills cubes held in memory; the Dask
+    reconstruction refuses it (:func:`refuse_in_chains`).
+    """
+
+    def __init__(self, net: AnomalyNet, overlap: int = 8, batch: int = 64) -> None:
+        from ..grid import check_overlap
+
+        self.net = net.eval()
+        self.patch = net.cfg.patch
+        self.overlap = check_overlap(overlap, self.patch)
+        self.batch = batch
+
+    def run(
+        self, sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, *_: object
+    ) -> tuple[np.ndarray, np.ndarray, None]:
+        """``(filled, flag, None)`` of a (T, H, W) cube: observed pixels unchanged, land gaps filled."""
+        from ..flags import Flag
+
+        filled = fill_cube(self.net, sm, precip, land, self.overlap, self.batch)
+        obs, land_b = np.isfinite(sm), land.astype(bool)[None]
+        flag = np.where(obs, Flag.OBSERVED, np.where(land_b, Flag.FILLED, Flag.NOT_FILLED)).astype(np.int8)
+        return filled, flag, None
+
+
+def refuse_in_chains(config: object, path: str) -> None:
+    """A ConfigError naming ``path`` when its network is the ``anomaly`` kind, which the Dask chains cannot run yet."""
+    from ..errors import ConfigError
+
+    if isinstance(config, AnomalyConfig):
+        raise ConfigError(
+            f"{path}: the 'anomaly' network fills whole cubes in memory (sgdsm evaluate, sgdsm fit); "
+            "the Dask reconstruction runs the forward-only networks (default, paper) for now"
+        )

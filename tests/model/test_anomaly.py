@@ -1,0 +1,79 @@
+"""The ``anomaly`` network: a correction around each pixel's prior, per-map partial convolutions, look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sgdsm_dask.model.anomaly import AnomalyConfig, AnomalyNet, PerMapPartialConv, fill_cube, prior_of, run_sequence
+
+SMALL = AnomalyConfig(window=2, per_map=2, width=6, feature=8, hidden=8)
+
+
+def _cube(seed=0, t=6, h=48, w=52):
+    rng = np.random.default_rng(seed)
+    level = 0.1 + 0.3 * rng.random((h, w))
+    sm = (level[None] + 0.05 * rng.standard_normal((t, h, w))).astype(np.float32)
+    land = np.ones((h, w), bool)
+    land[:, -6:] = False  # a strip of sea
+    sm[rng.random(sm.shape) < 0.5] = np.nan
+    sm[:, ~land] = np.nan
+    return sm, land
+
+
+def test_an_untrained_network_returns_each_pixels_prior_and_the_observations_unchanged():
+    sm, land = _cube()
+    filled = fill_cube(AnomalyNet(SMALL), sm, None, land)
+    prior, _ = prior_of(sm, land, SMALL.prior_sigma)
+    obs = np.isfinite(sm)
+    assert np.array_equal(filled[obs], sm[obs])  # bit for bit
+    gaps = ~obs & land[None]
+    np.testing.assert_allclose(filled[gaps], np.broadcast_to(prior, sm.shape)[gaps], atol=1e-6)
+    assert np.isnan(filled[:, ~land]).all()
+
+
+def test_a_pixel_never_observed_takes_the_prior_of_its_neighbours():
+    sm, land = _cube()
+    sm[:, 20, 20] = np.nan
+    prior, n = prior_of(sm, land, 2.0)
+    assert n[20, 20] == 0
+    around = [prior[20 + dy, 20 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    assert min(around) <= prior[20, 20] <= max(around)
+
+
+def test_each_input_map_is_normalised_by_its_own_mask_and_ignores_what_it_hides():
+    torch.manual_seed(0)
+    pc = PerMapPartialConv(maps=2, out_per_map=3)
+    x = torch.rand(1, 2, 12, 12)
+    mask = (torch.rand(1, 2, 12, 12) > 0.5).float()
+    out = pc(x, mask)
+    hidden_changed = torch.where(mask > 0, x, torch.full_like(x, 99.0))
+    torch.testing.assert_close(pc(hidden_changed, mask), out)  # values under a gap do not count
+    other = mask.clone()
+    other[:, 1] = 1.0  # the second map now fully observed: the first map's features stay as they were
+    torch.testing.assert_close(pc(x, other)[:, :3], out[:, :3])
+
+
+def test_a_day_sees_the_days_after_it_within_its_window_and_no_further():
+    torch.manual_seed(0)
+    net = AnomalyNet(SMALL)
+    torch.nn.init.normal_(net.out.weight, std=0.1)  # a network that is not the prior
+    n, t, p = 1, 6, SMALL.patch
+    inp = {
+        "a": torch.zeros(n, t, p, p),
+        "m": torch.zeros(n, t, p, p),
+        "static": torch.zeros(n, 2, p, p),
+        "precip": torch.full((n, t, p, p), -1.0),
+        "land": torch.ones(n, 1, p, p),
+    }
+    base = run_sequence(net, inp)
+    inp["a"][:, 2], inp["m"][:, 2] = 1.0, 1.0  # an observation on day 2
+    moved = (run_sequence(net, inp) - base).abs().amax(dim=(0, 2, 3))
+    assert moved[0] > 0  # day 0 sees day 2 (window 2)
+    assert moved[2] > 0
+    late = {k: v.clone() for k, v in inp.items()}
+    late["a"][:, 2], late["m"][:, 2] = 0.0, 0.0
+    late["a"][:, 5], late["m"][:, 5] = 1.0, 1.0  # day 5: beyond the windows of days 0-2 (the state runs forward)
+    first = (run_sequence(net, late) - base).abs().amax(dim=(0, 2, 3))
+    assert first[0] == 0 and first[1] == 0 and first[2] == 0
+    assert first[3] > 0
