@@ -24,6 +24,7 @@ REGION_COMMANDS = {
     "synth": ["synth", "out", "--start", "2015-06-01", "--days", "3"],
     "stage": ["stage", "--lprm", "lprm", "--out", "s.zarr"],
     "train": ["train", "--store", "s.zarr", "--out", "c.pt"],
+    "fit": ["fit", "--store", "s.zarr", "--out", "c.pt"],
     "evaluate": ["evaluate", "--store", "s.zarr"],
     "download": ["download", "out", "--start", "2015-06-01", "--end", "2015-06-02"],
 }
@@ -72,8 +73,8 @@ def test_a_bad_region_is_still_a_usage_error(capsys):
     assert exc.value.code == 2 and "must be four numbers W,S,E,N" in capsys.readouterr().err
 
 
-def test_the_commands_are_the_documented_thirteen():
-    assert list(_subparsers()) == list(NAMES) and len(NAMES) == 13
+def test_the_commands_are_the_documented_fourteen():
+    assert list(_subparsers()) == list(NAMES) and len(NAMES) == 14
 
 
 @pytest.mark.parametrize("name", NAMES)

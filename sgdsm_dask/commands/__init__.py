@@ -12,6 +12,7 @@ NAMES = (
     "synth",
     "stage",
     "train",
+    "fit",
     "reconstruct",
     "export",
     "validate",

@@ -26,6 +26,7 @@ from ..flags import Flag
 from ..grid import DEFAULT_OVERLAP, check_overlap
 from ..runtime import malloc
 from ..training.checkpoint import Checkpoint, load
+from .anomaly import AnomalyConfig, CubeFiller
 from .lstm import LSTMState
 from .network import LSTMCNN, NO_RAIN_DATA, Normalisation, normalise_precip
 
@@ -111,6 +112,8 @@ class Filler:
         cls, ck: Checkpoint | str | None = None, device: str = "cpu", batch: int = 256, overlap: int = DEFAULT_OVERLAP
     ) -> Filler:
         ck = ck if isinstance(ck, Checkpoint) else load(ck)
+        if isinstance(ck.config, AnomalyConfig):  # whole cubes in memory: what sgdsm evaluate hands it
+            return CubeFiller(ck.model(device), overlap)  # type: ignore[return-value]
         return cls(ck.model(device), ck.normalisation, device, batch, overlap)
 
     def origins(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

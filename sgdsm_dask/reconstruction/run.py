@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..io import zarr_store
+from ..model.anomaly import refuse_in_chains
 from ..paths import require_shared
 from ..runner import run_chains
 from ..training.checkpoint import Checkpoint, load
@@ -100,6 +101,7 @@ def reconstruct(
 
         sink = DailyFiles(export_to, cog=cog, client=client)  # absolute on the client; an object store is one line
     ck = load(req.checkpoint_path())
+    refuse_in_chains(ck.config, req.checkpoint_path())  # before anything is written
     lay = plan_layout(req, ck.config.hidden, ck.config.memory_map)
     # --out is written only if it is absent, empty or a reconstruction store (outputs.claim); checked first
     store = ResultStore.claim(req.out, lay, provenance_of(req, ck, lay), overwrite=overwrite, append=append)

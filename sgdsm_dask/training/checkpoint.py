@@ -31,6 +31,7 @@ from .. import __version__
 from ..config import rules
 from ..errors import InputError
 from ..io.files import atomic_write, sha256
+from ..model.anomaly import AnomalyConfig, AnomalyNet
 from ..model.network import LSTMCNN, ModelConfig, Normalisation
 
 FORMAT = "sgdsm-checkpoint-1"
@@ -50,7 +51,7 @@ def shipped_path(name: str = "default") -> Path:
 class Checkpoint:
     """What a checkpoint holds, loaded."""
 
-    config: ModelConfig
+    config: ModelConfig | AnomalyConfig
     normalisation: Normalisation
     state_dict: dict[str, torch.Tensor]
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +67,7 @@ class Checkpoint:
         cast integer or half-precision weights silently.
         """
         with torch.device("meta"):
-            want = {k: (tuple(v.shape), v.dtype) for k, v in LSTMCNN(self.config).state_dict().items()}
+            want = {k: (tuple(v.shape), v.dtype) for k, v in network(self.config).state_dict().items()}
         have = {k: (tuple(v.shape), v.dtype) for k, v in self.state_dict.items()}
         if want == have:
             return
@@ -103,11 +104,16 @@ class Checkpoint:
     def _where(self) -> str:
         return str(self.provenance.get("path", "checkpoint"))
 
-    def model(self, device: str | torch.device = "cpu") -> LSTMCNN:
+    def model(self, device: str | torch.device = "cpu") -> LSTMCNN | AnomalyNet:
         self.check_fits()  # one line naming the file, not torch's list of mismatched keys
-        net = LSTMCNN(self.config)
+        net = network(self.config)
         net.load_state_dict(self.state_dict)
         return net.to(device).eval()
+
+
+def network(config: ModelConfig | AnomalyConfig) -> LSTMCNN | AnomalyNet:
+    """The untrained network of a configuration: the ``anomaly`` kind, or the paper's LSTM-CNN."""
+    return AnomalyNet(config) if isinstance(config, AnomalyConfig) else LSTMCNN(config)
 
 
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> str:
@@ -212,7 +218,8 @@ def _checked(p: Path, raw: Any) -> Checkpoint:
             got = "is missing" if key not in raw else f"is a {type(raw[key]).__name__}, not a mapping"
             raise InputError(str(p), f"not a usable sgdsm checkpoint: its {key!r} {got}")
     try:
-        config = ModelConfig(**raw["config"])
+        kind = raw["config"].get("kind")
+        config = AnomalyConfig(**raw["config"]) if kind == "anomaly" else ModelConfig(**raw["config"])
         norm = Normalisation(**raw["normalisation"])
     except (TypeError, ValueError) as exc:
         raise InputError(str(p), f"configuration in the checkpoint is invalid ({rules(exc)})") from None
