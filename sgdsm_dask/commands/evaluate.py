@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import model_options, region_option
+from .fit import FIT_OPTIONS, fit_options
 
 HELP = "hide observed pixels with other days' gaps; score model and baselines"
 
@@ -23,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the hiding")
     region_option(p, "score this W,S,E,N box of the store only (default: all of it)")
     p.add_argument("--spin-up", type=int, default=0, metavar="DAYS", help="fill but do not score the first days")
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="instead of --checkpoint, train the 'anomaly' network on this cube (scored pixels hidden) first",
+    )
+    fit_options(p, seed=False)
     p.add_argument("--no-dct-pls", action="store_true", help="leave out the DCT-PLS baseline (the slowest one)")
     p.add_argument("--out", default=None, metavar="FILE.md", help="also write the table here (default: print only)")
     p.add_argument(
@@ -47,7 +54,9 @@ def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
     from ..validation.report import write_report
 
     settings = {
-        "checkpoint": f"{args.checkpoint or 'shipped'} (`{ck.config.name}`, SHA-256 `{ck.sha256[:12]}…`)",
+        "checkpoint": f"{args.checkpoint or 'shipped'} (`{ck.config.name}`, SHA-256 `{ck.sha256[:12]}…`)"
+        if ck is not None
+        else f"`anomaly` trained on this cube first (--fit: {', '.join(f'{k} {getattr(args, k)}' for k in FIT_OPTIONS)})",
         "truth": f"`{args.truth}`" if args.truth else "none (real data: hidden observations are the reference)",
         "region": args.region.bounds if args.region is not None else "whole store",
         "seed": args.seed,
@@ -72,8 +81,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--ismn needs --product RESULT (the reconstruction to score against the stations)")
     if (args.ismn or args.product) and not args.report:
         raise ConfigError("--product and --ismn go into the report: add --report DIR")
-    ck = load(args.checkpoint)
-    filler = Filler.from_checkpoint(ck, overlap=args.overlap)
+    if args.fit and args.checkpoint:
+        raise ConfigError("--fit trains a network on the cube; give it or --checkpoint, not both")
+    ck = None if args.fit else load(args.checkpoint)
+    if args.fit:
+        from ..training.anomaly import FitFiller
+
+        filler = FitFiller(overlap=args.overlap, **{k: getattr(args, k) for k in FIT_OPTIONS})
+    else:
+        filler = Filler.from_checkpoint(ck, overlap=args.overlap)
     ev = evaluate_store(
         args.store,
         filler,
