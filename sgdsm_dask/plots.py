@@ -186,7 +186,7 @@ def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
     panels = [(f"{m}: RMSE per pixel", per[m], "magma_r", 0.0, None) for m in per]
     diff = per["LSTM-CNN"] - per[best]
     lim = float(np.nanpercentile(np.abs(diff), 95)) if np.isfinite(diff).any() else 0.1
-    panels.append((f"LSTM-CNN minus {best} (blue: model better)", diff, "RdBu_r", -lim, lim))
+    panels.append((f"LSTM-CNN minus {best}\n(blue: model better)", diff, "RdBu_r", -lim, lim))
     top = max(float(np.nanpercentile(per["LSTM-CNN"], 98)), 1e-3) if np.isfinite(per["LSTM-CNN"]).any() else 0.1
     cols = 3
     rows = -(-len(panels) // cols)
@@ -212,6 +212,7 @@ _STYLES = {
     "linear in time": {"color": "tab:orange", "ls": ":"},
     "climatology": {"color": "tab:purple", "ls": "--"},
     "DCT-PLS": {"color": "tab:brown", "ls": "-."},
+    "climatology + neighbour anomaly": {"color": "tab:blue", "ls": "--"},
 }
 
 
