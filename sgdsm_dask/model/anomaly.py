@@ -64,8 +64,13 @@ class AnomalyConfig(Strict):
 def prior_of(sm: np.ndarray, land: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Per land pixel, (prior, number of observations): its mean, else its neighbours' (Gaussian, ``sigma`` cells)."""
     obs = np.isfinite(sm)
-    n = obs.sum(axis=0)
-    own = np.where(n > 0, np.where(obs, sm, 0.0).sum(axis=0, dtype=np.float64) / np.maximum(n, 1), 0.0)
+    return prior_from_sums(np.where(obs, sm, 0.0).sum(axis=0, dtype=np.float64), obs.sum(axis=0), land, sigma)
+
+
+def prior_from_sums(total: np.ndarray, n: np.ndarray, land: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prior_of` from each pixel's sum and number of observations (what a pass over a record gives)."""
+    n = np.asarray(n)
+    own = np.where(n > 0, np.asarray(total, np.float64) / np.maximum(n, 1), 0.0)
     has = (n > 0).astype(np.float64)
     num = ndimage.gaussian_filter(own * has, sigma, mode="constant", truncate=3.0)
     den = ndimage.gaussian_filter(has, sigma, mode="constant", truncate=3.0)
@@ -77,10 +82,19 @@ def prior_of(sm: np.ndarray, land: np.ndarray, sigma: float) -> tuple[np.ndarray
 
 
 def cube_inputs(
-    sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, cfg: AnomalyConfig
+    sm: np.ndarray,
+    precip: np.ndarray | None,
+    land: np.ndarray,
+    cfg: AnomalyConfig,
+    prior: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The normalised maps of a (T, H, W) cube: anomaly ``a`` and mask ``m`` (T, H, W), static maps, precipitation."""
-    prior, n = prior_of(sm, land, cfg.prior_sigma)
+    """The normalised maps of a (T, H, W) cube: anomaly ``a`` and mask ``m`` (T, H, W), static maps, precipitation.
+
+    ``prior`` is ``(prior, number of observations)`` of each pixel when known
+    (the Dask chains compute them over the whole record); by default
+    :func:`prior_of` the cube given.
+    """
+    prior, n = prior if prior is not None else prior_of(sm, land, cfg.prior_sigma)
     obs = np.isfinite(sm) & land[None]
     a = np.where(obs, (sm - prior[None]) / cfg.sm_scale, 0.0).astype(np.float32)
     pr = np.full(sm.shape, NO_RAIN_DATA, np.float32) if precip is None else normalise_precip(precip, cfg.precip_scale)
@@ -169,16 +183,31 @@ def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.T
     return x, mask
 
 
-def run_sequence(net: AnomalyNet, inp: dict[str, torch.Tensor], state: LSTMState | None = None) -> torch.Tensor:
+def run_sequence(
+    net: AnomalyNet, inp: dict[str, torch.Tensor], state: LSTMState | None = None, days: list[int] | None = None
+) -> torch.Tensor:
     """Corrections (N, T, P, P) of patch sequences; ``inp`` as in :func:`day_maps` plus ``precip`` and ``land``."""
+    return run_days(net, inp, state, days)[0]
+
+
+def run_days(
+    net: AnomalyNet, inp: dict[str, torch.Tensor], state: LSTMState | None = None, days: list[int] | None = None
+) -> tuple[torch.Tensor, LSTMState]:
+    """Step through ``days`` (indices into ``inp``'s days, in order; default all): corrections and the state after.
+
+    Each day's window is read from ``inp``'s days around it, so a caller
+    hands the days before and after the ones it fills as context.
+    """
     n, t_len = inp["a"].shape[:2]
     state = state if state is not None else net.zero_state(n)
     out = []
-    for t in range(t_len):
+    for t in range(t_len) if days is None else days:
         x, mask = day_maps(inp, t, net.cfg.window)
         y, state = net.step(x, mask, inp["precip"][:, t : t + 1], inp["land"], state)
         out.append(y)
-    return torch.cat(out, 1)
+    if not out:
+        return inp["a"][:, :0], state
+    return torch.cat(out, 1), state
 
 
 def patch_tensors(maps: dict[str, np.ndarray], oy: np.ndarray, ox: np.ndarray, p: int) -> dict[str, torch.Tensor]:
@@ -194,46 +223,76 @@ def patch_tensors(maps: dict[str, np.ndarray], oy: np.ndarray, ox: np.ndarray, p
     return out
 
 
+def _blend_days(
+    net: AnomalyNet,
+    maps: dict[str, np.ndarray],
+    days: list[int],
+    origins: tuple[np.ndarray, np.ndarray],
+    state: tuple[np.ndarray, np.ndarray] | None,
+    overlap: int,
+    batch: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blended reconstructions (len(days), H, W) of the maps' area, and the state (ny, nx, hidden) h and c after."""
+    from .fill import blend_weights
+
+    cfg, p = net.cfg, net.cfg.patch
+    oy, ox = origins
+    h, w = maps["land"].shape
+    ph, pw = max(0, int(oy[-1]) + p - h), max(0, int(ox[-1]) + p - w)
+    padded = {k: np.pad(v, [(0, 0)] * (v.ndim - 2) + [(0, ph), (0, pw)]) for k, v in maps.items() if k != "prior"}
+    gy, gx = (g.ravel() for g in np.meshgrid(oy, ox, indexing="ij"))
+    lnd = padded["land"] > 0
+    active = [k for k in range(gy.size) if lnd[gy[k] : gy[k] + p, gx[k] : gx[k] + p].any()]
+    h_all = np.zeros((gy.size, cfg.hidden), np.float32) if state is None else state[0].reshape(gy.size, -1).copy()
+    c_all = np.zeros_like(h_all) if state is None else state[1].reshape(gy.size, -1).copy()
+    acc = np.zeros((len(days), h + ph, w + pw), np.float32)
+    total = np.zeros((h + ph, w + pw), np.float32)
+    weight = blend_weights(p, overlap)
+    for i in range(0, len(active), batch):
+        idx = np.array(active[i : i + batch])
+        st = LSTMState(torch.from_numpy(h_all[idx]), torch.from_numpy(c_all[idx]))
+        corr, st = run_days(net, patch_tensors(padded, gy[idx], gx[idx], p), st, days)
+        h_all[idx], c_all[idx] = st.h.numpy(), st.c.numpy()
+        corr = corr.numpy()
+        for j, k in enumerate(idx):
+            y0, x0 = gy[k], gx[k]
+            acc[:, y0 : y0 + p, x0 : x0 + p] += corr[j] * weight
+            total[y0 : y0 + p, x0 : x0 + p] += weight
+    rec = maps["prior"][None] + cfg.sm_scale * (acc / np.maximum(total, 1e-12))[:, :h, :w]
+    shape = (oy.size, ox.size, cfg.hidden)
+    return np.clip(rec, *cfg.sm_range), h_all.reshape(shape), c_all.reshape(shape)
+
+
+def _put_back(sm: np.ndarray, rec: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Observed pixels unchanged, land gaps ``rec``, the rest NaN; and the flags."""
+    from ..flags import Flag
+
+    obs, land_b = np.isfinite(sm), land.astype(bool)[None]
+    filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
+    flag = np.where(obs, Flag.OBSERVED, np.where(land_b, Flag.FILLED, Flag.NOT_FILLED)).astype(np.int8)
+    return filled, flag
+
+
 @torch.inference_mode()
 def fill_cube(
     net: AnomalyNet, sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, overlap: int = 8, batch: int = 64
 ) -> np.ndarray:
     """Fill a whole (T, H, W) cube in memory: observed pixels unchanged, land gaps filled, the rest NaN."""
-    from .fill import blend_weights, patch_origins
+    from .fill import patch_origins
 
-    cfg, p = net.cfg, net.cfg.patch
-    t, h, w = sm.shape
-    ph, pw = max(0, p - h), max(0, p - w)
-    pad = ((0, 0), (0, ph), (0, pw))
-    lnd = np.pad(land.astype(bool), pad[1:])
-    maps = cube_inputs(
-        np.pad(sm, pad, constant_values=np.nan), None if precip is None else np.pad(precip, pad), lnd, cfg
-    )
-    oy, ox = patch_origins(h + ph, p, overlap), patch_origins(w + pw, p, overlap)
-    gy, gx = (g.ravel() for g in np.meshgrid(oy, ox, indexing="ij"))
-    keep = [i for i in range(gy.size) if lnd[gy[i] : gy[i] + p, gx[i] : gx[i] + p].any()]
-    acc = np.zeros((t, h + ph, w + pw), np.float32)
-    total = np.zeros((h + ph, w + pw), np.float32)
-    weight = blend_weights(p, overlap)
-    for i in range(0, len(keep), batch):
-        idx = np.array(keep[i : i + batch])
-        corr = run_sequence(net, patch_tensors(maps, gy[idx], gx[idx], p)).numpy()
-        for j, k in enumerate(idx):
-            y0, x0 = gy[k], gx[k]
-            acc[:, y0 : y0 + p, x0 : x0 + p] += corr[j] * weight
-            total[y0 : y0 + p, x0 : x0 + p] += weight
-    rec = maps["prior"][None] + cfg.sm_scale * acc / np.maximum(total, 1e-12)
-    rec = np.clip(rec[:, :h, :w], *cfg.sm_range)
-    land_b = land.astype(bool)[None]
-    return np.where(np.isfinite(sm), sm, np.where(land_b, rec, np.nan)).astype(np.float32)
+    maps = cube_inputs(sm, precip, land, net.cfg)
+    p = net.cfg.patch
+    origins = patch_origins(sm.shape[1], p, overlap), patch_origins(sm.shape[2], p, overlap)
+    rec, _, _ = _blend_days(net, maps, list(range(sm.shape[0])), origins, None, overlap, batch)
+    return _put_back(sm, rec, land)[0]
 
 
 class CubeFiller:
     """The ``anomaly`` network as :class:`~sgdsm_dask.model.fill.Filler` is used by ``sgdsm evaluate``: whole cubes.
 
-    It needs the whole record at once (the prior is the mean over it, and each
-    day sees the days after it), so it fills cubes held in memory; the Dask
-    reconstruction refuses it (:func:`refuse_in_chains`).
+    :meth:`run` fills a cube held in memory (the prior is the mean over it);
+    :meth:`run_window` is what a task of the Dask chains calls, with the
+    record's prior and the days around its time chunk.
     """
 
     def __init__(self, net: AnomalyNet, overlap: int = 8, batch: int = 64) -> None:
@@ -241,6 +300,8 @@ class CubeFiller:
 
         self.net = net.eval()
         self.patch = net.cfg.patch
+        self.hidden = net.cfg.hidden
+        self.window = net.cfg.window
         self.overlap = check_overlap(overlap, self.patch)
         self.batch = batch
 
@@ -248,20 +309,29 @@ class CubeFiller:
         self, sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, *_: object
     ) -> tuple[np.ndarray, np.ndarray, None]:
         """``(filled, flag, None)`` of a (T, H, W) cube: observed pixels unchanged, land gaps filled."""
-        from ..flags import Flag
-
         filled = fill_cube(self.net, sm, precip, land, self.overlap, self.batch)
-        obs, land_b = np.isfinite(sm), land.astype(bool)[None]
-        flag = np.where(obs, Flag.OBSERVED, np.where(land_b, Flag.FILLED, Flag.NOT_FILLED)).astype(np.int8)
-        return filled, flag, None
+        return filled, _put_back(sm, filled, land)[1], None
 
+    @torch.inference_mode()
+    def run_window(
+        self,
+        sm: np.ndarray,
+        precip: np.ndarray | None,
+        land: np.ndarray,
+        prior: tuple[np.ndarray, np.ndarray],
+        days: list[int],
+        state: tuple[np.ndarray, np.ndarray] | None,
+        origins: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """What a task of the Dask chains fills: ``days`` of a context cube (T, H, W) around them.
 
-def refuse_in_chains(config: object, path: str) -> None:
-    """A ConfigError naming ``path`` when its network is the ``anomaly`` kind, which the Dask chains cannot run yet."""
-    from ..errors import ConfigError
-
-    if isinstance(config, AnomalyConfig):
-        raise ConfigError(
-            f"{path}: the 'anomaly' network fills whole cubes in memory (sgdsm evaluate, sgdsm fit); "
-            "the Dask reconstruction runs the forward-only networks (default, paper) for now"
-        )
+        ``sm`` holds the days before and after the filled ones (non-staged
+        days all NaN), ``prior`` the record's prior and count of the
+        window's pixels, ``state`` the (h, c) of every patch position after
+        the previous chunk (None: zero). Returns the filled days, their
+        flags and the state after the last of them.
+        """
+        maps = cube_inputs(sm, precip, land, self.net.cfg, prior)
+        rec, h, c = _blend_days(self.net, maps, days, origins, state, self.overlap, self.batch)
+        filled, flag = _put_back(sm[days], rec, land)
+        return filled, flag, (h, c)

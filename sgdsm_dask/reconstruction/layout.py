@@ -30,6 +30,8 @@ class Layout:
     hidden: int  # the LSTM's state size
     memory: bool  # whether the model keeps a memory map of past observations
     overlap: int  # cells by which neighbouring patches overlap
+    context_days: int = 0  # days before and after each day the model reads (the 'anomaly' network; 0: none)
+    prior_sigma: float = 0.0  # > 0: the model corrects a per-pixel prior over the record (sm_prior; neighbours' width)
 
     @property
     def n_chunks(self) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .. import __version__
+from ..errors import ConfigError
 from ..io import zarr_store
-from ..model.anomaly import refuse_in_chains
+from ..model.anomaly import AnomalyConfig
 from ..paths import require_shared
 from ..runner import run_chains
 from ..training.checkpoint import Checkpoint, load
@@ -101,8 +103,14 @@ def reconstruct(
 
         sink = DailyFiles(export_to, cog=cog, client=client)  # absolute on the client; an object store is one line
     ck = load(req.checkpoint_path())
-    refuse_in_chains(ck.config, req.checkpoint_path())  # before anything is written
-    lay = plan_layout(req, ck.config.hidden, ck.config.memory_map)
+    lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
+    if isinstance(ck.config, AnomalyConfig):
+        if append:  # its prior is the whole record's: new days change every day's values
+            raise ConfigError(
+                f"{req.checkpoint_path()}: the 'anomaly' network corrects each pixel's mean over the whole "
+                "record, which new days change; reconstruct the grown cube into a new --out instead of --append"
+            )
+        lay = replace(lay, context_days=ck.config.window, prior_sigma=ck.config.prior_sigma)
     # --out is written only if it is absent, empty or a reconstruction store (outputs.claim); checked first
     store = ResultStore.claim(req.out, lay, provenance_of(req, ck, lay), overwrite=overwrite, append=append)
     if sink is not None:  # before anything is written: the folder may hold another reconstruction's files

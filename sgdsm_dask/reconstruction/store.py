@@ -140,6 +140,32 @@ def _state_vars(lay: Layout) -> dict[str, tuple]:
     return data
 
 
+def _prior_vars(staged: xr.Dataset, sigma: float) -> dict[str, tuple]:
+    """Each pixel's prior over the whole staged record and its count of observations (the 'anomaly' network's).
+
+    One pass over the cube (on the cluster when there is one); the tasks read
+    the result from the store, so every time chunk corrects the same prior.
+    """
+    from ..model.anomaly import prior_from_sums
+
+    sm = staged["sm"]
+    n = sm.notnull().sum("time").values
+    total = sm.fillna(0.0).sum("time", dtype=np.float64).values
+    land = staged["land"].values.astype(bool)
+    prior, count = prior_from_sums(total, n, land, sigma)
+    return {
+        "sm_prior": (
+            ("lat", "lon"),
+            np.where(land, prior, np.nan).astype(np.float32),
+            {
+                "long_name": "mean of the observations of each pixel over the record (else its neighbours')",
+                "units": "m3 m-3",
+            },
+        ),
+        "n_observed": (("lat", "lon"), count.astype(np.int32), {"long_name": "days observed in the record"}),
+    }
+
+
 def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Dataset:
     """The result store's template: ``sm``, ``flag``, the staged land mask, the states and the markers."""
     staged = xr.open_zarr(local_or_url(staged_path), consolidated=False)
@@ -158,6 +184,7 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
         ),
         "land": staged["land"].load(),
         **_state_vars(lay),
+        **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
     }
     ds = xr.Dataset(
         data,

@@ -10,7 +10,7 @@ previous staged day to the next, as in the paper's record of 7115 days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,27 @@ class ChunkKey:
         return f"reconstruct-{run_id}-{self.block_y}-{self.block_x}-{self.chunk}"
 
 
+def _run_with_context(
+    src: Any, dst: Any, lay: Layout, filler: Any, key: ChunkKey, state: PatchState | None, window: tuple, land: Any
+) -> tuple[PatchState, np.ndarray, np.ndarray]:
+    """Fill ``key``'s staged days with ``lay.context_days`` days of context each side; (state, filled, flags) of them.
+
+    Days not staged enter the context as days with nothing observed, so a
+    day's inputs depend on the calendar only, never on where a chunk ends.
+    """
+    wr, wc, oy, ox = window
+    t0, t1 = lay.chunk_days(key.chunk)
+    c0, c1 = max(0, t0 - lay.context_days), min(lay.days, t1 + lay.context_days)
+    staged = np.asarray(src["day_status"][c0:c1]) == DayStatus.STAGED
+    sm = np.where(staged[:, None, None], np.asarray(src["sm"][c0:c1, wr, wc]), np.nan).astype(np.float32)
+    precip = np.asarray(src["precip"][c0:c1, wr, wc])
+    prior = np.nan_to_num(np.asarray(dst["sm_prior"][wr, wc])), np.asarray(dst["n_observed"][wr, wc])
+    days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
+    hc = None if state is None else (state.h, state.c)
+    filled, flag, (h, c) = filler.run_window(sm, precip, land, prior, days, hc, (oy, ox))
+    return PatchState(h, c), filled, flag
+
+
 def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, state: PatchState | None) -> PatchState:
     """One task: fill ``key``'s days and write them (:func:`~.store.write_chunk`); returns the state after them.
 
@@ -75,7 +96,10 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     out_sm = np.full(sm[own].shape, np.nan, np.float32)
     out_flag = np.full(sm[own].shape, Flag.NOT_FILLED, np.int8)
     days = np.flatnonzero(status == DayStatus.STAGED)
-    if days.size:
+    if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
+        state, filled, flag = _run_with_context(src, dst, lay, filler, key, state, (wr, wc, oy, ox), land)
+        out_sm[days], out_flag[days] = filled[own], flag[own]
+    elif days.size:
         filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
         out_sm[days], out_flag[days] = filled[own], flag[own]
     elif state is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import xarray as xr
 from scipy import ndimage
 
 from sgdsm_dask.cli import main
@@ -14,6 +16,13 @@ from sgdsm_dask.validation import baselines
 from sgdsm_dask.validation.simulated import hide
 
 TINY = AnomalyConfig(window=1, per_map=2, width=8, feature=16, hidden=16)
+
+
+@pytest.fixture(scope="module")
+def anomaly_ck(staged4, tmp_path_factory):
+    ck = tmp_path_factory.mktemp("anomaly") / "anomaly.pt"
+    assert main(["fit", "--store", str(staged4), "--out", str(ck), "--steps", "10", "--batch", "2", "--days", "4"]) == 0
+    return ck
 
 
 def _weather(seed: int, t: int = 16, h: int = 64, w: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -42,18 +51,37 @@ def test_training_on_one_cube_fills_another_better_than_the_climatology():
     assert rmse(model) < 0.8 * rmse(clim)  # it learned to spread the same-day anomaly of the neighbours
 
 
-def test_fit_writes_a_checkpoint_that_evaluate_scores_and_reconstruct_refuses(staged4, client, tmp_path, capsys):
-    ck = tmp_path / "anomaly.pt"
-    fit = ["fit", "--store", str(staged4), "--out", str(ck), "--steps", "10", "--batch", "2", "--days", "4"]
-    assert main(fit) == 0
-    assert isinstance(load(ck).config, AnomalyConfig)  # its hash file written beside it, checked on load
-    assert main(fit) == 2  # an existing file is not replaced without --overwrite
+def test_fit_writes_a_checkpoint_that_evaluate_scores(staged4, tmp_path, capsys, anomaly_ck):
+    assert isinstance(load(anomaly_ck).config, AnomalyConfig)  # its hash file written beside it, checked on load
+    again = ["fit", "--store", str(staged4), "--out", str(anomaly_ck), "--steps", "10"]
+    assert main(again) == 2  # an existing file is not replaced without --overwrite
     assert "--overwrite" in one_error_line(capsys.readouterr().err)
-    assert main(["evaluate", "--store", str(staged4), "--checkpoint", str(ck), "--no-dct-pls"]) == 0
+    assert main(["evaluate", "--store", str(staged4), "--checkpoint", str(anomaly_ck), "--no-dct-pls"]) == 0
     assert "| LSTM-CNN |" in capsys.readouterr().out
-    out = tmp_path / "rec.zarr"
-    args = ["reconstruct", "--store", str(staged4), "--out", str(out), "--checkpoint", str(ck)]
-    assert main([*args, "--scheduler", client.scheduler.address]) == 2
-    line = one_error_line(capsys.readouterr().err)
-    assert str(ck) in line and "anomaly" in line
-    assert not out.exists()  # refused before anything was written
+
+
+def _reconstruct(staged4, client, ck, out, *extra):
+    args = ["reconstruct", "--store", str(staged4), "--out", str(out), "--checkpoint", str(ck), *extra]
+    return main([*args, "--scheduler", client.scheduler.address])
+
+
+def test_the_dask_chains_give_what_the_whole_cube_gives_whatever_the_time_chunk(
+    staged4, client, tmp_path, capsys, anomaly_ck
+):
+    one, four = tmp_path / "one.zarr", tmp_path / "four.zarr"
+    assert _reconstruct(staged4, client, anomaly_ck, one, "--time-chunk", "1") == 0  # the look-ahead crosses chunks
+    assert _reconstruct(staged4, client, anomaly_ck, four, "--time-chunk", "4") == 0
+    a, b = (xr.open_zarr(x, consolidated=False) for x in (one, four))
+    sm = xr.open_zarr(staged4, consolidated=False)
+    np.testing.assert_allclose(a["sm"].values, b["sm"].values, atol=1e-6)
+    assert np.array_equal(a["flag"].values, b["flag"].values)
+    obs = np.isfinite(sm["sm"].values)
+    assert np.array_equal(a["sm"].values[obs], sm["sm"].values[obs])  # observed pixels bit for bit
+    net = load(anomaly_ck).model()
+    whole = fill_cube(net, sm["sm"].values, sm["precip"].values, sm["land"].values.astype(bool))
+    np.testing.assert_allclose(a["sm"].values, whole, atol=1e-5)  # the chains fill as the cube held whole
+    assert a["sm_prior"].attrs["units"] == "m3 m-3"
+    before = sorted(p.name for p in one.rglob("*"))
+    assert _reconstruct(staged4, client, anomaly_ck, one, "--time-chunk", "1", "--append") == 2
+    assert "--append" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in one.rglob("*")) == before
