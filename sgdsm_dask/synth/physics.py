@@ -15,6 +15,9 @@ cropped, so a regional archive is a window of the global one.
 - Gaps, from the causes of real gaps: the swaths of a sun-synchronous
   descending orbit (01:30 local time), frozen ground at night, dense
   vegetation (high optical depth), and sporadic retrieval failures.
+- Retrievals: the truth plus a spatially correlated error that grows with
+  wetness, clipped to LPRM's 0..0.99 with patches of drop-outs and
+  saturation (docs/data.md compares them with real LPRM retrievals).
 """
 
 from __future__ import annotations
@@ -59,20 +62,30 @@ class StaticFields:
     residual: np.ndarray
     wetness: np.ndarray  # multiplies the climatological rain
     vegetation: np.ndarray  # base optical depth
+    wetland: np.ndarray  # 0..1: peat, marsh and open water in the footprint (wet, slow to drain)
 
 
 @lru_cache(maxsize=2)
 def static_fields(seed: int) -> StaticFields:
-    """Drawn once per process and seed (0.3 s for the globe); every synth task uses them."""
+    """Drawn once per process and seed (0.5 s for the globe); every synth task uses them.
+
+    The soil's range is wide, as LPRM's is: sandy desert soils whose
+    retrievals sit near zero, and wetlands (more likely in wet climates) whose
+    porosity and field capacity approach LPRM's ceiling, so that the spread of
+    the pixels' means matches real retrievals (docs/data.md).
+    """
     lat2 = np.broadcast_to(LAT[:, None], (NLAT, NLON))
     soil = _smooth_field(seed, 1, (NLAT, NLON), 8.0)
-    porosity = (0.43 + 0.05 * soil).clip(0.32, 0.52)
-    residual = (0.05 - 0.02 * soil).clip(0.01, 0.09)
     wet = _smooth_field(seed, 2, (NLAT, NLON), 14.0)
+    boreal = np.exp(-(((lat2 - 62.0) / 9.0) ** 2))  # peatlands and thaw lakes
+    bog = _smooth_field(seed, 4, (NLAT, NLON), 3.0) + 0.6 * wet + 1.2 * boreal
+    wetland = np.clip((bog - 0.9) / 1.4, 0.0, 1.0)
+    porosity = (0.55 + 0.08 * soil + 0.5 * wetland).clip(0.30, 0.97)
+    residual = (0.05 - 0.03 * soil).clip(0.005, 0.12)
     wetness = np.exp(0.7 * wet)
     veg = 0.15 + 1.1 * np.exp(-((lat2 / 12.0) ** 2)) * np.clip(0.6 + 0.5 * wet, 0, None)
-    fields = StaticFields(porosity, residual, wetness.astype(np.float64), veg)
-    for arr in (fields.porosity, fields.residual, fields.wetness, fields.vegetation):
+    fields = StaticFields(porosity, residual, wetness.astype(np.float64), veg, wetland)
+    for arr in (fields.porosity, fields.residual, fields.wetness, fields.vegetation, fields.wetland):
         arr.setflags(write=False)  # cached and shared: nobody may change them
     return fields
 
@@ -133,7 +146,7 @@ def night_temperature(day: dt.date, lat: np.ndarray, seed: int) -> np.ndarray:
     season = np.cos(2 * np.pi * (day_of_year(day) - 196.0) / 365.25) * np.sign(lat)[:, None]
     weather = 3.0 * _smooth_field(seed, 5000 + day.toordinal(), (NLAT // 4, NLON // 4), 2.0)
     weather = np.repeat(np.repeat(weather, 4, axis=0), 4, axis=1)
-    return mean + amp * season + weather - 4.0
+    return mean + amp * season + weather + 1.0  # spring thaws by 50 N in April, as real retrievals show
 
 
 @dataclass
@@ -142,14 +155,22 @@ class SoilState:
 
 
 class Bucket:
-    """Surface soil water balance on the 0.25 deg cells of a region."""
+    """Surface soil water balance on the 0.25 deg cells of a region.
+
+    Wetlands hold more water at field capacity and drain slowly, so their
+    soil stays near saturation (and their retrievals near LPRM's ceiling).
+    """
 
     depth_mm = 50.0
+    pet_per_k = 0.1  # mm/day of potential evaporation per kelvin above -8 C at night
+    pet_max = 3.5  # mm/day
 
     def __init__(self, statics: StaticFields, region: Region) -> None:
         self.porosity = statics.porosity[region.slices]
         self.residual = statics.residual[region.slices]
-        self.field_capacity = 0.72 * self.porosity
+        wetland = statics.wetland[region.slices]
+        self.field_capacity = (0.75 + 0.2 * wetland) * self.porosity
+        self.drain_rate = 0.35 * (1.0 - 0.7 * wetland)
 
     def initial(self) -> SoilState:
         return SoilState(theta=0.5 * (self.residual + self.field_capacity))
@@ -160,10 +181,10 @@ class Bucket:
         rain = np.nan_to_num(rain, nan=0.0)
         room = (self.porosity - th) * self.depth_mm
         infil = np.minimum(0.85 * rain, room)
-        pet = np.clip(0.28 * (temperature + 8.0 - 273.15), 0.0, 7.5)  # mm/day; day warmer than night
+        pet = np.clip(self.pet_per_k * (temperature + 8.0 - 273.15), 0.0, self.pet_max)  # day warmer than night
         beta = np.clip((th - self.residual) / (0.75 * self.porosity - self.residual), 0.0, 1.0)
         et = pet * beta
-        drain = 0.35 * np.clip(th - self.field_capacity, 0.0, None) * self.depth_mm
+        drain = self.drain_rate * np.clip(th - self.field_capacity, 0.0, None) * self.depth_mm
         new = th + (infil - et - drain) / self.depth_mm
         new = np.where(frozen, th, new)
         return SoilState(theta=np.clip(new, self.residual, self.porosity))
@@ -207,6 +228,28 @@ def descending_swaths(day: dt.date, region: Region, sensor: str, seed: int) -> O
     return Overpass(seen=seen, scantime=when)
 
 
+#: Retrieval error (m3/m3): a smooth field of ``ERROR_CELLS`` correlation length whose standard
+#: deviation grows with the soil's wetness, plus a little white noise, as LPRM's errors do.
+ERROR_BASE, ERROR_WET, ERROR_WHITE = 0.04, 0.09, 0.006
+ERROR_CELLS = 3.5
+#: Per cell and day: the retrieval fails outright (a gap); it drops out to zero or saturates at LPRM's
+#: ceiling, both in patches of a few cells (smooth field above or below a quantile).
+P_FAILURE, P_DROPOUT, P_SATURATION = 0.03, 0.008, 0.03
+LPRM_MAX = 0.99  # m3/m3: LPRM stores 0..99 %
+
+
+def retrieval_error(seed: int, day: dt.date, region: Region) -> np.ndarray:
+    """The day's unit-variance retrieval error pattern on ``region``.
+
+    Drawn on the global grid and cropped (a region's errors are a window of
+    the global ones); a Gaussian filter of sigma ``ERROR_CELLS / 2`` gives a
+    correlation of exp(-1) at ``ERROR_CELLS`` cells, as the errors of the
+    real retrievals (footprints of 35-60 km resampled to 0.25 deg) have.
+    Independent from day to day: each day is another pass.
+    """
+    return _smooth_field(seed, 6000 + day.toordinal(), (NLAT, NLON), ERROR_CELLS / 2.0)[region.slices]
+
+
 def observe(
     day: dt.date,
     region: Region,
@@ -220,22 +263,35 @@ def observe(
     """The retrieval a descending pass makes of ``theta`` and why each gap is there.
 
     Returns the retrieved soil moisture (m3/m3, NaN for no retrieval, rounded
-    to whole percent as LPRM stores it), the gap cause per cell and the overpass.
+    to whole percent as LPRM stores it), the gap cause per cell and the
+    overpass. The retrieval is the truth plus a spatially correlated error
+    (:func:`retrieval_error`), clipped to LPRM's range 0..0.99, with a few
+    drop-outs to zero and saturations at 0.99 as the real files have; the
+    truth itself stays noise-free. Every random draw is made on the global
+    grid and cropped, so a region's retrievals are a window of the global ones.
     """
     rng = _rng(seed, 3, day.toordinal())
+    rows, cols = region.slices
     over = descending_swaths(day, region, sensor, seed)
     cause = np.full(region.shape, OBSERVED, dtype=np.int8)
     frozen = temperature < 273.15
-    veg = vegetation * (1.0 + 0.08 * rng.standard_normal(region.shape))
+    veg = vegetation * (1.0 + 0.08 * rng.standard_normal((NLAT, NLON))[rows, cols])
     dense = veg > 0.8
-    failure = rng.random(region.shape) < 0.03
+    failure = rng.random((NLAT, NLON))[rows, cols] < P_FAILURE
     cause[failure] = GAP_RETRIEVAL
     cause[dense] = GAP_VEGETATION
     cause[frozen] = GAP_FROZEN
     cause[~over.seen] = GAP_ORBIT
     cause[~land] = NOT_LAND
-    noise = 0.025 * rng.standard_normal(region.shape)
-    retrieved = np.clip(theta + noise, 0.0, 0.99)
+    white = rng.standard_normal((NLAT, NLON))[rows, cols]
+    wet = np.nan_to_num(theta, nan=0.0)
+    error = (ERROR_BASE + ERROR_WET * wet) * retrieval_error(seed, day, region) + ERROR_WHITE * white
+    retrieved = np.clip(theta + error, 0.0, LPRM_MAX)
+    # Patches of drop-outs anywhere; saturation (standing water) only on wet soil.
+    pinned = _smooth_field(seed, 7000 + day.toordinal(), (NLAT, NLON), 1.5)[rows, cols]
+    retrieved = np.where(pinned > special.ndtri(1.0 - P_DROPOUT), 0.0, retrieved)
+    p_sat = P_SATURATION * np.clip((wet - 0.35) / 0.3, 1e-9, 1.0)
+    retrieved = np.where(pinned < special.ndtri(p_sat), LPRM_MAX, retrieved)
     retrieved = np.round(retrieved * 100.0) / 100.0
     retrieved = np.where(cause == OBSERVED, retrieved, np.nan).astype(np.float32)
     return retrieved, cause, over
