@@ -233,7 +233,7 @@ def _blend_days(
     batch: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blended reconstructions (len(days), H, W) of the maps' area, and the state (ny, nx, hidden) h and c after."""
-    from .fill import blend_weights
+    from .fill import blend_patches
 
     cfg, p = net.cfg, net.cfg.patch
     oy, ox = origins
@@ -242,23 +242,18 @@ def _blend_days(
     padded = {k: np.pad(v, [(0, 0)] * (v.ndim - 2) + [(0, ph), (0, pw)]) for k, v in maps.items() if k != "prior"}
     gy, gx = (g.ravel() for g in np.meshgrid(oy, ox, indexing="ij"))
     lnd = padded["land"] > 0
-    active = [k for k in range(gy.size) if lnd[gy[k] : gy[k] + p, gx[k] : gx[k] + p].any()]
+    active = np.array([k for k in range(gy.size) if lnd[gy[k] : gy[k] + p, gx[k] : gx[k] + p].any()], np.int64)
     h_all = np.zeros((gy.size, cfg.hidden), np.float32) if state is None else state[0].reshape(gy.size, -1).copy()
     c_all = np.zeros_like(h_all) if state is None else state[1].reshape(gy.size, -1).copy()
-    acc = np.zeros((len(days), h + ph, w + pw), np.float32)
-    total = np.zeros((h + ph, w + pw), np.float32)
-    weight = blend_weights(p, overlap)
-    for i in range(0, len(active), batch):
-        idx = np.array(active[i : i + batch])
+    out = np.zeros((len(days), gy.size, p, p), np.float32)
+    for i in range(0, active.size, batch):
+        idx = active[i : i + batch]
         st = LSTMState(torch.from_numpy(h_all[idx]), torch.from_numpy(c_all[idx]))
         corr, st = run_days(net, patch_tensors(padded, gy[idx], gx[idx], p), st, days)
         h_all[idx], c_all[idx] = st.h.numpy(), st.c.numpy()
-        corr = corr.numpy()
-        for j, k in enumerate(idx):
-            y0, x0 = gy[k], gx[k]
-            acc[:, y0 : y0 + p, x0 : x0 + p] += corr[j] * weight
-            total[y0 : y0 + p, x0 : x0 + p] += weight
-    rec = maps["prior"][None] + cfg.sm_scale * (acc / np.maximum(total, 1e-12))[:, :h, :w]
+        out[:, idx] = corr.numpy().transpose(1, 0, 2, 3)
+    blended = blend_patches(out, active, oy, ox, (h + ph, w + pw), overlap)
+    rec = maps["prior"][None] + cfg.sm_scale * blended[:, :h, :w]
     shape = (oy.size, ox.size, cfg.hidden)
     return np.clip(rec, *cfg.sm_range), h_all.reshape(shape), c_all.reshape(shape)
 
@@ -301,7 +296,6 @@ class CubeFiller:
         self.net = net.eval()
         self.patch = net.cfg.patch
         self.hidden = net.cfg.hidden
-        self.window = net.cfg.window
         self.overlap = check_overlap(overlap, self.patch)
         self.batch = batch
 

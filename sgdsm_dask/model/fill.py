@@ -85,6 +85,22 @@ def blend_weights(p: int, overlap: int) -> np.ndarray:
     return np.outer(w1, w1)
 
 
+def blend_patches(
+    out: np.ndarray, active: np.ndarray, oy: np.ndarray, ox: np.ndarray, size: tuple[int, int], overlap: int
+) -> np.ndarray:
+    """Patches (T, ny*nx, p, p) back to a (T, H, W) map; overlapping patches averaged with ramp weights."""
+    p = out.shape[-1]
+    t, nx = out.shape[0], ox.size
+    acc = np.zeros((t, *size), np.float32)
+    total = np.zeros(size, np.float32)
+    weight = blend_weights(p, overlap)
+    for k in active:  # every land cell lies in active patches only
+        y0, x0 = oy[k // nx], ox[k % nx]
+        acc[:, y0 : y0 + p, x0 : x0 + p] += out[:, k] * weight
+        total[y0 : y0 + p, x0 : x0 + p] += weight
+    return acc / np.maximum(total, np.float32(1e-12))
+
+
 class Filler:
     """A loaded model that fills blocks of days."""
 
@@ -187,25 +203,12 @@ class Filler:
             if memory and st.y is not None:
                 y_out[idx] = st.y.float().cpu().numpy()
 
-        rec = self._blend(out, active, oy, ox, (h + ph, w + pw))[:, :h, :w] * np.float32(self.norm.sm_scale)
+        rec = blend_patches(out, active, oy, ox, (h + ph, w + pw), self.overlap)[:, :h, :w] * np.float32(
+            self.norm.sm_scale
+        )
         rec = np.clip(rec, self.lo, self.hi)
         land_b = land.astype(bool)[None]
         filled = np.where(obs, sm, np.where(land_b, rec, np.nan)).astype(np.float32)
         flag = np.where(obs, Flag.OBSERVED, np.where(land_b, Flag.FILLED, Flag.NOT_FILLED)).astype(np.int8)
         y_state = y_out.reshape(ny, nx, 2, p, p) if y_out is not None and (t > 0 or state.y is not None) else None
         return filled, flag, PatchState(h_out.reshape(ny, nx, -1), c_out.reshape(ny, nx, -1), y_state)
-
-    def _blend(
-        self, out: np.ndarray, active: np.ndarray, oy: np.ndarray, ox: np.ndarray, size: tuple[int, int]
-    ) -> np.ndarray:
-        """Patches (T, ny*nx, p, p) back to a (T, H, W) map; overlapping patches averaged with ramp weights."""
-        p = self.patch
-        t, nx = out.shape[0], ox.size
-        acc = np.zeros((t, *size), np.float32)
-        total = np.zeros(size, np.float32)
-        weight = blend_weights(p, self.overlap)
-        for k in active:  # every land cell lies in active patches only
-            y0, x0 = oy[k // nx], ox[k % nx]
-            acc[:, y0 : y0 + p, x0 : x0 + p] += out[:, k] * weight
-            total[y0 : y0 + p, x0 : x0 + p] += weight
-        return acc / np.maximum(total, np.float32(1e-12))

@@ -146,11 +146,12 @@ def _prior_vars(staged: xr.Dataset, sigma: float) -> dict[str, tuple]:
     One pass over the cube (on the cluster when there is one); the tasks read
     the result from the store, so every time chunk corrects the same prior.
     """
+    import dask
+
     from ..model.anomaly import prior_from_sums
 
     sm = staged["sm"]
-    n = sm.notnull().sum("time").values
-    total = sm.fillna(0.0).sum("time", dtype=np.float64).values
+    n, total = dask.compute(sm.notnull().sum("time").data, sm.fillna(0.0).sum("time", dtype=np.float64).data)
     land = staged["land"].values.astype(bool)
     prior, count = prior_from_sums(total, n, land, sigma)
     return {
