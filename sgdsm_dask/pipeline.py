@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import RunConfig, RunStage, StageConfig
+from .config import ProductMetadata, RunConfig, RunStage, StageConfig
 from .errors import SgdsmError
 from .grid import Region
 
@@ -36,6 +36,13 @@ def progress_bar(total: int | None = None, desc: str = "", unit: str = "day") ->
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=None, file=sys.stderr)
+
+
+def set_total(bar: Any, n: int) -> None:
+    """Give a bar opened without a total its total once it is known (tqdm then shows an ETA); others ignore it."""
+    if hasattr(bar, "total") and hasattr(bar, "refresh"):
+        bar.total = n
+        bar.refresh()
 
 
 class _Silent:
@@ -143,8 +150,12 @@ def reconstruct_step(
     cog: bool = False,
     progress: BarFactory | None = progress_bar,
     note: Note = stderr_note,
+    metadata: ProductMetadata | None = None,
 ) -> dict[str, Any]:
-    """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted."""
+    """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted.
+
+    ``metadata`` names the daily files' creator and licence (the run file's ``metadata`` section).
+    """
     import torch
 
     from .reconstruction import gpu_resources, reconstruct
@@ -156,7 +167,15 @@ def reconstruct_step(
         )
     with (progress or _no_bar)(total=None, desc="reconstruct", unit="task") as bar:
         summary = reconstruct(
-            req, client, overwrite=overwrite, append=append, progress=bar.update, export_to=export_to, cog=cog
+            req,
+            client,
+            overwrite=overwrite,
+            append=append,
+            progress=bar.update,
+            export_to=export_to,
+            cog=cog,
+            total=lambda n: set_total(bar, n),
+            metadata=metadata,
         )
     if summary["days_with_precip"] == 0:
         note(
@@ -225,6 +244,7 @@ class Run:
             cog=ex.cog if ex else False,
             progress=progress,
             note=note,
+            metadata=self.config.metadata,
         )
         seconds = {"stage": stage_s, "reconstruct": time.perf_counter() - t}
         return PipelineSummary(stage=staged, reconstruct=result, exported=ex is not None, seconds=seconds)
