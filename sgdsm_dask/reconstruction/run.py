@@ -87,7 +87,6 @@ def reconstruct(
     export_to: str | None = None,
     cog: bool = False,
     total: Callable[[int], None] | None = None,
-    metadata: Any | None = None,
 ) -> dict[str, Any]:
     """Build, resume or (``append``) extend the reconstruction store; returns a summary.
 
@@ -98,16 +97,14 @@ def reconstruct(
     claimed only once the store is accepted: a run refused either way
     leaves the folder as it was. ``total`` is told the number of tasks
     (those resumed included) once the layout is known, for a bar's ETA;
-    ``progress`` then counts each of them. ``metadata`` (a
-    :class:`~sgdsm_dask.config.ProductMetadata`) names the daily files'
-    creator and licence.
+    ``progress`` then counts each of them.
     """
     require_shared(req.out, client)
     sink = None
     if export_to is not None:
         from ..export import DailyFiles
 
-        sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata)  # absolute on the client; an object store is one line
+        sink = DailyFiles(export_to, cog=cog, client=client)  # absolute on the client; an object store is one line
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):
@@ -127,10 +124,6 @@ def reconstruct(
     if sink is not None:
         sink.open(req.out)  # only now: a run refused above leaves the folder and its manifest as they were
     done = store.done()
-    if not done.all():  # sigma is fitted on the cube's own hidden pixels before the first chunk needs it
-        from .calibration import ensure_sigma
-
-        ensure_sigma(req, lay, ck.sha256, client, gpu_resources(client) if client is not None else None)
     resumed = int(done.sum())
     if total:
         total(lay.n_chunks * len(lay.blocks))
