@@ -24,13 +24,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import reconstruct_step
-    from ..reconstruction import ReconstructRequest
+    from ..api import reconstruct
+    from ..pipeline import progress_bar
 
-    req = ReconstructRequest(args.store, **options(args, "out", "checkpoint", "time_chunk", "space_chunk", "overlap"))
-    with connected(args) as client:
-        summary = reconstruct_step(
-            req, client, overwrite=args.overwrite, append=args.append, export_to=args.export, cog=args.cog
-        )
-    print(json.dumps(summary))
+    settings = options(args, "checkpoint", "time_chunk", "space_chunk", "overlap", "overwrite", "append", "cog")
+    reconstruct(
+        args.store,
+        args.out,
+        **settings,
+        export_to=args.export,
+        connect=lambda: connected(args),
+        progress=progress_bar,
+        on_summary=lambda summary: print(json.dumps(summary)),
+    )
     return 0

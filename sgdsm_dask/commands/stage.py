@@ -31,18 +31,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import StageConfig, invalid
-    from ..pipeline import build_stage_request, stage_step
+    from ..api import stage
+    from ..pipeline import progress_bar
 
-    try:
-        config = StageConfig(
-            band=args.band, time_chunk=args.time_chunk, space_chunk=args.space_chunk, on_error=args.on_error
-        )
-    except ValueError as exc:  # pydantic's ValidationError: the option and its rule
-        raise invalid("stage options", exc) from None
-    inputs = options(args, "lprm", "imerg", "cube", "start", "end", "region")
-    req = build_stage_request(args.out, config, **inputs)
-    with connected(args) as client:
-        summary = stage_step(req, client, overwrite=args.overwrite)
-    print(json.dumps(summary))
+    inputs = options(args, "lprm", "imerg", "cube", "start", "end", "region", "band", "time_chunk", "space_chunk")
+    stage(
+        args.out,
+        **inputs,
+        on_error=args.on_error,
+        overwrite=args.overwrite,
+        connect=lambda: connected(args),
+        progress=progress_bar,
+        on_summary=lambda summary: print(json.dumps(summary)),
+    )
     return 0
