@@ -9,14 +9,17 @@ A spec is a YAML file whose ``kind`` picks the cluster:
   the resource ``GPU: 1`` (dask-cuda's ``LocalCUDACluster`` when installed);
 - ``slurm`` and ``pbs``: batch jobs through dask-jobqueue, each job one
   worker (with one GPU when ``gpus: 1``) or several CPU workers;
-- ``kubernetes``: a ``DaskCluster`` resource of the dask-kubernetes operator.
+- ``kubernetes``: a ``DaskCluster`` resource of the dask-kubernetes operator;
+- ``gateway``: a cluster of a Dask Gateway server (a Pangeo hub's), through
+  dask-gateway.
 
 The local and batch kinds take a ``tls`` block (:class:`TLS`) for clusters
 whose traffic leaves this machine, and bind the dashboard to localhost
 unless the spec's ``dashboard_address`` says otherwise (reach it with
 ``ssh -L``). Kubernetes takes ``tls_secret`` instead; its dashboard is
 inside the cluster, behind the scheduler's service (``kubectl
-port-forward``).
+port-forward``). A gateway makes its own certificates for every cluster
+and serves the dashboard through its proxy.
 """
 
 from __future__ import annotations
@@ -273,7 +276,90 @@ def _cpus(cpu: str) -> int:
     return max(1, int(float(cpu[:-1]) / 1000) if cpu.endswith("m") else int(float(cpu)))
 
 
-Spec = LocalSpec | LocalGPUSpec | JobQueueSpec | KubernetesSpec
+class GatewaySpec(_Spec):
+    """``kind: gateway``: a cluster of a Dask Gateway server, as a Pangeo hub offers one.
+
+    The gateway starts the scheduler and the workers (on its Kubernetes,
+    its batch queue or its own machine) and proxies the client's traffic,
+    with TLS certificates of its own for each cluster. ``address`` (and
+    ``proxy_address``, ``auth``) default to Dask's configuration
+    (``gateway.address``, ...), which a hub sets in its notebook servers.
+    ``worker_cores``, ``worker_memory`` and ``options`` are the cluster
+    options the gateway offers (``Gateway().cluster_options()`` lists
+    them); a name it does not offer is an error. The password of ``basic``
+    auth is read from the environment variable ``password_env``, never from
+    the spec.
+    """
+
+    kind: Literal["gateway"] = "gateway"
+    address: str | None = None
+    proxy_address: str | None = None
+    public_address: str | None = None
+    auth: Literal["basic", "jupyterhub", "kerberos"] | None = None
+    username: str | None = None
+    password_env: str | None = None
+    workers: int = Field(2, ge=1)
+    worker_cores: int | None = Field(1, ge=1)
+    worker_memory: float | str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    wait_for_workers_s: float = Field(600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _gateway_tls(self) -> GatewaySpec:
+        if self.tls is not None:
+            raise ValueError("kind gateway takes no tls block: the gateway makes certificates for each cluster")
+        if (self.username or self.password_env) and self.auth != "basic":
+            raise ValueError("username and password_env are for auth: basic")
+        return self
+
+    def cluster_options(self) -> dict[str, Any]:
+        """The options the new cluster is asked for: ``options``, then ``worker_cores`` and ``worker_memory``."""
+        opts = dict(self.options)
+        if self.worker_cores is not None:
+            opts["worker_cores"] = self.worker_cores
+        if self.worker_memory is not None:
+            opts["worker_memory"] = self.worker_memory
+        return opts
+
+    def _auth(self) -> Any:
+        import os
+
+        if self.auth != "basic":
+            return self.auth  # None: Dask's configuration; dask-gateway builds the other kinds
+        from dask_gateway.auth import BasicAuth
+
+        password = None
+        if self.password_env:
+            password = os.environ.get(self.password_env)
+            if password is None:
+                raise ConfigError(f"cluster kind 'gateway': the environment variable {self.password_env} is not set")
+        return BasicAuth(self.username, password)
+
+    def cluster(self) -> Any:
+        """A new cluster on the gateway (no worker asked for yet); shut down when it is closed."""
+        try:
+            from aiohttp import ClientError
+            from dask_gateway import GatewayCluster
+            from dask_gateway.client import GatewayClusterError, GatewayServerError
+        except ImportError:
+            raise ConfigError("cluster kind 'gateway' needs dask-gateway: pip install dask-gateway") from None
+        where = self.address or "the gateway of Dask's configuration"
+        try:
+            return GatewayCluster(
+                address=self.address,
+                proxy_address=self.proxy_address,
+                public_address=self.public_address,
+                auth=self._auth(),
+                shutdown_on_close=True,
+                **self.cluster_options(),
+            )
+        except (GatewayClusterError, GatewayServerError, ClientError, OSError, ValueError) as exc:
+            # refused options (ValueError), refused credentials (ClientError), no server there (OSError)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cluster kind 'gateway': {where}: {first}") from None
+
+
+Spec = LocalSpec | LocalGPUSpec | JobQueueSpec | KubernetesSpec | GatewaySpec
 
 _KINDS: dict[str, type[BaseModel]] = {
     "local": LocalSpec,
@@ -281,6 +367,7 @@ _KINDS: dict[str, type[BaseModel]] = {
     "slurm": JobQueueSpec,
     "pbs": JobQueueSpec,
     "kubernetes": KubernetesSpec,
+    "gateway": GatewaySpec,
 }
 
 

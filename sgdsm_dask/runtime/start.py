@@ -18,7 +18,13 @@ from typing import Any
 from ..errors import ConfigError
 from .logs import quiet_shutdown
 from .plugins import register_plugins
-from .specs import JobQueueSpec, KubernetesSpec, LocalGPUSpec, LocalSpec, Spec, load_spec
+from .specs import GatewaySpec, JobQueueSpec, KubernetesSpec, LocalGPUSpec, LocalSpec, Spec, load_spec
+
+#: Remote kinds: their workers may be slow to come (queued jobs, pods, a gateway's start-up).
+_REMOTE = (JobQueueSpec, KubernetesSpec, GatewaySpec)
+
+#: How often a batch cluster re-asks for its ``jobs`` (a job that ended is replaced).
+KEEP_JOBS_EVERY_S = 5.0
 
 
 def default_workers() -> int:
@@ -87,8 +93,67 @@ def start(spec: Spec, n_workers: int | None = None) -> Any:
         )
     cluster = spec.cluster()
     if isinstance(spec, JobQueueSpec):
+        try:
+            check_job(cluster, spec)
+        except ConfigError:
+            cluster.close()
+            raise
         cluster.scale(jobs=spec.jobs)
+        keep_jobs(cluster, spec.jobs)
+    elif isinstance(spec, GatewaySpec):
+        cluster.scale(spec.workers)
     return cluster
+
+
+def check_job(cluster: Any, spec: JobQueueSpec) -> None:
+    """Ask SLURM whether it would take the worker job (``sbatch --test-only``), so a refusal is one error.
+
+    Left to itself, dask-jobqueue submits in the background and only logs
+    the refusal (a wrong partition or account, more memory than a node
+    has), and the command would wait ``wait_for_workers_s`` for nothing.
+    PBS has no such dry run: its refusals are logged by dask-jobqueue.
+    """
+    import subprocess
+    import tempfile
+
+    if spec.kind != "slurm":
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".sh") as script:
+        script.write(cluster.job_script())
+        script.flush()
+        try:
+            proc = subprocess.run(["sbatch", "--test-only", script.name], capture_output=True, text=True, timeout=120)
+        except FileNotFoundError:
+            raise ConfigError(
+                "cluster kind 'slurm': sbatch not found (run on a login node of the SLURM cluster)"
+            ) from None
+    if proc.returncode != 0:
+        said = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        raise ConfigError(f"SLURM refuses the worker job: {'; '.join(said) or f'sbatch exit {proc.returncode}'}")
+
+
+def keep_jobs(cluster: Any, jobs: int, every_s: float = KEEP_JOBS_EVERY_S) -> None:
+    """Keep ``jobs`` batch jobs running: one that ends (``scancel``, walltime, a node lost) is submitted again.
+
+    dask-jobqueue forgets a job whose workers left only after
+    ``distributed.deploy.lost-worker-timeout`` (15 s), and submits a new
+    one only when asked to scale; asking every ``every_s`` seconds for the
+    same number is what replaces it. The tasks the lost workers held are
+    run again elsewhere by Dask (``distributed.scheduler.allowed-failures``).
+    """
+    from distributed.core import Status
+    from tornado.ioloop import PeriodicCallback
+
+    def again() -> None:
+        if cluster.status == Status.running:
+            cluster.scale(jobs=jobs)
+
+    def install() -> None:  # on the cluster's loop; the cluster stops its periodic callbacks when it closes
+        pc = PeriodicCallback(again, every_s * 1000)
+        cluster.periodic_callbacks["sgdsm-keep-jobs"] = pc
+        pc.start()
+
+    cluster.loop.add_callback(install)
 
 
 def dashboard_link(cluster_or_client: Any) -> str:
@@ -123,9 +188,9 @@ def connect(
             yield client
         return
     spec = load_spec(cluster) if cluster else LocalSpec()
-    with start(spec, n_workers) as lc, Client(lc) as client:  # the client takes the cluster's security
+    with start(spec, n_workers) as lc, _client_of(lc, spec) as client:
         try:
-            if isinstance(spec, JobQueueSpec | KubernetesSpec):
+            if isinstance(spec, _REMOTE):
                 _wait_for_workers(client, spec)
             register_plugins(client)
             yield client
@@ -133,20 +198,26 @@ def connect(
             quiet_shutdown(client)
 
 
-def _wait_for_workers(client: Any, spec: JobQueueSpec | KubernetesSpec) -> None:
+def _client_of(cluster: Any, spec: Spec) -> Any:
+    """A client of a cluster started here; it takes the cluster's security (the gateway's own certificates)."""
+    from distributed import Client
+
+    return cluster.get_client() if isinstance(spec, GatewaySpec) else Client(cluster)
+
+
+def _wait_for_workers(client: Any, spec: JobQueueSpec | KubernetesSpec | GatewaySpec) -> None:
     try:
         client.wait_for_workers(1, timeout=spec.wait_for_workers_s)
     except TimeoutError:
-        where = (
-            "squeue -u $USER"
-            if spec.kind == "slurm"
-            else "qstat -u $USER"
-            if spec.kind == "pbs"
-            else "kubectl get pods"
-        )
+        where = {
+            "slurm": "`squeue -u $USER`",
+            "pbs": "`qstat -u $USER`",
+            "kubernetes": "`kubectl get pods`",
+            "gateway": "`dask_gateway.Gateway().list_clusters()`",
+        }[spec.kind]
         raise ConfigError(
             f"no worker joined within {spec.wait_for_workers_s:.0f} s (wait_for_workers_s in the spec); "
-            f"see `{where}` for the jobs"
+            f"see {where} for the workers"
         ) from None
 
 
@@ -161,7 +232,14 @@ def serve(spec_path: str | Path, n_workers: int | None = None, announce: Any = p
             announce(f"dashboard: {dashboard_link(cluster)}")
             if spec.tls is not None or getattr(spec, "tls_secret", None):
                 announce("TLS: clients need the CA and a certificate (docs/clusters.md)")
-            announce(f"connect with: --scheduler {cluster.scheduler_address}   (Ctrl-C stops the cluster)")
+            if isinstance(spec, GatewaySpec):  # reached through the gateway's proxy, with its certificates
+                announce(f"gateway cluster: {cluster.name}")
+                announce(
+                    f"connect with: dask_gateway.Gateway({spec.address!r}).connect({cluster.name!r}).get_client()"
+                    "   (Ctrl-C stops the cluster)"
+                )
+            else:
+                announce(f"connect with: --scheduler {cluster.scheduler_address}   (Ctrl-C stops the cluster)")
             try:
                 while not stop.wait(0.5):
                     pass

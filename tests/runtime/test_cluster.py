@@ -27,6 +27,7 @@ def _home(tmp_path, monkeypatch):
 def test_every_spec_is_covered_by_a_test_below():
     kinds = {p.name: load_spec(p).kind for p in sorted(SPECS.glob("*.yaml"))}
     assert kinds == {
+        "gateway.yaml": "gateway",  # tests/integration/test_gateway.py
         "kubernetes-gpu.yaml": "kubernetes",
         "local-gpu.yaml": "local-gpu",
         "local-tls.yaml": "local",
