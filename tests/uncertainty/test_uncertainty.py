@@ -1,0 +1,105 @@
+"""sigma and gap provenance as plain arrays: closed forms, carries across chunks, and calibration on known errors."""
+
+import numpy as np
+import pytest
+
+from sgdsm_dask.uncertainty import (
+    DISTANCE_CAP,
+    SigmaModel,
+    days_since_observed,
+    distance_to_observed,
+    fit_sigma,
+    reliability,
+)
+from sgdsm_dask.uncertainty.calibration import MIN_WINDOWS, windows
+
+
+def test_days_since_observed_counts_calendar_days_and_carries_across_chunks():
+    rng = np.random.default_rng(1)
+    obs = rng.random((40, 5, 6)) < 0.3
+    whole = days_since_observed(obs)
+    # closed form, pixel by pixel: days since the last True, counting from the day before the record
+    for i in range(5):
+        for j in range(6):
+            last = -1
+            for t in range(40):
+                last = t if obs[t, i, j] else last
+                assert whole[t, i, j] == t - last
+    # chunks of any size, each carrying the previous chunk's last day, give the same counts
+    for size in (1, 3, 7):
+        parts, before = [], None
+        for t0 in range(0, 40, size):
+            part = days_since_observed(obs[t0 : t0 + size], before)
+            parts.append(part)
+            before = part[-1]
+        assert np.array_equal(np.concatenate(parts), whole)
+
+
+def test_distance_to_observed_is_exact_in_cells_and_capped():
+    obs = np.zeros((2, 50, 60), bool)
+    obs[0, 10, 10] = True  # day 1 has nothing observed
+    d = distance_to_observed(obs)
+    assert d[0, 10, 10] == 0 and d[0, 10, 13] == 3 and d[0, 14, 13] == 5  # a 3-4-5 triangle
+    assert d[0, 49, 59] == DISTANCE_CAP and (d[1] == DISTANCE_CAP).all()
+    # a block with a margin of DISTANCE_CAP cells around it sees the same distances as the whole grid
+    obs = np.random.default_rng(2).random((3, 120, 120)) < 0.002
+    whole = distance_to_observed(obs)
+    block = distance_to_observed(obs[:, 40 - DISTANCE_CAP : 80 + DISTANCE_CAP, 40 - DISTANCE_CAP : 80 + DISTANCE_CAP])
+    own = block[:, DISTANCE_CAP:-DISTANCE_CAP, DISTANCE_CAP:-DISTANCE_CAP]
+    assert np.array_equal(own, whole[:, 40:80, 40:80])
+
+
+def _draws(n, rng, tails=None):
+    days = rng.integers(1, 15, n)
+    dist = rng.integers(0, 33, n)
+    scale = rng.uniform(0.02, 0.12, n)
+    # a sigma of the model's form: steps with gap depth, a power of the distance and of the pixel's scale
+    true = (
+        0.02
+        * np.exp(0.2 * (days >= 2) + 0.3 * (days >= 4) + 0.3 * (days >= 8))
+        * (1 + dist) ** 0.3
+        * np.sqrt(scale / 0.05)
+    )
+    z = rng.standard_normal(n) if tails is None else rng.standard_t(tails, n) / np.sqrt(tails / (tails - 2))
+    return true * z, days, dist, scale, true
+
+
+def test_fitted_sigma_covers_gaussian_errors_as_a_gaussian_on_new_pixels():
+    rng = np.random.default_rng(3)
+    model = fit_sigma(*_draws(60000, rng)[:4])
+    err, days, dist, scale, true = _draws(60000, rng)
+    sigma = model.sigma(days, dist, scale)
+    np.testing.assert_allclose(sigma, true, rtol=0.08)  # the shape is recovered, not only the level
+    rel = reliability(err, sigma, days)
+    assert rel.rows[0]["within_1"] == pytest.approx(0.683, abs=0.015)
+    assert rel.rows[0]["within_2"] == pytest.approx(0.954, abs=0.01)
+    assert rel.spearman == pytest.approx(1.0)  # deeper gaps: larger errors and larger sigma
+    assert [r["class"] for r in rel.rows] == ["all", "1", "2-3", "4-7", "8+"]
+    assert SigmaModel.from_json(model.to_json()) == model
+
+
+def test_heavy_tailed_errors_get_the_factor_that_covers_both_intervals():
+    rng = np.random.default_rng(4)
+    model = fit_sigma(*_draws(60000, rng, tails=4)[:4])
+    err, days, dist, scale, _ = _draws(60000, rng, tails=4)
+    rel = reliability(err, model.sigma(days, dist, scale), days)
+    assert 0.63 <= rel.rows[0]["within_1"] <= 0.73 and 0.92 <= rel.rows[0]["within_2"] <= 0.97
+    assert model.factor < 1  # the likelihood's scale alone covers too many within one sigma
+
+
+def test_without_hidden_pixels_sigma_is_nan_and_with_few_only_the_level():
+    assert np.isnan(fit_sigma(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)).sigma([3], [2], [0.05])).all()
+    few = fit_sigma(np.array([0.03, -0.03, 0.03]), np.array([1, 5, 9]), np.array([1, 2, 3]), np.full(3, 0.05))
+    np.testing.assert_allclose(few.sigma([1, 9], [0, 30], [0.05, 0.05]), 0.03, rtol=1e-6)
+
+
+def test_calibration_windows_are_seeded_inside_the_cube_on_land():
+    land = np.zeros((300, 500), bool)
+    land[100:250, 50:400] = True
+    a, b = windows(land, 90), windows(land, 90)
+    assert a == b and len(a) >= MIN_WINDOWS
+    for w in a:
+        assert 0 <= w.t0 < w.t1 <= 90 and 0 <= w.r0 < w.r1 <= 300 and 0 <= w.c0 < w.c1 <= 500
+        assert land[w.r0 : w.r1, w.c0 : w.c1].mean() >= 0.25
+    small = windows(np.ones((20, 30), bool), 5)  # smaller than a window: the whole cube, at other days
+    assert all((w.r0, w.r1, w.c0, w.c1, w.t0, w.t1) == (0, 20, 0, 30, 0, 5) for w in small)
