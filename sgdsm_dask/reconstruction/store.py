@@ -183,13 +183,15 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
             zarr_store.lazy(cube, (tc, sc, sc), np.int8, int(Flag.NOT_FILLED)),
             cf.flag(),
         ),
-        "land": staged["land"].load(),
+        "land": staged["land"].reset_coords(drop=True).load(),  # the grid's coordinates come from cf.grid
         **_state_vars(lay),
         **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
     }
+    time = staged["time"].variable.copy(deep=False)  # the staged cube's encoding, which --append compares
+    time.attrs = cf.time()
     ds = xr.Dataset(
         data,
-        coords={"time": staged["time"], "lat": staged["lat"], "lon": staged["lon"]},
+        coords={"time": time, **cf.grid(staged["lat"].values, staged["lon"].values)},
         attrs={
             "title": "sgdsm-dask reconstruction (SGD-SM 2.0 LSTM-CNN)",
             "Conventions": "CF-1.8",
@@ -200,6 +202,9 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
     for name in ("sm", "flag"):
         ds[name].encoding["chunks"] = (tc, sc, sc)
     ds["done"].encoding["chunks"] = (1, 1, 1)
+    for var in (ds.variables[name] for name in ds.data_vars):
+        if {"lat", "lon"} <= set(var.dims):
+            var.attrs["grid_mapping"] = cf.GRID_MAPPING
     for name in ("state_h", "state_c", "state_memory"):
         if name in ds:
             ds[name].encoding["chunks"] = ds[name].data.chunksize

@@ -160,13 +160,14 @@ def _template(req: StageRequest) -> xr.Dataset:
             **_record_vars(nt, tc),
         },
         coords={
-            "time": ("time", pd.DatetimeIndex(dates.astype("datetime64[ns]")), {"standard_name": "time"}),
-            "lat": ("lat", req.region.lat, {"units": "degrees_north", "standard_name": "latitude"}),
-            "lon": ("lon", req.region.lon, {"units": "degrees_east", "standard_name": "longitude"}),
+            "time": ("time", pd.DatetimeIndex(dates.astype("datetime64[ns]")), cf.time()),
+            **cf.grid(req.region.lat, req.region.lon),  # with the cell bounds and the grid mapping crs
         },
         attrs=_attrs(req),
     )
     ds["time"].encoding.update(cf.TIME_ENCODING)
+    for name in ("sm", "precip", "land"):
+        ds[name].attrs["grid_mapping"] = cf.GRID_MAPPING
     for name in ("sm", "precip"):
         ds[name].encoding.update({"chunks": chunks})
     for name in RECORDS:
