@@ -202,12 +202,81 @@ class RunExport(Strict):
     cog: bool = False
 
 
+Kind = Literal["person", "group", "institution", "position"]
+
+
+def _email(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _url(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"https?://\S+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class ProductMetadata(Strict):
+    """Who made the daily files and on what terms: their ACDD-1.3 attributes (the ``metadata`` section of a run file).
+
+    Only the user knows who they are: ``creator_*``, ``institution`` and
+    ``publisher_*`` (the creator's unless given) are written only when
+    given, and a file without them is named by a checker for what it
+    lacks. The rest have defaults that are true of any export.
+    """
+
+    creator_name: str | None = Field(None, min_length=1, description="person or group who made the files")
+    creator_email: str | None = None
+    creator_url: str | None = None
+    creator_type: Kind = "person"
+    institution: str | None = Field(None, min_length=1, description="the creator's institution")
+    publisher_name: str | None = Field(None, min_length=1, description="who distributes the files (default: creator)")
+    publisher_email: str | None = None
+    publisher_url: str | None = None
+    publisher_type: Kind | None = None
+    license: str = Field(
+        "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/), as the published SGD-SM 2.0 record",
+        min_length=1,
+    )
+    naming_authority: str = Field(
+        "sgdsm-dask", min_length=1, description="who assigns the files' id; reverse DNS of your institution is usual"
+    )
+    project: str = Field("SGD-SM 2.0 seamless daily soil moisture, reproduced with sgdsm-dask", min_length=1)
+    product_version: str | None = Field(None, min_length=1, description="default: the sgdsm-dask version")
+    acknowledgement: str | None = Field(None, min_length=1, description="default: the inputs' providers and method")
+
+    _emails = field_validator("creator_email", "publisher_email")(_email)
+    _urls = field_validator("creator_url", "publisher_url")(_url)
+
+    def attrs(self) -> dict[str, str]:
+        """The global attributes this sets: unset ones left out, ``publisher_*`` the creator's unless one is named."""
+        d = {k: v for k, v in self.model_dump().items() if not k.startswith(("creator_", "publisher_"))}
+        parts = ("name", "email", "url", "type")
+        creator = {p: getattr(self, f"creator_{p}") for p in parts}
+        if self.creator_name is None:
+            creator["type"] = None  # the kind of no one
+        creator["institution"] = self.institution if self.creator_name else None
+        publisher = {p: getattr(self, f"publisher_{p}") for p in parts} if self.publisher_name else creator
+        d |= {f"creator_{p}": v for p, v in creator.items()} | {f"publisher_{p}": v for p, v in publisher.items()}
+        return {k: str(v) for k, v in d.items() if v is not None}
+
+
+def load_metadata(path: str | Path) -> ProductMetadata:
+    """A YAML file of :class:`ProductMetadata` fields (``sgdsm export --metadata``), checked with its field names."""
+    try:
+        return ProductMetadata(**load_yaml(path))
+    except ValueError as exc:
+        raise invalid(path, exc) from None
+
+
 class RunConfig(Strict):
     """``sgdsm run CONFIG``: stage, reconstruct and export from one YAML file (paths relative to it)."""
 
     stage: RunStage
     reconstruct: RunReconstruct
     export: RunExport | None = None
+    metadata: ProductMetadata = Field(default_factory=ProductMetadata)
     cluster: str | None = None
     scheduler: str | None = None
 

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import RunConfig, RunStage, StageConfig
+from .config import ProductMetadata, RunConfig, RunStage, StageConfig
 from .errors import SgdsmError
 from .grid import Region
 
@@ -150,8 +150,12 @@ def reconstruct_step(
     cog: bool = False,
     progress: BarFactory | None = progress_bar,
     note: Note = stderr_note,
+    metadata: ProductMetadata | None = None,
 ) -> dict[str, Any]:
-    """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted."""
+    """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted.
+
+    ``metadata`` names the daily files' creator and licence (the run file's ``metadata`` section).
+    """
     import torch
 
     from .reconstruction import gpu_resources, reconstruct
@@ -171,6 +175,7 @@ def reconstruct_step(
             export_to=export_to,
             cog=cog,
             total=lambda n: set_total(bar, n),
+            metadata=metadata,
         )
     if summary["days_with_precip"] == 0:
         note(
@@ -239,6 +244,7 @@ class Run:
             cog=ex.cog if ex else False,
             progress=progress,
             note=note,
+            metadata=self.config.metadata,
         )
         seconds = {"stage": stage_s, "reconstruct": time.perf_counter() - t}
         return PipelineSummary(stage=staged, reconstruct=result, exported=ex is not None, seconds=seconds)

@@ -15,11 +15,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from ..config import ProductMetadata
 from ..io import zarr_store
 from ..paths import require_shared
 from ..runner import TaskPool
 from . import folder, manifest
 from .days import check_result, export_days, finished_chunks, open_result
+from .netcdf import product_attrs
 
 
 class DailyFiles:
@@ -32,9 +34,11 @@ class DailyFiles:
         cog: bool = False,
         client: Any | None = None,
         progress: Callable[[int], None] | None = None,
+        metadata: ProductMetadata | None = None,
     ) -> None:
         self.out = folder.local_folder(out_dir)  # absolute on the client; an object store is one line, now
         self.cog = cog
+        self.metadata = metadata  # who made the files, their licence (None: the defaults)
         self.client = client
         self.progress = progress
         self.known: folder.Known = {}
@@ -50,6 +54,7 @@ class DailyFiles:
         folder.clear(self.out, self.provenance)
         self.result = result
         self.times = open_result(result)["time"].values
+        self.product = product_attrs(self.metadata, self.provenance)  # the files' global attributes of this run
         self.pool = TaskPool(self.client, self.progress, size=len)
         self.entries: list[dict[str, Any] | None] = []
 
@@ -61,7 +66,7 @@ class DailyFiles:
         the run now, not at the end.
         """
         known = folder.known_in(self.known, self.times[t0:t1])
-        self.pool.submit(export_days, self.result, self.out, t0, t1, self.cog, known)
+        self.pool.submit(export_days, self.result, self.out, t0, t1, self.cog, known, self.product)
         self._collect(wait=False)
 
     def close(self) -> dict[str, Any]:
@@ -90,14 +95,16 @@ def export(
     progress: Callable[[int], None] | None = None,
     cog: bool = False,
     total: Callable[[int], None] | None = None,
+    metadata: ProductMetadata | None = None,
 ) -> dict[str, Any]:
     """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
 
     Time chunks that are not reconstructed in every block yet are left out
     (``days_unfinished`` in the summary): a half-filled day is never written.
     ``total`` is told how many days ``progress`` will count (a bar's ETA).
+    ``metadata`` names the files' creator and licence (default: :class:`ProductMetadata`'s).
     """
-    sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress)
+    sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress, metadata=metadata)
     check_result(result)
     require_shared(result, client, "read")
     finished = finished_chunks(result)

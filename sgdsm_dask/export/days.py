@@ -121,6 +121,7 @@ def export_days(
     t1: int,
     cog: bool = False,
     known: dict[str, dict[str, Any]] | None = None,
+    product: dict[str, str] | None = None,
 ) -> list[dict[str, Any] | None]:
     """One task: write days ``t0`` to ``t1`` (one time chunk) atomically.
 
@@ -129,7 +130,8 @@ def export_days(
     from an earlier export is taken at the folder's previous manifest's word
     (``known``: :func:`~.folder.check`) where :func:`~.folder.reuse` trusts
     it, written again otherwise. A day without any observed or
-    reconstructed pixel (not staged) gets no file and None.
+    reconstructed pixel (not staged) gets no file and None. ``product``:
+    the files' global attributes of the run (:func:`~.netcdf.product_attrs`).
     """
     out_dir = local_or_url(str(out_dir))
     src = open_result(result)
@@ -142,7 +144,7 @@ def export_days(
         return [{f.name: kept[f.name] for f in files} for files in wanted]
     block = read_days(result, src, t0, t1)
     check_values(result, block)  # before any file of the chunk is written
-    full = dataset(result, block, src.attrs)
+    full = dataset(result, block, src.attrs, product)
     entries: list[dict[str, Any] | None] = []
     for i, (final, tif) in enumerate(zip(finals, tifs, strict=True)):
         if not np.any(block["flag"].values[i] != Flag.NOT_FILLED):

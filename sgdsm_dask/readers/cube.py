@@ -95,7 +95,16 @@ def _open(path: str) -> xr.Dataset:
     target = _expand(path)
     try:
         if isinstance(target, list):
-            return xr.open_mfdataset(target, combine="by_coords", chunks={}, decode_timedelta=False)
+            # variables without time (cell bounds, as sgdsm's daily files have) are taken once, not stacked
+            return xr.open_mfdataset(
+                target,
+                combine="by_coords",
+                chunks={},
+                decode_timedelta=False,
+                data_vars="minimal",
+                coords="minimal",
+                compat="no_conflicts",
+            )
         if str(target).rstrip("/").endswith(".zarr"):
             return xr.open_zarr(target, chunks={})
         return xr.open_dataset(target, chunks={}, decode_timedelta=False)

@@ -87,6 +87,7 @@ def reconstruct(
     export_to: str | None = None,
     cog: bool = False,
     total: Callable[[int], None] | None = None,
+    metadata: Any | None = None,
 ) -> dict[str, Any]:
     """Build, resume or (``append``) extend the reconstruction store; returns a summary.
 
@@ -97,14 +98,17 @@ def reconstruct(
     claimed only once the store is accepted: a run refused either way
     leaves the folder as it was. ``total`` is told the number of tasks
     (those resumed included) once the layout is known, for a bar's ETA;
-    ``progress`` then counts each of them.
+    ``progress`` then counts each of them. ``metadata`` (a
+    :class:`~sgdsm_dask.config.ProductMetadata`) names the daily files'
+    creator and licence.
     """
     require_shared(req.out, client)
     sink = None
     if export_to is not None:
         from ..export import DailyFiles
 
-        sink = DailyFiles(export_to, cog=cog, client=client)  # absolute on the client; an object store is one line
+        # absolute on the client; an object store is one line
+        sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata)
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):
