@@ -111,11 +111,6 @@ class Slurm:
         out = self.command("squeue", "-h", "-o", "%i %j %T")
         return [tuple(line.split()) for line in out.splitlines() if line.strip()]
 
-    def all_jobs_ever(self) -> list[str]:
-        """Job ids of every job this SLURM has seen, finished ones too (``sacct`` needs accounting: not here)."""
-        out = self.command("scontrol", "show", "job", "-o")
-        return [w.split("=", 1)[1] for w in out.split() if w.startswith("JobId=")]
-
 
 @contextmanager
 def local_slurm(folder: Path) -> Iterator[Slurm]:
