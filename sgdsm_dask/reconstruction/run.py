@@ -128,6 +128,10 @@ def reconstruct(
     if sink is not None:
         sink.open(req.out)  # only now: a run refused above leaves the folder and its manifest as they were
     done = store.done()
+    if not done.all():  # sigma is fitted on the cube's own hidden pixels before the first chunk needs it
+        from .calibration import ensure_sigma
+
+        ensure_sigma(req, lay, ck.sha256, client, gpu_resources(client) if client is not None else None)
     resumed = int(done.sum())
     if total:
         total(lay.n_chunks * len(lay.blocks))

@@ -1,6 +1,7 @@
 """The result store: created from a template, resumed or appended to, written a chunk at a time.
 
-Every task writes its days of ``sm`` and ``flag``, then the state at the
+Every task writes its days of ``sm`` and ``flag`` (and of :data:`GAP_VARS`:
+the uncertainty and gap provenance of each value), then the state at the
 end of its chunk (``state_h``, ``state_c`` and, for configurations with a
 memory map, ``state_memory``), then its ``done`` marker, last
 (:func:`write_chunk`). A run started again skips finished chunks and starts
@@ -24,6 +25,7 @@ from ..grid import PATCH
 from ..io import outputs, zarr_store
 from ..model.fill import PatchState
 from ..paths import local_or_url
+from ..uncertainty import attrs
 from .layout import Layout
 from .provenance import Provenance, stored
 
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
     from .task import ChunkKey
 
 STATE_DIMS = ("boundary", "block_y", "block_x", "patch_y", "patch_x")
+#: Per-day variables beside ``sm`` and ``flag``: sigma of each value and how deep in a gap it lies.
+GAP_VARS = ("sm_uncertainty", "days_since_observed", "distance_to_observed")
+#: The store attribute holding the :class:`~sgdsm_dask.uncertainty.SigmaModel` fitted on the cube (JSON).
+SIGMA_ATTR = "sm_uncertainty_model"
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class ResultStore:
                 g["done"][nb_old - 1] = 0
             g["time"].resize((lay.days,))
             g["time"][n0:] = t_new[n0:]
-            for name in ("sm", "flag"):
+            for name in ("sm", "flag", *(v for v in GAP_VARS if v in g)):
                 g[name].resize((lay.days, lay.rows, lay.cols))
             for name in ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else []):
                 g[name].resize((lay.n_chunks,) + g[name].shape[1:])
@@ -167,6 +173,56 @@ def _prior_vars(staged: xr.Dataset, sigma: float) -> dict[str, tuple]:
     }
 
 
+def _scale_var(staged: xr.Dataset) -> dict[str, tuple]:
+    """Each pixel's standard deviation of its observations over the staged record (sigma's pixel scale).
+
+    One pass over the cube at creation; an append keeps it (and the fitted
+    sigma), so the values of days already written never change.
+    """
+    import dask
+
+    from ..uncertainty.calibration import pixel_scale
+
+    sm = staged["sm"]
+    obs = sm.fillna(0.0).astype(np.float64)
+    n, total, sq = dask.compute(sm.notnull().sum("time").data, obs.sum("time").data, (obs**2).sum("time").data)
+    land = staged["land"].values.astype(bool)
+    std = pixel_scale(total, sq, n)
+    return {
+        "sm_std": (
+            ("lat", "lon"),
+            np.where(land, std, np.nan).astype(np.float32),
+            {
+                "long_name": "standard deviation of the observations of each pixel over the record "
+                "(NaN: fewer than 3; sm_uncertainty takes the land median there): the pixel scale of sm_uncertainty",
+                "units": "m3 m-3",
+            },
+        )
+    }
+
+
+def _gap_vars(lay: Layout) -> dict[str, tuple]:
+    """``sm_uncertainty``, ``days_since_observed`` and ``distance_to_observed``, chunked like ``sm``."""
+    cube, chunks = (lay.days, lay.rows, lay.cols), (lay.time_chunk, lay.space_chunk, lay.space_chunk)
+    return {
+        "sm_uncertainty": (
+            ("time", "lat", "lon"),
+            zarr_store.lazy(cube, chunks, np.float32, np.nan),
+            attrs.sm_uncertainty(),
+        ),
+        "days_since_observed": (
+            ("time", "lat", "lon"),
+            zarr_store.lazy(cube, chunks, np.int16, -1),
+            attrs.days_since_observed(),
+        ),
+        "distance_to_observed": (
+            ("time", "lat", "lon"),
+            zarr_store.lazy(cube, chunks, np.int8, -1),
+            attrs.distance_to_observed(),
+        ),
+    }
+
+
 def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Dataset:
     """The result store's template: ``sm``, ``flag``, the staged land mask, the states and the markers."""
     staged = xr.open_zarr(local_or_url(staged_path), consolidated=False)
@@ -184,6 +240,8 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
             cf.flag(),
         ),
         "land": staged["land"].reset_coords(drop=True).load(),  # the grid's coordinates come from cf.grid
+        **_gap_vars(lay),
+        **_scale_var(staged),
         **_state_vars(lay),
         **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
     }
@@ -199,8 +257,10 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
             **provenance.attrs(),
         },
     )
-    for name in ("sm", "flag"):
+    for name in ("sm", "flag", *GAP_VARS):
         ds[name].encoding["chunks"] = (tc, sc, sc)
+    for name in ("days_since_observed", "distance_to_observed"):
+        ds[name].encoding["_FillValue"] = -1
     ds["done"].encoding["chunks"] = (1, 1, 1)
     for var in (ds.variables[name] for name in ds.data_vars):
         if {"lat", "lon"} <= set(var.dims):
@@ -228,9 +288,20 @@ def read_state(dst: Any, lay: Layout, key: ChunkKey) -> PatchState:
 
 
 def write_chunk(
-    path: str, dst: Any, lay: Layout, key: ChunkKey, sm: np.ndarray, flag: np.ndarray, state: PatchState
+    path: str,
+    dst: Any,
+    lay: Layout,
+    key: ChunkKey,
+    sm: np.ndarray,
+    flag: np.ndarray,
+    state: PatchState,
+    gaps: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write ``key``'s days of ``sm`` and ``flag``, then its end state, then its ``done`` marker, last: the commit."""
+    """Write ``key``'s days of ``sm``, ``flag`` and ``gaps`` (:data:`GAP_VARS`), its end state, its ``done`` marker last.
+
+    The ``done`` marker is the commit: the next chunk of the block reads the
+    last day's ``days_since_observed`` back once it is set.
+    """
     rows, cols = lay.cells(*key.block)
     t0, t1 = lay.chunk_days(key.chunk)
     sel = _state_sel(lay, key)
@@ -238,6 +309,8 @@ def write_chunk(
     with zarr_store.writing(path):
         dst["sm"][t0:t1, rows, cols] = sm
         dst["flag"][t0:t1, rows, cols] = flag
+        for name, values in (gaps or {}).items():
+            dst[name][t0:t1, rows, cols] = values
         dst["state_h"][sel] = state.h[None, None, None]
         dst["state_c"][sel] = state.c[None, None, None]
         if lay.memory:

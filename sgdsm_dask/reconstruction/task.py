@@ -18,7 +18,7 @@ from ..flags import Flag
 from ..io import zarr_store
 from ..model.fill import PatchState
 from ..staging.status import DayStatus
-from .store import read_state, write_chunk
+from .store import GAP_VARS, SIGMA_ATTR, read_state, write_chunk
 from .worker import worker_filler
 
 if TYPE_CHECKING:
@@ -68,6 +68,51 @@ def _run_with_context(
     return PatchState(h, c), filled, flag
 
 
+def _observed_around(src: Any, lay: Layout, key: ChunkKey, staged: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """The observed mask of ``key``'s days over its cells and a margin of ``DISTANCE_CAP`` cells; own cells in it."""
+    from ..uncertainty import DISTANCE_CAP
+
+    rows, cols = lay.cells(*key.block)
+    t0, t1 = lay.chunk_days(key.chunk)
+    r0, r1 = max(0, rows.start - DISTANCE_CAP), min(lay.rows, rows.stop + DISTANCE_CAP)
+    c0, c1 = max(0, cols.start - DISTANCE_CAP), min(lay.cols, cols.stop + DISTANCE_CAP)
+    obs = np.isfinite(np.asarray(src["sm"][t0:t1, r0:r1, c0:c1])) & staged[:, None, None]
+    return obs, (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+
+
+def gap_values(
+    src: Any, dst: Any, lay: Layout, key: ChunkKey, flag: np.ndarray, staged: np.ndarray, model: Any
+) -> dict[str, np.ndarray]:
+    """``sm_uncertainty``, ``days_since_observed`` and ``distance_to_observed`` of ``key``'s own cells.
+
+    Days since observed carry from the last day of the previous time chunk
+    of the block, read back from the store (written before that chunk's
+    ``done`` marker), so they do not depend on where chunks end.
+    """
+    from ..uncertainty import OBSERVED_SIGMA, days_since_observed, distance_to_observed
+
+    rows, cols = lay.cells(*key.block)
+    t0 = lay.chunk_days(key.chunk)[0]
+    obs_m, own = _observed_around(src, lay, key, staged)
+    obs = obs_m[(slice(None), *own)]
+    land = np.asarray(src["land"][rows, cols]).astype(bool)
+    before = np.maximum(np.asarray(dst["days_since_observed"][t0 - 1, rows, cols]), 0) if t0 else None
+    days = days_since_observed(obs, before)
+    dist = distance_to_observed(obs_m)[(slice(None), *own)]
+    filled = flag == Flag.FILLED
+    sigma = np.full(flag.shape, np.nan, np.float32)
+    if filled.any():
+        scale = np.broadcast_to(np.asarray(dst["sm_std"][rows, cols]), flag.shape)
+        sigma[filled] = model.sigma(days[filled], dist[filled], scale[filled])
+    sigma[flag == Flag.OBSERVED] = OBSERVED_SIGMA
+    keep = land[None] | obs
+    return {
+        "sm_uncertainty": sigma,
+        "days_since_observed": np.where(keep, days, -1).astype(np.int16),
+        "distance_to_observed": np.where(flag != Flag.NOT_FILLED, dist, -1).astype(np.int8),
+    }
+
+
 def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, state: PatchState | None) -> PatchState:
     """One task: fill ``key``'s days and write them (:func:`~.store.write_chunk`); returns the state after them.
 
@@ -104,5 +149,11 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
         out_sm[days], out_flag[days] = filled[own], flag[own]
     elif state is None:
         state = PatchState.zeros(oy.size, ox.size, filler.hidden)
-    write_chunk(req.out, dst, lay, key, out_sm, out_flag, state)
+    gaps = None
+    if all(name in dst for name in GAP_VARS):  # a store written before these variables existed has none
+        from ..uncertainty import SigmaModel
+
+        model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
+        gaps = gap_values(src, dst, lay, key, out_flag, status == DayStatus.STAGED, model)
+    write_chunk(req.out, dst, lay, key, out_sm, out_flag, state, gaps)
     return state

@@ -1,0 +1,68 @@
+"""sm_uncertainty, days_since_observed and distance_to_observed of a reconstruction (the 10-day cube of two blocks)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sgdsm_dask.flags import Flag
+from sgdsm_dask.io import zarr_store
+from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from sgdsm_dask.uncertainty import OBSERVED_SIGMA, days_since_observed, distance_to_observed
+
+GAPS = ("sm_uncertainty", "days_since_observed", "distance_to_observed")
+
+
+def _gaps(store):
+    return {name: zarr_store.read_array(store, name) for name in GAPS}
+
+
+def test_every_value_carries_sigma_and_how_deep_in_a_gap_it_lies(staged, reference):
+    flag = zarr_store.read_array(reference, "flag")
+    g = _gaps(reference)
+    sigma, days, dist = g["sm_uncertainty"], g["days_since_observed"], g["distance_to_observed"]
+    filled, observed, empty = flag == Flag.FILLED, flag == Flag.OBSERVED, flag == Flag.NOT_FILLED
+    assert np.all(sigma[observed] == np.float32(OBSERVED_SIGMA))
+    assert np.all((sigma[filled] > 0.002) & (sigma[filled] < 0.5)) and np.isnan(sigma[empty]).all()
+    # the closed forms over the whole staged cube (not a block, not a chunk): the record's calendar days
+    src = zarr_store.read_array(staged, "sm")
+    staged_days = zarr_store.read_array(staged, "day_status") == 1
+    obs = np.isfinite(src) & staged_days[:, None, None]
+    land = zarr_store.read_array(staged, "land").astype(bool)
+    want_days = days_since_observed(obs)
+    keep = land[None] | obs
+    assert np.array_equal(days[keep], want_days[keep]) and (days[~keep] == -1).all()
+    assert (days[observed] == 0).all() and (days[filled] >= 1).all()
+    assert (days[4][land] >= 1).all()  # 2015-04-05 is missing: nothing observed, every land pixel a day deeper
+    want_dist = distance_to_observed(obs)
+    assert np.array_equal(dist[~empty], want_dist[~empty]) and (dist[empty] == -1).all()
+    model = json.loads(zarr_store.read_attrs(reference)["sm_uncertainty_model"])
+    assert model["n"] > 200 and model["fitted_on"]["seed"] == 7919  # fitted on the cube's own hidden pixels
+
+
+@pytest.mark.parametrize("time_chunk", [1, 3])
+def test_sigma_and_gap_depths_do_not_depend_on_time_chunks_or_workers(staged, reference, client, tmp_path, time_chunk):
+    out = str(tmp_path / "rec.zarr")
+    reconstruct(ReconstructRequest(staged, out, time_chunk=time_chunk), client)  # 2 worker processes
+    got, ref = _gaps(out), _gaps(reference)
+    assert np.array_equal(got["days_since_observed"], ref["days_since_observed"])
+    assert np.array_equal(got["distance_to_observed"], ref["distance_to_observed"])
+    np.testing.assert_allclose(got["sm_uncertainty"], ref["sm_uncertainty"], rtol=1e-4)
+
+
+def test_a_resumed_run_keeps_its_sigma_and_carries_the_gap_depths(staged, reference, tmp_path):
+    import zarr
+
+    out = str(tmp_path / "rec.zarr")
+    reconstruct(ReconstructRequest(staged, out, time_chunk=4))
+    fitted = zarr_store.read_attrs(out)["sm_uncertainty_model"]
+    g = zarr.open_group(out, mode="r+")
+    g["done"][1:] = 0  # as if stopped after the first chunk: the chains read day 4's depths back
+    g["days_since_observed"][4:] = -1
+    g["sm_uncertainty"][4:] = np.nan
+    summary = reconstruct(ReconstructRequest(staged, out, time_chunk=4))
+    assert summary["tasks_resumed"] == 2 and summary["tasks_run"] == 4
+    assert zarr_store.read_attrs(out)["sm_uncertainty_model"] == fitted
+    ref = _gaps(reference)
+    assert np.array_equal(zarr_store.read_array(out, "days_since_observed"), ref["days_since_observed"])
+    np.testing.assert_allclose(zarr_store.read_array(out, "sm_uncertainty"), ref["sm_uncertainty"], rtol=1e-4)
