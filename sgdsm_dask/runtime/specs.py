@@ -339,13 +339,12 @@ class GatewaySpec(_Spec):
         """A new cluster on the gateway (no worker asked for yet); shut down when it is closed."""
         try:
             from aiohttp import ClientError
-            from dask_gateway import GatewayCluster
             from dask_gateway.client import GatewayClusterError, GatewayServerError
         except ImportError:
             raise ConfigError("cluster kind 'gateway' needs dask-gateway: pip install dask-gateway") from None
         where = self.address or "the gateway of Dask's configuration"
         try:
-            return GatewayCluster(
+            return _gateway_cluster(
                 address=self.address,
                 proxy_address=self.proxy_address,
                 public_address=self.public_address,
@@ -357,6 +356,26 @@ class GatewaySpec(_Spec):
             # refused options (ValueError), refused credentials (ClientError), no server there (OSError)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cluster kind 'gateway': {where}: {first}") from None
+
+
+def _gateway_cluster(**kwargs: Any) -> Any:
+    """A ``dask_gateway.GatewayCluster`` whose gateway client, once closed with it, is not closed again.
+
+    ``Gateway.__del__`` closes the client a second time, and with
+    distributed 2026 that raises (its stopped loop runner refuses access to
+    its loop): an "Exception ignored" traceback whenever the closed cluster
+    is garbage-collected, in a notebook or a test.
+    """
+    from dask_gateway import GatewayCluster
+
+    class _ClosedOnce(GatewayCluster):
+        def close(self, shutdown: bool | None = None) -> Any:
+            out = super().close(shutdown)
+            if not self.asynchronous and self.status == "closed":
+                self.gateway.__dict__.pop("_loop_runner", None)  # what Gateway.__del__ checks before closing
+            return out
+
+    return _ClosedOnce(**kwargs)
 
 
 Spec = LocalSpec | LocalGPUSpec | JobQueueSpec | KubernetesSpec | GatewaySpec

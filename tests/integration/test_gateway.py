@@ -75,18 +75,21 @@ def test_a_gateway_spec_gets_a_cluster_of_the_asked_workers_and_shuts_it_down(ga
 
     monkeypatch.setenv(PASSWORD_ENV, gateway.password)
     auth = BasicAuth("sgdsm-tester", gateway.password)
-    with Gateway(gateway.address, gateway.proxy_address, auth=auth) as gw:
-        with connect(cluster=gateway_spec(gateway, tmp_path)) as client:
-            client.wait_for_workers(2, timeout=120)
-            workers = client.scheduler_info()["workers"].values()
-            assert sorted(w["nthreads"] for w in workers) == [1, 1]
-            assert all(w["memory_limit"] == int(1.5 * 2**30) for w in workers)
-            # started by the gateway (its environment), not by this process
-            started_by = client.run(lambda: (os.getppid(), os.environ.get("SGDSM_LOCAL_GATEWAY")))
-            assert {by for _, by in started_by.values()} == {str(gateway.folder.resolve())}
-            assert os.getpid() not in {parent for parent, _ in started_by.values()}
-            assert [c.status.name for c in gw.list_clusters()] == ["RUNNING"]
-        assert gw.list_clusters() == []  # shut down when the command's client closed
+    # not `with Gateway(...)`: its __del__ would close it a second time and raise (dask-gateway 2026.3
+    # with distributed 2026.8); dropped at the end, it is closed once
+    gw = Gateway(gateway.address, gateway.proxy_address, auth=auth)
+    with connect(cluster=gateway_spec(gateway, tmp_path)) as client:
+        client.wait_for_workers(2, timeout=120)
+        workers = client.scheduler_info()["workers"].values()
+        assert sorted(w["nthreads"] for w in workers) == [1, 1]
+        assert all(w["memory_limit"] == int(1.5 * 2**30) for w in workers)
+        # started by the gateway (its environment), not by this process
+        started_by = client.run(lambda: (os.getppid(), os.environ.get("SGDSM_LOCAL_GATEWAY")))
+        assert {by for _, by in started_by.values()} == {str(gateway.folder.resolve())}
+        assert os.getpid() not in {parent for parent, _ in started_by.values()}
+        assert [c.status.name for c in gw.list_clusters()] == ["RUNNING"]
+    assert gw.list_clusters() == []  # shut down when the command's client closed
+    del gw
 
 
 def test_what_the_gateway_refuses_is_one_error_line_naming_it(gateway, tmp_path):
