@@ -34,9 +34,6 @@ from .grid import DEFAULT_OVERLAP, PATCH, Region
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .reconstruction import Layout
-    from .training.checkpoint import Checkpoint
-
 #: ``progress``: True for tqdm bars (in a terminal or a notebook), False or None for none, or a tqdm-like factory.
 Progress = bool | Callable[..., Any] | None
 #: What a result store holds for the model rather than for the user (absent from stores that keep them apart).
@@ -368,85 +365,6 @@ def _land(ds: xr.Dataset) -> np.ndarray:
         raise SgdsmError(f"fill: the cube has no 'land' variable and is not on the 0.25 deg grid ({exc})") from None
 
 
-def _layout(ck: Checkpoint, shape: tuple[int, int, int], time_chunk: int, space_chunk: int, overlap: int) -> Layout:
-    from .errors import ConfigError, SgdsmError
-    from .grid import check_overlap
-    from .model.anomaly import AnomalyConfig
-    from .reconstruction import Layout
-
-    days, rows, cols = shape
-    if min(rows, cols) < PATCH:
-        raise SgdsmError(
-            f"fill: the cube is {rows} x {cols} cells, smaller than the model's {PATCH} x {PATCH}-cell patch: "
-            "fill a region at least that large around your area and cut the result afterwards"
-        )
-    if time_chunk < 1 or space_chunk < PATCH or space_chunk % PATCH:
-        raise ConfigError(
-            f"fill: time_chunk {time_chunk} must be at least 1 and space_chunk {space_chunk} whole {PATCH}-cell patches"
-        )
-    check_overlap(overlap)
-    cfg = ck.config
-    extra = {"context_days": cfg.window, "prior_sigma": cfg.prior_sigma} if isinstance(cfg, AnomalyConfig) else {}
-    memory = bool(getattr(cfg, "memory_map", False))
-    return Layout(days, rows, cols, time_chunk, space_chunk, cfg.hidden, memory, overlap, **extra)
-
-
-def _window_of(prior: tuple[np.ndarray, np.ndarray], rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
-    return prior[0][rows, cols], prior[1][rows, cols]
-
-
-def _fill_task(
-    path: str,
-    sha256: str,
-    lay: Layout,
-    key: Any,
-    sm: np.ndarray,
-    precip: np.ndarray,
-    land: np.ndarray,
-    staged: np.ndarray,
-    prior: tuple[np.ndarray, np.ndarray] | None,
-    state: Any,
-) -> tuple[np.ndarray, np.ndarray, Any]:
-    """One task of :func:`fill`: :func:`~sgdsm_dask.reconstruction.run_chunk`'s computation, arrays in and out.
-
-    ``sm``, ``precip`` and ``staged`` hold the chunk's days (with the
-    ``anomaly`` network's days of context each side) over the block's window.
-    """
-    from .flags import Flag
-    from .model.fill import PatchState
-    from .reconstruction import worker_filler
-
-    filler = worker_filler(path, sha256, lay.overlap)
-    rows, cols = lay.cells(*key.block)
-    wr, wc, oy, ox = lay.window(*key.block)
-    own = (
-        slice(None),
-        slice(rows.start - wr.start, rows.stop - wr.start),
-        slice(cols.start - wc.start, cols.stop - wc.start),
-    )
-    t0, t1 = lay.chunk_days(key.chunk)
-    c0 = max(0, t0 - lay.context_days)
-    land = land.astype(bool)
-    shape = (t1 - t0, rows.stop - rows.start, cols.stop - cols.start)
-    out_sm, out_flag = np.full(shape, np.nan, np.float32), np.full(shape, Flag.NOT_FILLED, np.int8)
-    if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
-        days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
-        context = np.where(staged[:, None, None], sm, np.nan).astype(np.float32)
-        hc = None if state is None else (state.h, state.c)
-        filled, flag, (h, c) = filler.run_window(context, precip, land, prior, days, hc, (oy, ox))
-        state = PatchState(h, c)
-        idx = np.asarray(days, dtype=np.int64) + c0 - t0
-        out_sm[idx], out_flag[idx] = filled[own], flag[own]
-        return out_sm, out_flag, state
-    days = np.flatnonzero(staged)
-    if days.size:
-        filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
-        out_sm[days], out_flag[days] = filled[own], flag[own]
-    elif state is None:
-        state = PatchState.zeros(oy.size, ox.size, filler.hidden)
-    return out_sm, out_flag, state
-
-
 def fill(
     ds: xr.Dataset | xr.DataArray,
     checkpoint: str | os.PathLike | None = None,
@@ -500,12 +418,10 @@ def fill(
     >>> filled = sgdsm_dask.fill(cube).compute()  # doctest: +SKIP
     >>> filled["sm"].isel(time=-1).plot(vmin=0, vmax=0.5)  # doctest: +SKIP
     """
-    import dask
     import dask.array as da
 
     from . import __version__, cf
-    from .model.anomaly import prior_from_sums
-    from .reconstruction import ChunkKey
+    from .reconstruction.graph import fill_arrays, layout_for
     from .staging.status import DayStatus
     from .training.checkpoint import load, shipped_path
 
@@ -521,7 +437,7 @@ def fill(
     if space_chunk is None:
         cells = max(max(sm.chunks[1]), max(sm.chunks[2])) if lazy else max(rows, cols)
         space_chunk = -(-cells // PATCH) * PATCH
-    lay = _layout(ck, (days, rows, cols), time_chunk, space_chunk, overlap)
+    lay = layout_for(ck, (days, rows, cols), time_chunk, space_chunk, overlap)
 
     sm_d = sm.data.astype(np.float32) if lazy else da.from_array(np.asarray(sm.values, np.float32), chunks=-1)
     if "precip" in ds:
@@ -533,43 +449,12 @@ def fill(
         staged = np.asarray(ds["day_status"].values) == DayStatus.STAGED
     else:
         staged = np.ones(days, bool)
-    prior = None
-    if lay.prior_sigma:  # each pixel's mean over the whole record, as the result store's sm_prior
-        n, total = da.isfinite(sm_d).sum(axis=0), da.nan_to_num(sm_d).sum(axis=0, dtype=np.float64)
-        prior = dask.delayed(prior_from_sums)(total, n, land, lay.prior_sigma)
-
-    task = dask.delayed(_fill_task, nout=3, pure=True)
-    nby, nbx = lay.n_blocks
-    out_sm = [[[None] * nbx for _ in range(nby)] for _ in range(lay.n_chunks)]
-    out_flag = [[[None] * nbx for _ in range(nby)] for _ in range(lay.n_chunks)]
-    for bi, bj in lay.blocks:
-        rs, cs = lay.cells(bi, bj)
-        wr, wc, _, _ = lay.window(bi, bj)
-        window_prior = None if prior is None else dask.delayed(_window_of, pure=True)(prior, wr, wc)
-        state = None
-        for k in range(lay.n_chunks):
-            t0, t1 = lay.chunk_days(k)
-            c0, c1 = max(0, t0 - lay.context_days), min(days, t1 + lay.context_days)
-            f, g, state = task(
-                path,
-                ck.sha256,
-                lay,
-                ChunkKey(k, bi, bj),
-                sm_d[c0:c1, wr, wc],
-                pr_d[c0:c1, wr, wc],
-                land[wr, wc],
-                staged[c0:c1],
-                window_prior,
-                state,
-            )
-            shape = (t1 - t0, rs.stop - rs.start, cs.stop - cs.start)
-            out_sm[k][bi][bj] = da.from_delayed(f, shape, np.float32)
-            out_flag[k][bi][bj] = da.from_delayed(g, shape, np.int8)
+    filled, flag = fill_arrays(path, ck.sha256, lay, sm_d, pr_d, land, staged)
     coords = {"time": ds["time"], "lat": ds["lat"], "lon": ds["lon"]}
     out = xr.Dataset(
         {
-            "sm": (sm.dims, da.block(out_sm), cf.sm("surface soil moisture, gaps filled by the SGD-SM 2.0 LSTM-CNN")),
-            "flag": (sm.dims, da.block(out_flag), cf.flag()),
+            "sm": (sm.dims, filled, cf.sm("surface soil moisture, gaps filled by the SGD-SM 2.0 LSTM-CNN")),
+            "flag": (sm.dims, flag, cf.flag()),
             "land": (("lat", "lon"), land),
         },
         coords=coords,

@@ -130,6 +130,7 @@ def test_evaluate_gives_the_table_of_sgdsm_evaluate(api_staged, staged4, capsys)
     assert main(["evaluate", "--store", str(staged4), "--no-dct-pls", "--seed", "3"]) == 0
     printed = capsys.readouterr().out.strip()
     scores = sgdsm_dask.evaluate(api_staged, seed=3, dct=False, keep_fills=True)
+
     def untimed(text: str) -> str:  # the table says how long each baseline's tuning took
         return re.sub(r"\d+(\.\d+)? s\b", "T s", text)
 
@@ -202,3 +203,18 @@ def test_reconstruct_and_export_bars_have_a_total(api_store, rec4, client, tmp_p
         total=lambda n: setattr(export_bar, "total", n),
     )
     assert export_bar.total == summary["files"] == export_bar.counted == 4
+
+
+def test_fill_runs_the_anomaly_network_as_sgdsm_reconstruct_does(staged4, client, tmp_path):
+    """The 'anomaly' network reads each pixel's prior over the record and the days around each chunk."""
+    ck = tmp_path / "anomaly.pt"
+    assert main(["fit", "--store", str(staged4), "--out", str(ck), "--steps", "5", "--batch", "2", "--days", "4"]) == 0
+    out = tmp_path / "rec.zarr"
+    args = ["reconstruct", "--store", str(staged4), "--out", str(out), "--checkpoint", str(ck), "--time-chunk", "1"]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    cli = sgdsm_dask.open_result(out).load()
+    cube = sgdsm_dask.open_staged(staged4)
+    for time_chunk in (1, 3):  # the look-ahead crosses chunk borders either way
+        filled = sgdsm_dask.fill(cube, ck, time_chunk=time_chunk).compute()
+        np.testing.assert_allclose(filled["sm"], cli["sm"], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(filled["flag"], cli["flag"])
