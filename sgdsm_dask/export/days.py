@@ -27,6 +27,7 @@ from ..io.files import atomic_write, file_entry
 from ..paths import is_url, local_or_url
 from .cog import write_cog
 from .folder import day_name, reuse
+from .gaps import GAP_MAPS
 from .netcdf import dataset, one_day, write_netcdf
 
 #: Advice for a result store whose values cannot be trusted: its chunks are marked done, so only a rebuild redoes them.
@@ -76,8 +77,9 @@ def finished_chunks(result: str) -> np.ndarray:
 
 def read_days(result: str, src: xr.Dataset, t0: int, t1: int) -> xr.Dataset:
     """``sm`` and ``flag`` of days ``t0`` to ``t1``, loaded; a chunk that cannot be decoded is one line naming the store."""
-    block = src[["sm", "flag"]].isel(time=slice(t0, t1))
-    for name in ("sm", "flag"):
+    names = ["sm", "flag", *(name for name in GAP_MAPS if name in src)]
+    block = src[names].isel(time=slice(t0, t1))
+    for name in names:
         try:
             block[name].variable.load()
         except (RuntimeError, ValueError) as exc:  # a codec's or zarr's error: a chunk cut short or overwritten

@@ -24,6 +24,8 @@ import xarray as xr
 from .. import __version__, cf
 from ..grid import RES
 from ..io.files import write_failure
+from .gaps import ENCODING as GAP_ENCODING
+from .gaps import gap_maps
 
 _HDF5_WRITE = threading.Lock()  # HDF5 is not thread-safe: one file write at a time per process
 
@@ -32,6 +34,7 @@ ENCODING = {
     # level 4 (byte shuffle made these NaN-heavy maps larger, not smaller)
     "sm": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "float32", "_FillValue": np.float32(np.nan)},
     "flag": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "int8", "_FillValue": None},
+    **GAP_ENCODING,  # sm_uncertainty like sm; the gap depths as small integers
     "time": cf.TIME_ENCODING,
     "lat": {"_FillValue": None},
     "lon": {"_FillValue": None},
@@ -175,6 +178,10 @@ def dataset(
         coverage_content_type="qualityInformation",
     )
     ds["sm"].attrs["ancillary_variables"] = "flag"
+    gaps = gap_maps(days)  # sigma and gap provenance, where the result store has them
+    if gaps:
+        ds = ds.assign(gaps)
+        ds["sm"].attrs["ancillary_variables"] = " ".join(["flag", *gaps])
     ds = ds.rio.set_spatial_dims(x_dim="lon", y_dim="lat")
     for var in (ds.variables[name] for name in ds.data_vars):  # every map; an attribute: the encoding cannot drop it
         if {"lat", "lon"} <= set(var.dims):

@@ -20,9 +20,10 @@ def sm_uncertainty(**extra: Any) -> dict[str, Any]:
 
 def days_since_observed(**extra: Any) -> dict[str, Any]:
     """Days since the pixel was last observed (0: observed that day)."""
+    # a count, not a duration: "days" as units makes xarray open the map as timedelta64
     return {
-        "units": "days",
-        "long_name": "days since the pixel was last observed (0: observed this day)",
+        "units": "1",
+        "long_name": "number of days since the pixel was last observed (0: observed this day)",
         "comment": "counted in calendar days; a pixel not observed since the record began counts from the day "
         "before its first day (a lower bound); -1: not land",
         **extra,
