@@ -2,15 +2,19 @@
 
 A real cube's error level differs from a synthetic one's, and between
 regions, by a factor of two and more (docs/validation.md), so sigma is not
-a table shipped once: every reconstruction fits it on its own cube. A few
-windows of 72 x 72 cells (2 x 2 patches) and up to 30 days are cut out of
-the cube (where it has land; :func:`windows`), their observed pixels are
+a table shipped once: every reconstruction fits it on its own cube.
+Windows of 104 x 104 cells (3 x 3 patches) and 12 days are cut out of the
+cube where it observes land (:func:`windows`); their observed pixels are
 hidden with the gaps of other days of the window (as ``sgdsm evaluate``
 hides them, with :data:`CALIBRATION_SEED`, so never the pixels ``sgdsm
-evaluate`` scores with its seed, nor those it tunes the baselines on), the
-model fills them, and the errors of the hidden pixels fit sigma. About 4 %
-of the cube's land cell-days, at least :data:`MIN_WINDOWS` windows.
-"""
+evaluate`` scores with its seed, nor those it tunes the baselines on); the
+model fills each window (the 'anomaly' network with the record's prior,
+less the hidden pixels), and the errors of the hidden pixels fit sigma,
+leaving out a window's outer :data:`MARGIN` cells and :data:`SPIN_UP` days
+at each end, which lack what the whole cube gives (neighbours, the state
+of the days before, the days after), except where the window ends where
+the cube does. About 4 % of the cube's land cell-days, at least
+:data:`MIN_WINDOWS` windows."""
 
 from __future__ import annotations
 
@@ -26,9 +30,9 @@ from .sigma import SigmaModel, fit_sigma
 CALIBRATION_SEED = 7919
 WINDOW_CELLS = 104  # 3 x 3 patches of 40 at the default overlap of 8
 MARGIN = 16  # cells at a window's edge filled but not fitted on (they lack the neighbours the whole cube gives)
-WINDOW_DAYS = 30
+WINDOW_DAYS = 12  # 6 days fitted on between 3 days of spin-up and 3 of look-ahead at each end
 FRACTION = 0.04
-MIN_WINDOWS = 4
+MIN_WINDOWS = 12
 MAX_WINDOWS = 64
 SPIN_UP = 3  # days at each end of a window filled but not fitted on: the state starts at zero, the days after end
 
