@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ._common import lonlat
 
-HELP = "observed, reconstructed and precipitation over time at a pixel (Fig. 9-11)"
+HELP = "observed, reconstructed and precipitation over time at a pixel (Fig. 9-11); a day's uncertainty map"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,6 +15,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--result", required=True, metavar="RESULT", help="its reconstruction")
     p.add_argument("--at", required=True, type=lonlat, metavar="LON,LAT", help="the nearest pixel is drawn")
     p.add_argument("--out", default=None, metavar="PNG", help="default: series_<lat>N_<lon>E.png here")
+    p.add_argument(
+        "--map-day",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="also draw that day's sm, sm_uncertainty and days_since_observed maps (default: none)",
+    )
+    p.add_argument("--map-out", default=None, metavar="PNG", help="default: uncertainty_<day>.png here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,4 +31,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"series_{lat:.3f}N_{lon:.3f}E.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     print(product_series(args.store, args.result, lon, lat, out))
+    if args.map_day:
+        from ..uncertainty_plots import result_day_map
+
+        png = Path(args.map_out or f"uncertainty_{args.map_day}.png")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        print(result_day_map(args.result, args.map_day, png))
     return 0

@@ -164,4 +164,5 @@ class FitFiller:
         from ..model.anomaly import CubeFiller
 
         net = train([Cube(sm, precip, land)], self.cfg, **self.options)  # type: ignore[arg-type]
-        return CubeFiller(net, self.overlap).run(sm, precip, land)
+        self.trained = CubeFiller(net, self.overlap)  # what sgdsm evaluate fills sigma's calibration windows with
+        return self.trained.run(sm, precip, land)

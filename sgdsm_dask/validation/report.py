@@ -13,6 +13,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import __version__
 from .simulated import Evaluation
 
@@ -35,7 +37,7 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lines = _header(ev, store, settings) + _pictures(ev, out)
+    lines = _header(ev, store, settings) + _pictures(ev, out) + _uncertainty(ev, out)
     if product is not None:
         lines += _product(ev, store, product, out)
     if insitu is not None:
@@ -103,6 +105,47 @@ def _pictures(ev: Evaluation, out: Path) -> list[str]:
             "bars from the top: precipitation (when the store has it).",
             "",
             "![time series](series_hidden.png)",
+            "",
+        ]
+    return lines
+
+
+def _uncertainty(ev: Evaluation, out: Path) -> list[str]:
+    """The reliability diagram of sigma and the uncertainty map of the day with the most scored pixels."""
+    from ..uncertainty_plots import reliability_plot, uncertainty_map
+
+    u = ev.uncertainty
+    if u is None or not u.reliability.rows[0]["n"]:
+        return []
+    reliability_plot(u.reliability, out / "reliability.png")
+    lines = [
+        "### How good sigma is",
+        "",
+        "Left: the fraction of hidden pixels whose error lies within ±1σ and ±2σ of the",
+        "LSTM-CNN's fill, overall and by days since the pixel was last observed (shaded:",
+        "0.63-0.73 and 0.92-0.97; dashed: a Gaussian's 0.683 and 0.954). Right: mean σ",
+        "against RMSE per class (dotted: equal).",
+        "",
+        "![reliability](reliability.png)",
+        "",
+    ]
+    if "lon" in ev.coords and "lat" in ev.coords:
+        t = int(np.argmax(ev.scored.sum(axis=(1, 2))))
+        when = f"{np.datetime_as_string(ev.coords['time'][t], unit='D')}" if "time" in ev.coords else f"day {t}"
+        uncertainty_map(
+            ev.estimates["LSTM-CNN"][t],
+            u.sigma[t],
+            u.days[t],
+            ev.coords["lat"],
+            ev.coords["lon"],
+            f"LSTM-CNN fill of {when} (the day with the most hidden pixels)",
+            out / "uncertainty_map.png",
+        )
+        lines += [
+            f"The fill of {when}, its σ and the days since each pixel was observed",
+            "(in the cube the model was given):",
+            "",
+            "![uncertainty map](uncertainty_map.png)",
             "",
         ]
     return lines

@@ -140,6 +140,77 @@ def band_scores(
 
 
 @dataclass
+class Uncertainty:
+    """The model's sigma on the evaluated cube, fitted as ``sgdsm reconstruct`` fits it, and its reliability.
+
+    ``sigma`` and ``days`` (days since observed) are cubes like the fill;
+    ``reliability`` is scored on the scored pixels, which the calibration
+    never saw (it hides others, with its own seed, from the cube the model
+    was given).
+    """
+
+    sigma: np.ndarray
+    days: np.ndarray
+    model: Any  # uncertainty.SigmaModel
+    reliability: Any  # uncertainty.Reliability
+
+    def text(self) -> str:
+        m = self.model
+        return "\n".join(
+            [
+                "Reliability of the LSTM-CNN's sm_uncertainty (σ) on the hidden observed pixels, by days since "
+                "observed (a Gaussian error: 0.683 within ±1σ, 0.954 within ±2σ):",
+                "",
+                self.reliability.table(),
+                "",
+                f"σ was fitted as sgdsm reconstruct fits it: on {m.n} other pixels hidden with seed "
+                f"{m.fitted_on.get('seed')} in {m.fitted_on.get('windows')} windows of the cube the model was given.",
+            ]
+        )
+
+
+def model_uncertainty(
+    sm: np.ndarray,
+    sm_in: np.ndarray,
+    precip: np.ndarray | None,
+    land: np.ndarray,
+    filled: np.ndarray,
+    scored: np.ndarray,
+    fill: Any,
+) -> Uncertainty:
+    """sigma of the model's ``filled`` cube fitted on ``sm_in`` alone (as a reconstruction would), scored on ``scored``.
+
+    ``fill(sm, precip, land, sums) -> filled`` fills the calibration windows
+    (:func:`~sgdsm_dask.uncertainty.calibration.window_fill`).
+    """
+    from ..uncertainty import OBSERVED_SIGMA, days_since_observed, distance_to_observed, reliability
+    from ..uncertainty.calibration import Window, WindowData, calibrate, pixel_scale
+
+    obs = np.isfinite(sm_in)
+    days = days_since_observed(obs)
+    dist = distance_to_observed(obs)
+    v = np.where(obs, sm_in, 0.0).astype(np.float64)
+    total, count = v.sum(0), obs.sum(0)
+    scale = pixel_scale(total, (v**2).sum(0), count)
+
+    def cut(win: Window) -> WindowData:
+        rows, cols = win.cells
+        t = slice(win.t0, win.t1)
+        before = days[win.t0 - 1, rows, cols] if win.t0 else None
+        pr = None if precip is None else precip[t, rows, cols]
+        sums = (total[rows, cols], count[rows, cols].astype(np.float64))
+        return WindowData(sm_in[t, rows, cols], pr, land[rows, cols], before, scale[rows, cols], sums)
+
+    model = calibrate(cut, scale, land, sm.shape[0], fill)
+    sigma = np.full(sm.shape, np.nan, np.float32)
+    gaps = ~obs & land[None] & np.isfinite(filled)
+    sigma[gaps] = model.sigma(days[gaps], dist[gaps], np.broadcast_to(scale, sm.shape)[gaps])
+    sigma[obs & land[None]] = OBSERVED_SIGMA
+    rel = reliability((filled - sm)[scored], sigma[scored], days[scored])
+    return Uncertainty(sigma, days, model, rel)
+
+
+@dataclass
 class Evaluation:
     """Everything one evaluation made: the scores and the arrays behind them (for maps and time series).
 
@@ -157,10 +228,14 @@ class Evaluation:
     truth: np.ndarray | None = None
     coords: dict[str, np.ndarray] = field(default_factory=dict)  # time, lat, lon where known
     choices: dict[str, Any] = field(default_factory=dict)  # method -> tuning.Choice: its chosen parameters
+    uncertainty: Uncertainty | None = None  # the model's sigma and how well it covers the scored errors
 
     def table(self) -> str:
-        """:func:`table` of the scores, with the chosen parameters."""
-        return table(self.scores, self.choices)
+        """:func:`table` of the scores, with the chosen parameters (and the reliability of sigma)."""
+        text = table(self.scores, self.choices)
+        if self.uncertainty is not None:
+            text += "\n\n" + self.uncertainty.text()
+        return text
 
     def pixel_rmse(self, min_days: int = 3) -> dict[str, np.ndarray]:
         """Per method, each pixel's RMSE over its scored days (NaN where fewer than ``min_days``)."""
@@ -195,6 +270,7 @@ def run_evaluation(
     seam_edges: tuple[np.ndarray, np.ndarray] | None = None,
     lat: np.ndarray | None = None,
     dct: bool = True,
+    window_fill: Any | None = None,
 ) -> Evaluation:
     """Hide, fill with ``fill(sm_in, precip, land) -> filled`` and the baselines, score.
 
@@ -205,7 +281,8 @@ def run_evaluation(
     and with ``lat`` (the rows' latitudes) the scores per 10-degree band.
     ``dct`` adds DCT-PLS to the baselines. The first score also carries the
     scores per class of climatology (computed from the cube with the scored
-    pixels hidden).
+    pixels hidden). ``window_fill`` (default ``fill``) fills the windows
+    sigma is calibrated on (:func:`model_uncertainty`); False: no sigma.
     """
     sm_in, hidden = hide(sm, land, seed)
     base, choices = baseline_estimates(sm_in, land, seed, dct)
@@ -223,7 +300,11 @@ def run_evaluation(
         gaps = ~np.isfinite(sm) & land[None]
         scores.append(score_methods(est, truth, (gaps | hidden) & after, "all gaps vs truth"))
     coords = {"lat": lat} if lat is not None else {}
-    return Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords, choices)
+    ev = Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords, choices)
+    if window_fill is not False:
+        wf = (lambda a, p, lnd, _sums: fill(a, p, lnd)) if window_fill is None else window_fill
+        ev.uncertainty = model_uncertainty(sm, sm_in, precip, land, est["LSTM-CNN"], scored, wf)
+    return ev
 
 
 def best_baseline(score: Score, model: str = "LSTM-CNN") -> str | None:
@@ -315,9 +396,17 @@ def evaluate_store(
         seam_edges=edges,
         lat=lat,
         dct=dct,
+        window_fill=_window_fill(filler),
     )
     ev.coords = {"lat": lat, "lon": zarr_store.read_array(store, "lon", (cols,)), "time": _times(store)}
     return ev
+
+
+def _window_fill(filler: Any) -> Any:
+    """How the calibration windows are filled: by the model (after ``--fit``, the network it trained)."""
+    from ..uncertainty.calibration import window_fill
+
+    return lambda *a: window_fill(getattr(filler, "trained", filler))(*a)
 
 
 def _times(store: str) -> np.ndarray:
