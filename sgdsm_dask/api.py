@@ -337,21 +337,21 @@ def reconstruct(
 # --- fill: the chains of sgdsm reconstruct as a Dask graph over a cube --------------------------------------
 
 
-def _grid(ds: xr.Dataset | xr.DataArray) -> tuple[xr.Dataset, bool]:
+def _grid(ds: xr.Dataset | xr.DataArray, who: str) -> tuple[xr.Dataset, bool]:
     """``ds`` as a Dataset of (time, lat, lon) variables, north first; and whether latitude had to be flipped."""
     from .errors import SgdsmError
 
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name="sm")
     if "sm" not in ds:
-        raise SgdsmError(f"fill: the dataset has no 'sm' variable (it has {', '.join(map(str, ds.data_vars))})")
+        raise SgdsmError(f"{who}: the dataset has no 'sm' variable (it has {', '.join(map(str, ds.data_vars))})")
     if set(ds["sm"].dims) != {"time", "lat", "lon"}:
-        raise SgdsmError(f"fill: 'sm' has dimensions {ds['sm'].dims}; expected time, lat and lon")
+        raise SgdsmError(f"{who}: 'sm' has dimensions {ds['sm'].dims}; expected time, lat and lon")
     flip = ds.sizes["lat"] > 1 and float(ds["lat"][0]) < float(ds["lat"][-1])
     return (ds.isel(lat=slice(None, None, -1)) if flip else ds), flip
 
 
-def _land(ds: xr.Dataset) -> np.ndarray:
+def _land(ds: xr.Dataset, who: str) -> np.ndarray:
     """The cube's ``land``, else the paper's land mask where the cube is a piece of the 0.25 deg grid."""
     from .errors import SgdsmError
     from .grid import locate
@@ -362,7 +362,7 @@ def _land(ds: xr.Dataset) -> np.ndarray:
     try:
         return land_mask(locate(ds["lat"].values, ds["lon"].values))
     except ValueError as exc:
-        raise SgdsmError(f"fill: the cube has no 'land' variable and is not on the 0.25 deg grid ({exc})") from None
+        raise SgdsmError(f"{who}: the cube has no 'land' variable and is not on the 0.25 deg grid ({exc})") from None
 
 
 def fill(
@@ -425,10 +425,10 @@ def fill(
     from .staging.status import DayStatus
     from .training.checkpoint import load, shipped_path
 
-    ds, flipped = _grid(ds)
+    ds, flipped = _grid(ds, "fill")
     sm = ds["sm"].transpose("time", "lat", "lon")
     lazy = sm.chunks is not None
-    land = _land(ds)
+    land = _land(ds, "fill")
     path = str(checkpoint) if checkpoint is not None else str(shipped_path("default"))
     ck = load(path)
     days, rows, cols = sm.shape
@@ -599,11 +599,11 @@ def evaluate(
     from .training.checkpoint import load
     from .validation.simulated import run_evaluation
 
-    ds, flipped = _grid(ds)
+    ds, flipped = _grid(ds, "evaluate")
     if flipped:
         raise SgdsmError("evaluate: latitude runs south to north; give the cube north first (.sortby('lat', False))")
     sm = np.asarray(ds["sm"].transpose("time", "lat", "lon").values, np.float32)
-    land = _land(ds)
+    land = _land(ds, "evaluate")
     precip = None
     if "precip" in ds:
         precip = np.asarray(ds["precip"].transpose("time", "lat", "lon").values, np.float32)
