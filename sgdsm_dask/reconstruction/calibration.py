@@ -1,9 +1,10 @@
 """sigma fitted on the staged cube itself before the chains run (:mod:`sgdsm_dask.uncertainty.calibration`).
 
-One task, on a worker (the model is loaded there once, as for the chains):
-it reads the calibration windows of the staged cube, hides and fills them,
-and returns the fitted :class:`~sgdsm_dask.uncertainty.SigmaModel`, which
-the client stores in the result store's attributes before the first chunk
+A task per calibration window, on the workers (the model is loaded there
+once, as for the chains): it reads its window of the staged cube, hides
+and fills it, and returns the hidden pixels' errors and features; the
+client fits the :class:`~sgdsm_dask.uncertainty.SigmaModel` on them all
+and stores it in the result store's attributes before the first chunk
 runs. A resumed run or an append finds it there and keeps it.
 """
 
@@ -16,7 +17,15 @@ import numpy as np
 from ..io import zarr_store
 from ..staging.status import DayStatus
 from ..uncertainty import SigmaModel, days_since_observed
-from ..uncertainty.calibration import Window, WindowData, calibrate, window_fill
+from ..uncertainty.calibration import (
+    Window,
+    WindowData,
+    fit_windows,
+    scale_fallback,
+    window_errors,
+    window_fill,
+    windows,
+)
 from .store import SIGMA_ATTR
 from .worker import worker_filler
 
@@ -25,13 +34,11 @@ if TYPE_CHECKING:
     from .request import ReconstructRequest
 
 
-def calibrate_store(req: ReconstructRequest, lay: Layout, sha256: str) -> SigmaModel:
-    """Fit sigma on windows of ``req``'s staged cube hidden on purpose (the task; returns the model)."""
+def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
+    """``cut(window)`` of ``req``'s staged cube (:class:`WindowData`), reading only the window (and its past mask)."""
     src = zarr_store.open_group(req.staged, mode="r")
     dst = zarr_store.open_group(req.out, mode="r")
-    land = np.asarray(src["land"][:]).astype(bool)
     staged = np.asarray(src["day_status"][:]) == DayStatus.STAGED
-    filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
 
     def cut(win: Window) -> WindowData:
         rows, cols = win.cells
@@ -42,24 +49,39 @@ def calibrate_store(req: ReconstructRequest, lay: Layout, sha256: str) -> SigmaM
         if win.t0:
             seen = np.isfinite(np.asarray(src["sm"][: win.t0, rows, cols])) & staged[: win.t0, None, None]
             before = days_since_observed(seen)[-1]
+        land = np.asarray(src["land"][rows, cols]).astype(bool)
         sums = None
         if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the chains give it
             n = np.asarray(dst["n_observed"][rows, cols]).astype(np.float64)
             sums = (np.nan_to_num(np.asarray(dst["sm_prior"][rows, cols], np.float64)) * n, n)
-        return WindowData(sm, precip, land[rows, cols], before, np.asarray(dst["sm_std"][rows, cols]), sums)
+        return WindowData(sm, precip, land, before, np.asarray(dst["sm_std"][rows, cols]), sums)
 
-    scale = np.asarray(dst["sm_std"][:])
-    return calibrate(cut, scale, land, lay.days, window_fill(filler))
+    return cut
+
+
+def window_task(req: ReconstructRequest, lay: Layout, sha256: str, win: Window, fallback: float) -> tuple:
+    """One task: the hidden pixels' errors and features of one calibration window (on a worker's model)."""
+    filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
+    shape = (lay.days, lay.rows, lay.cols)
+    return window_errors(_cutter(req, lay)(win), win, shape, fallback, window_fill(filler))
 
 
 def ensure_sigma(req: ReconstructRequest, lay: Layout, sha256: str, client: Any, resources: Any) -> SigmaModel:
-    """The store's fitted sigma: read back, or fitted now (on a worker when there is a cluster) and stored."""
+    """The store's fitted sigma: read back, or fitted now (a task per window on a cluster) and stored."""
     attrs = zarr_store.read_attrs(req.out)
     if SIGMA_ATTR in attrs:
         return SigmaModel.from_json(attrs[SIGMA_ATTR])
+    land = zarr_store.read_array(req.staged, "land").astype(bool)
+    scale = zarr_store.read_array(req.out, "sm_std")
+    fallback = scale_fallback(scale, land)
+    wins = windows(land & np.isfinite(scale), lay.days)
     if client is not None:
-        model = client.submit(calibrate_store, req, lay, sha256, pure=False, resources=resources).result()
+        futures = [
+            client.submit(window_task, req, lay, sha256, w, fallback, pure=False, resources=resources) for w in wins
+        ]
+        found = client.gather(futures)
     else:
-        model = calibrate_store(req, lay, sha256)
+        found = [window_task(req, lay, sha256, w, fallback) for w in wins]
+    model = fit_windows(found, fallback)
     zarr_store.update_attrs(req.out, {SIGMA_ATTR: model.to_json()})
     return model

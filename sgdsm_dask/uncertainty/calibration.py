@@ -154,6 +154,33 @@ def hidden_errors(
     return (filled - sm)[hidden], days[hidden], dist[hidden], scale[hidden]
 
 
+def scale_fallback(scale: np.ndarray, land: np.ndarray) -> float:
+    """The pixel scale of pixels without one: the median over the land that has one (0.05 without any)."""
+    seen = land & np.isfinite(scale)
+    return float(np.median(scale[seen])) if seen.any() else 0.05
+
+
+def window_errors(
+    data: WindowData,
+    win: Window,
+    shape: tuple[int, int, int],
+    fallback: float,
+    fill: Callable[..., np.ndarray],
+    seed: int = CALIBRATION_SEED,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`hidden_errors` of window ``win`` of a cube of ``shape`` (days, rows, columns), its edges left out."""
+    data.scale = np.where(np.isfinite(data.scale), data.scale, fallback)
+    data.inner = win.inner(shape, MARGIN, SPIN_UP)
+    return hidden_errors(data, fill, seed)
+
+
+def fit_windows(found: list[tuple], fallback: float, seed: int = CALIBRATION_SEED) -> SigmaModel:
+    """Fit sigma on the :func:`window_errors` of every window."""
+    parts = [np.concatenate([f[i] for f in found]) if found else np.zeros(0) for i in range(4)]
+    model = fit_sigma(*parts, seed=seed, windows=len(found))
+    return replace(model, scale_fallback=fallback)
+
+
 def calibrate(
     cut: Callable[[Window], WindowData],
     scale: np.ndarray,
@@ -162,22 +189,20 @@ def calibrate(
     fill: Callable[..., np.ndarray],
     seed: int = CALIBRATION_SEED,
 ) -> SigmaModel:
-    """Fit sigma on the hidden pixels of the :func:`windows` of a cube; ``cut(window)`` reads a window's data.
+    """Fit sigma on the hidden pixels of the :func:`windows` of a cube, one after the other (in memory).
 
-    ``scale`` (H, W) is each pixel's standard deviation over the record
-    (NaN where unknown: the land median stands in, there and in the model).
+    ``cut(window)`` reads a window's data; ``scale`` (H, W) is each pixel's
+    standard deviation over the record (NaN where unknown: the land median
+    stands in, there and in the model). ``sgdsm reconstruct`` runs the
+    windows as tasks of their own (:mod:`sgdsm_dask.reconstruction.calibration`).
     """
-    seen = land & np.isfinite(scale)
-    fallback = float(np.median(scale[seen])) if seen.any() else 0.05
-    found = []
-    for win in windows(seen, days, seed):
-        data = cut(win)
-        data.scale = np.where(np.isfinite(data.scale), data.scale, fallback)
-        data.inner = win.inner((days, *land.shape), MARGIN, SPIN_UP)
-        found.append(hidden_errors(data, fill, seed))
-    parts = [np.concatenate([f[i] for f in found]) if found else np.zeros(0) for i in range(4)]
-    model = fit_sigma(*parts, seed=seed, windows=len(found))
-    return replace(model, scale_fallback=fallback)
+    fallback = scale_fallback(scale, land)
+    shape = (days, *land.shape)
+    found = [
+        window_errors(cut(win), win, shape, fallback, fill, seed)
+        for win in windows(land & np.isfinite(scale), days, seed)
+    ]
+    return fit_windows(found, fallback, seed)
 
 
 def pixel_scale(total: np.ndarray, total_sq: np.ndarray, n: np.ndarray) -> np.ndarray:

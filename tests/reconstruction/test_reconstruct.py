@@ -209,7 +209,7 @@ def test_tasks_go_to_gpu_workers_when_the_cluster_declares_them(staged, referenc
             with get_task_stream(client=c) as ts:
                 summary = reconstruct(ReconstructRequest(staged, out, time_chunk=2), c)
             keys = [(t["worker"], t["key"]) for t in ts.data]  # the store's one-pass sums have tuple keys
-            ran_on = {w for w, k in keys if str(k).startswith(("reconstruct-", "calibrate_store-"))}
+            ran_on = {w for w, k in keys if str(k).startswith(("reconstruct-", "window_task-"))}
         finally:
             plain.terminate()
             plain.wait(30)

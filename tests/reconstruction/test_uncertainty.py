@@ -66,3 +66,14 @@ def test_a_resumed_run_keeps_its_sigma_and_carries_the_gap_depths(staged, refere
     ref = _gaps(reference)
     assert np.array_equal(zarr_store.read_array(out, "days_since_observed"), ref["days_since_observed"])
     np.testing.assert_allclose(zarr_store.read_array(out, "sm_uncertainty"), ref["sm_uncertainty"], rtol=1e-4)
+
+
+def test_series_draws_a_days_uncertainty_map(staged, reference, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+
+    png = tmp_path / "map.png"
+    args = ["series", "--store", staged, "--result", reference, "--at=10.1,45.1", "--out", str(tmp_path / "s.png")]
+    assert main([*args, "--map-day", "2015-04-03", "--map-out", str(png)]) == 0
+    assert png.stat().st_size > 10000
+    assert main([*args, "--map-day", "2016-01-01", "--map-out", str(png)]) == 2
+    assert "has no day 2016-01-01" in capsys.readouterr().err
