@@ -68,22 +68,44 @@ def _run_with_context(
     return PatchState(h, c), filled, flag
 
 
-def _observed_around(src: Any, lay: Layout, key: ChunkKey, staged: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """The observed mask of ``key``'s days over its cells and a margin of ``DISTANCE_CAP`` cells; own cells in it."""
+def _observed_around(
+    src: Any, lay: Layout, key: ChunkKey, staged: np.ndarray, read: tuple[np.ndarray, slice, slice]
+) -> tuple[np.ndarray, tuple]:
+    """The observed mask of ``key``'s days over its cells and a margin of ``DISTANCE_CAP`` cells; own cells in it.
+
+    ``read`` is the task's own read of the staged ``sm`` and its rows and
+    columns: cut from it where it covers the margin, else read again.
+    """
     from ..uncertainty import DISTANCE_CAP
 
     rows, cols = lay.cells(*key.block)
     t0, t1 = lay.chunk_days(key.chunk)
     r0, r1 = max(0, rows.start - DISTANCE_CAP), min(lay.rows, rows.stop + DISTANCE_CAP)
     c0, c1 = max(0, cols.start - DISTANCE_CAP), min(lay.cols, cols.stop + DISTANCE_CAP)
-    obs = np.isfinite(np.asarray(src["sm"][t0:t1, r0:r1, c0:c1])) & staged[:, None, None]
+    sm, wr, wc = read
+    if wr.start <= r0 and r1 <= wr.stop and wc.start <= c0 and c1 <= wc.stop:
+        box = sm[:, r0 - wr.start : r1 - wr.start, c0 - wc.start : c1 - wc.start]
+    else:
+        box = np.asarray(src["sm"][t0:t1, r0:r1, c0:c1])
+    obs = np.isfinite(box) & staged[:, None, None]
     return obs, (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
 
 
 def gap_values(
-    src: Any, dst: Any, lay: Layout, key: ChunkKey, flag: np.ndarray, staged: np.ndarray, model: Any
+    src: Any,
+    dst: Any,
+    lay: Layout,
+    key: ChunkKey,
+    flag: np.ndarray,
+    staged: np.ndarray,
+    model: Any,
+    read: tuple[np.ndarray, slice, slice],
+    land: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """``sm_uncertainty``, ``days_since_observed`` and ``distance_to_observed`` of ``key``'s own cells.
+
+    ``read``: the task's staged ``sm`` and its rows and columns; ``land``:
+    the land of the task's own cells.
 
     Days since observed carry from the last day of the previous time chunk
     of the block, read back from the store (written before that chunk's
@@ -93,9 +115,8 @@ def gap_values(
 
     rows, cols = lay.cells(*key.block)
     t0 = lay.chunk_days(key.chunk)[0]
-    obs_m, own = _observed_around(src, lay, key, staged)
+    obs_m, own = _observed_around(src, lay, key, staged, read)
     obs = obs_m[(slice(None), *own)]
-    land = np.asarray(src["land"][rows, cols]).astype(bool)
     before = np.maximum(np.asarray(dst["days_since_observed"][t0 - 1, rows, cols]), 0) if t0 else None
     days = days_since_observed(obs, before)
     dist = distance_to_observed(obs_m)[(slice(None), *own)]
@@ -154,6 +175,7 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
         from ..uncertainty import SigmaModel
 
         model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
-        gaps = gap_values(src, dst, lay, key, out_flag, status == DayStatus.STAGED, model)
+        read = (sm, wr, wc)
+        gaps = gap_values(src, dst, lay, key, out_flag, status == DayStatus.STAGED, model, read, land[own[1:]])
     write_chunk(req.out, dst, lay, key, out_sm, out_flag, state, gaps)
     return state
