@@ -51,6 +51,10 @@ class AnomalyConfig(Strict):
     feature: int = Field(64, ge=1)
     hidden: int = Field(64, ge=1)
     prior_sigma: float = Field(4.0, gt=0, description="cells: width of the neighbours' prior where a pixel has none")
+    base: bool = Field(
+        True,
+        description="start from a linear estimate of Gaussian-weighted anomalies (BASE_SCALES); the network corrects it",
+    )
     sm_scale: float = Field(0.25, gt=0)
     precip_scale: float = Field(2.0, gt=0)
     sm_range: tuple[float, float] = (0.0, 1.0)
@@ -59,6 +63,70 @@ class AnomalyConfig(Strict):
     def maps(self) -> int:
         """Input maps per day: anomaly of each day of the window, the prior, the log count, precipitation."""
         return (2 * self.window + 1) + 3
+
+    @property
+    def base_features(self) -> int:
+        """Features of the linear base (:func:`base_features`): 0 without one."""
+        return 3 * len(BASE_SCALES) + 6 * min(3, self.window) + 5 * (self.window > 0) if self.base else 0
+
+
+#: Widths (cells) of the same-day Gaussian-weighted anomalies of the linear base.
+BASE_SCALES = (1.0, 2.0, 4.0)
+
+
+def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian filter over the last two axes of (N, C, H, W), zeros beyond the edge (scipy's ``mode="constant"``)."""
+    r = int(3.0 * sigma + 0.5)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = k / k.sum()
+    n, c, h, w = x.shape
+    y = F.conv2d(F.pad(x.reshape(n * c, 1, h, w), (r, r, 0, 0)), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r)), k.view(1, 1, -1, 1))
+    return y.view(n, c, h, w)
+
+
+def _weighted(a: torch.Tensor, m: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Gaussian-weighted mean of the observed anomalies ``a`` (0 where nothing is near) and the weight."""
+    den = _gauss(m, sigma)
+    return torch.where(den > 1e-3, _gauss(a * m, sigma) / den.clamp(min=1e-12), torch.zeros_like(den)), den
+
+
+def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
+    """The linear base's features (N, F, P, P) of a day from its :func:`day_maps` (``x``, ``mask``).
+
+    Anomalies are against the pixel's prior, in ``sm_scale`` units: the
+    same-day Gaussian-weighted anomaly of observed neighbours at each of
+    :data:`BASE_SCALES` (with its weight, and the two's product); up to
+    three days before and after, the pixel's own anomaly, whether it was
+    observed, and its neighbours' anomaly (2 cells); the window's lag-1
+    correlation of anomalies (4 cells), alone and times the day before's
+    and after's own and neighbours' anomalies, so the weight of adjacent
+    days follows how much a day tells of the next there. Nothing of the
+    pixel's level enters (no prior, count or constant): the prior is the
+    level, and a level term fitted on one region biases another. Computed
+    on the patch alone, like the rest of the network, so a patch's value
+    does not depend on how the record is split in space or time.
+    """
+    d = 2 * window + 1
+    a, m = x[:, :d], mask[:, :d]
+    f = []
+    for s in BASE_SCALES:
+        an, den = _weighted(a[:, window : window + 1], m[:, window : window + 1], s)
+        f += [an, torch.log1p(den), an * den.clamp(max=1.0)]
+    for k in range(1, min(3, window) + 1):
+        for t in (window - k, window + k):
+            an, den = _weighted(a[:, t : t + 1], m[:, t : t + 1], 2.0)
+            f += [a[:, t : t + 1], m[:, t : t + 1], an * den.clamp(max=1.0)]
+    if window > 0:  # how much a day tells of the next here: the window's lag-1 correlation of anomalies, 4 cells
+        both = m[:, :-1] * m[:, 1:]
+        num = _gauss((a[:, :-1] * a[:, 1:] * both).sum(1, keepdim=True), 4.0)
+        den = _gauss((0.5 * (a[:, :-1] ** 2 + a[:, 1:] ** 2) * both).sum(1, keepdim=True), 4.0)
+        rho = torch.where(den > 1e-6, num / den.clamp(min=1e-12), torch.zeros_like(den)).clamp(-1.0, 1.0)
+        f.append(rho)
+        for t in (window - 1, window + 1):
+            an, den = _weighted(a[:, t : t + 1], m[:, t : t + 1], 2.0)
+            f += [rho * a[:, t : t + 1], rho * an * den.clamp(max=1.0)]
+    return torch.cat(f, 1)
 
 
 def prior_of(sm: np.ndarray, land: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -142,11 +210,17 @@ class AnomalyNet(nn.Module):
         self.fc_p = nn.Linear(cells, cfg.hidden)
         self.cell = PaperLSTMCell(cfg.feature, cfg.hidden)
         self.fc_out = nn.Linear(cfg.hidden, cells)
-        self.dec = nn.Conv2d(w + 1, w, 3, padding=1)
+        self.dec = nn.Conv2d(w + 1 + int(cfg.base), w, 3, padding=1)
         self.out = nn.Conv2d(w, 1, 3, padding=1)
-        with torch.no_grad():  # an untrained network returns the prior
+        # the linear base's weights (:func:`base_features`), fitted by least squares before training (fit_base)
+        self.register_buffer("base_w", torch.zeros(cfg.base_features))
+        with torch.no_grad():  # an untrained network returns the prior (plus its linear base)
             self.out.weight.zero_()
             self.out.bias.zero_()
+
+    def base(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The linear base (N, 1, P, P) of a day, in ``sm_scale`` units around the prior."""
+        return torch.einsum("nfhw,f->nhw", base_features(x, mask, self.cfg.window), self.base_w).unsqueeze(1)
 
     def zero_state(self, n: int) -> LSTMState:
         p = next(self.parameters())
@@ -165,8 +239,11 @@ class AnomalyNet(nn.Module):
         s_out, state = self.cell(s_vec, p_vec, state)
         g = self.cfg.patch // k
         lstm_map = F.interpolate(self.fc_out(s_out).view(-1, 1, g, g), scale_factor=k, mode="nearest")
-        y = torch.relu(self.dec(torch.cat([f, lstm_map], 1)))
-        return self.out(y) * land, state
+        if not self.cfg.base:
+            return self.out(torch.relu(self.dec(torch.cat([f, lstm_map], 1)))) * land, state
+        base = self.base(x, mask)
+        y = torch.relu(self.dec(torch.cat([f, lstm_map, base], 1)))
+        return (base + self.out(y)) * land, state
 
 
 def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.Tensor, torch.Tensor]:

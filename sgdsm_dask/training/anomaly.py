@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..model.anomaly import AnomalyConfig, AnomalyNet, cube_inputs, patch_tensors, run_sequence
+from ..model.anomaly import AnomalyConfig, AnomalyNet, base_features, cube_inputs, day_maps, patch_tensors, run_sequence
 from ..validation.simulated import hide
 
 
@@ -55,6 +55,35 @@ def _hiding(cube: Cube, cfg: AnomalyConfig, seed: int) -> Hiding:
     return Hiding(maps, target, np.array(origins, np.int64).reshape(-1, 2))
 
 
+@torch.no_grad()
+def fit_base(net: AnomalyNet, pool: list[Hiding], *, patches: int = 128, ridge: float = 1e-3, seed: int = 0) -> None:
+    """Fit the network's linear base (``base_w``) by least squares on the hidden pixels of ``pool``.
+
+    Up to ``patches`` patches of each hiding, every day of its record; the
+    ridge term is ``ridge`` times the mean diagonal of the normal matrix.
+    """
+    cfg, p = net.cfg, net.cfg.patch
+    rng = np.random.default_rng(seed)
+    xtx = torch.zeros(cfg.base_features, cfg.base_features, dtype=torch.float64)
+    xty = torch.zeros(cfg.base_features, dtype=torch.float64)
+    for hd in pool:
+        pick = hd.origins[rng.permutation(len(hd.origins))[:patches]]
+        for i in range(0, len(pick), 32):
+            part = pick[i : i + 32]
+            inp = patch_tensors(hd.maps, part[:, 0], part[:, 1], p)
+            tgt = patch_tensors({"t": hd.target}, part[:, 0], part[:, 1], p)["t"]
+            for t in range(tgt.shape[1]):
+                known = torch.isfinite(tgt[:, t])
+                if not known.any():
+                    continue
+                x, mask = day_maps(inp, t, cfg.window)
+                f = base_features(x, mask, cfg.window).permute(0, 2, 3, 1)[known].double()
+                xtx += f.T @ f
+                xty += f.T @ tgt[:, t][known].double()
+    lam = ridge * float(torch.diagonal(xtx).mean())
+    net.base_w.copy_(torch.linalg.solve(xtx + lam * torch.eye(len(xty), dtype=torch.float64), xty).float())
+
+
 def train(
     cubes: list[Cube],
     cfg: AnomalyConfig,
@@ -75,6 +104,8 @@ def train(
     if not pool:
         raise ValueError("no patch of the training cubes has land with hidden pixels")
     net = AnomalyNet(cfg)
+    if cfg.base:
+        fit_base(net, pool, seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     p = cfg.patch

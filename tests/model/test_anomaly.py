@@ -77,3 +77,45 @@ def test_a_day_sees_the_days_after_it_within_its_window_and_no_further():
     first = (run_sequence(net, late) - base).abs().amax(dim=(0, 2, 3))
     assert first[0] == 0 and first[1] == 0 and first[2] == 0
     assert first[3] > 0
+
+
+def test_the_base_features_gaussian_is_scipys_with_zeros_beyond_the_edge():
+    from scipy import ndimage
+
+    from sgdsm_dask.model.anomaly import _gauss
+
+    x = np.random.default_rng(1).random((2, 3, 30, 34)).astype(np.float32)
+    for sigma in (1.0, 2.0, 4.0):
+        want = ndimage.gaussian_filter(x, (0, 0, sigma, sigma), mode="constant", truncate=3.0)
+        np.testing.assert_allclose(_gauss(torch.from_numpy(x), sigma).numpy(), want, atol=1e-6)
+
+
+def _smooth_cube(seed=0, t=12, h=64, w=64):
+    """Each pixel's level plus a same-day anomaly smooth over a few cells: what the linear base can learn."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    level = 0.15 + 0.25 * rng.random((h, w))
+    anom = ndimage.gaussian_filter(rng.standard_normal((t, h, w)), (0, 3, 3)) * 0.6
+    sm = (level[None] + anom + 0.005 * rng.standard_normal((t, h, w))).astype(np.float32)
+    land = np.ones((h, w), bool)
+    keep = ndimage.gaussian_filter(rng.random((t, h, w)), (0, 2, 2)) > 0.5  # gaps in patches, as swaths leave them
+    return np.where(keep, sm, np.nan).astype(np.float32), land
+
+
+def test_the_linear_base_alone_fills_hidden_pixels_better_than_the_prior():
+    from sgdsm_dask.training.anomaly import Cube, _hiding, fit_base
+    from sgdsm_dask.validation.simulated import hide
+
+    cfg = AnomalyConfig(window=1, per_map=2, width=6, feature=8, hidden=8)
+    train_sm, land = _smooth_cube(0)
+    net = AnomalyNet(cfg)
+    fit_base(net, [_hiding(Cube(train_sm, None, land), cfg, 101 + k) for k in range(2)])
+    assert net.base_w.abs().sum() > 0
+    sm, land = _smooth_cube(1)  # another cube: the weights are not fitted on what is scored
+    sm_in, hidden = hide(sm, land, 0)
+    prior, _ = prior_of(sm_in, land, cfg.prior_sigma)
+    based = fill_cube(net, sm_in, None, land)
+    rmse_prior = np.sqrt(np.mean((np.broadcast_to(prior, sm.shape)[hidden] - sm[hidden]) ** 2))
+    rmse_base = np.sqrt(np.mean((based[hidden] - sm[hidden]) ** 2))
+    assert rmse_base < 0.8 * rmse_prior, (rmse_base, rmse_prior)
