@@ -114,8 +114,14 @@ def _latent(seed: int, day: dt.date) -> np.ndarray:
     return (noise(day) + 0.8 * noise(day - dt.timedelta(days=1))) / np.sqrt(1.64)
 
 
+#: Synthetic daily rain is capped here (mm/day): about the largest daily totals of tropical cyclones in
+#: IMERG. The latent field's far tail is otherwise unbounded, and on a global year it passed the
+#: 1825 mm that staging refuses as impossible (``readers.units.MAX_DAILY_MM``).
+RAIN_CAP_MM = 600.0
+
+
 def rain_fine(seed: int, day: dt.date, statics: StaticFields, rows: slice, cols: slice) -> np.ndarray:
-    """Rain in mm/day at 0.1 deg on 0.5 deg blocks ``rows`` x ``cols`` (north first)."""
+    """Rain in mm/day at 0.1 deg on 0.5 deg blocks ``rows`` x ``cols`` (north first), at most :data:`RAIN_CAP_MM`."""
     # Upsample with a one-block margin so that a region's rain is exactly the
     # window of the global field (interpolation near the crop edge needs it).
     r0, r1 = max(rows.start - 1, 0), min(rows.stop + 1, NLAT // 2)
@@ -133,7 +139,7 @@ def rain_fine(seed: int, day: dt.date, statics: StaticFields, rows: slice, cols:
 
     # Linear interpolation is linear: up(z) - up(thr) == up(z - thr), one zoom fewer.
     excess = np.clip(up(z - thr), 0.0, None)
-    fine = up(mu / (p_wet * mills)) * excess
+    fine = np.minimum(up(mu / (p_wet * mills)) * excess, RAIN_CAP_MM)
     top, left = 5 * (rows.start - r0), 5 * (cols.start - c0)
     return fine[top : top + 5 * (rows.stop - rows.start), left : left + 5 * (cols.stop - cols.start)].astype(np.float32)
 
