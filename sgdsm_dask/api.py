@@ -595,9 +595,9 @@ def evaluate(
     >>> scores["pixel_rmse"].plot(col="fill_method")  # doctest: +SKIP
     """
     from .errors import SgdsmError
-    from .model.fill import Filler, patch_edges
+    from .model.fill import Filler
     from .training.checkpoint import load
-    from .validation.simulated import run_evaluation
+    from .validation.simulated import evaluate_filler
 
     ds, flipped = _grid(ds, "evaluate")
     if flipped:
@@ -618,20 +618,8 @@ def evaluate(
         if tr.shape != sm.shape:
             raise SgdsmError(f"evaluate: truth of shape {tr.shape} does not match the cube's {sm.shape}")
     filler = Filler.from_checkpoint(load(None if checkpoint is None else str(checkpoint)), overlap=overlap)
-    edges = tuple(patch_edges(n, filler.patch, filler.overlap) for n in land.shape)
     lat = np.asarray(ds["lat"].values)
-    ev = run_evaluation(
-        sm,
-        precip,
-        land,
-        lambda a, p, lnd: filler.run(a, p, lnd)[0],
-        seed=seed,
-        truth=tr,
-        spin_up=spin_up,
-        seam_edges=edges,
-        lat=lat,
-        dct=dct,
-    )
+    ev = evaluate_filler(filler, sm, precip, land, lat, seed=seed, truth=tr, spin_up=spin_up, dct=dct)
     ev.coords = {"lat": lat, "lon": np.asarray(ds["lon"].values), "time": np.asarray(ds["time"].values)}
     return _scores(ev, keep_fills)
 

@@ -355,6 +355,38 @@ def table(scores: list[Score], choices: dict[str, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
+def evaluate_filler(
+    filler: Any,
+    sm: np.ndarray,
+    precip: np.ndarray | None,
+    land: np.ndarray,
+    lat: np.ndarray,
+    *,
+    seed: int = 0,
+    truth: np.ndarray | None = None,
+    spin_up: int = 0,
+    dct: bool = True,
+    window_fill: Any | None = None,
+) -> Evaluation:
+    """:func:`run_evaluation` of a :class:`~sgdsm_dask.model.fill.Filler`'s fill, its seams scored at its patch borders."""
+    from ..model.fill import patch_edges
+
+    edges = tuple(patch_edges(n, filler.patch, filler.overlap) for n in land.shape)
+    return run_evaluation(
+        sm,
+        precip,
+        land,
+        lambda a, p, lnd: filler.run(a, p, lnd)[0],
+        seed=seed,
+        truth=truth,
+        spin_up=spin_up,
+        seam_edges=edges,
+        lat=lat,
+        dct=dct,
+        window_fill=window_fill,
+    )
+
+
 def evaluate_store(
     store: str,
     filler: Any,
@@ -381,22 +413,9 @@ def evaluate_store(
         tr = zarr_store.read_array(truth, "sm", sel)
         if tr.shape != sm.shape:
             raise InputError(truth, f"truth of shape {tr.shape} does not match {store}'s {sm.shape}")
-    from ..model.fill import patch_edges
-
-    edges = tuple(patch_edges(n, filler.patch, filler.overlap) for n in land.shape)
     lat = zarr_store.read_array(store, "lat", (rows,))
-    ev = run_evaluation(
-        sm,
-        precip,
-        land,
-        lambda a, p, lnd: filler.run(a, p, lnd)[0],
-        seed=seed,
-        truth=tr,
-        spin_up=spin_up,
-        seam_edges=edges,
-        lat=lat,
-        dct=dct,
-        window_fill=_window_fill(filler),
+    ev = evaluate_filler(
+        filler, sm, precip, land, lat, seed=seed, truth=tr, spin_up=spin_up, dct=dct, window_fill=_window_fill(filler)
     )
     ev.coords = {"lat": lat, "lon": zarr_store.read_array(store, "lon", (cols,)), "time": _times(store)}
     return ev
