@@ -7,6 +7,7 @@ as it was."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -127,6 +128,14 @@ def _figure(**kw):
     return Figure(**kw)
 
 
+def _save(fig: Any, png: str | Path, dpi: int) -> Path:
+    """Lay ``fig`` out tightly, write it to ``png`` at ``dpi`` and return the path."""
+    fig.tight_layout()
+    out = Path(png)
+    fig.savefig(out, dpi=dpi)
+    return out
+
+
 def draw_series(
     ax,
     time: np.ndarray,
@@ -201,10 +210,7 @@ def error_maps(ev, png: str | Path, min_days: int = 3) -> Path:
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(f"errors on hidden observed pixels (at least {min_days} scored days per pixel)")
-    fig.tight_layout()
-    out = Path(png)
-    fig.savefig(out, dpi=72)
-    return out
+    return _save(fig, png, dpi=72)
 
 
 _STYLES = {
@@ -239,10 +245,7 @@ def evaluation_series(ev, png: str | Path, k: int = 3) -> Path:
             f"pixel {where}: {int(ev.scored[:, i, j].sum())} hidden days scored",
             hidden=np.where(ev.scored[:, i, j], ev.sm[:, i, j], np.nan),
         )
-    fig.tight_layout()
-    out = Path(png)
-    fig.savefig(out, dpi=100)
-    return out
+    return _save(fig, png, dpi=100)
 
 
 def product_series(staged: str, result: str, lon: float, lat: float, png: str | Path) -> Path:
@@ -274,7 +277,4 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
         at["precip"].values,
         f"pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E: {int((flag == 1).sum())} of {flag.size} days reconstructed",
     )
-    fig.tight_layout()
-    out = Path(png)
-    fig.savefig(out, dpi=110)
-    return out
+    return _save(fig, png, dpi=110)

@@ -19,6 +19,7 @@ def reliability_plot(rel: Any, png: str | Path) -> Path:
     """
     from matplotlib.figure import Figure
 
+    from .plots import _save
     from .uncertainty.sigma import GAUSS_1, GAUSS_2
 
     rows = [r for r in rel.rows if r["n"]]
@@ -47,10 +48,7 @@ def reliability_plot(rel: Any, png: str | Path) -> Path:
     b.set_xlabel("mean σ (m3/m3)")
     b.set_ylabel("RMSE (m3/m3)")
     b.set_title(f"per gap-depth class (Spearman {rel.spearman:.2f})")
-    fig.tight_layout()
-    out = Path(png)
-    fig.savefig(out, dpi=110)
-    return out
+    return _save(fig, png, dpi=110)
 
 
 def uncertainty_map(
@@ -59,7 +57,7 @@ def uncertainty_map(
     """Three maps of a day: the filled soil moisture, its sigma and the days since each pixel was observed."""
     from matplotlib.figure import Figure
 
-    from .plots import _extent
+    from .plots import _extent, _save
 
     ext = _extent(lat, lon)
     fig = Figure(figsize=(15, 4.2))
@@ -81,10 +79,7 @@ def uncertainty_map(
         ax.set_title(name)
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(png)
-    fig.savefig(out, dpi=100)
-    return out
+    return _save(fig, png, dpi=100)
 
 
 def result_day_map(result: str, day: str, png: str | Path) -> Path:
