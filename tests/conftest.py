@@ -46,6 +46,29 @@ def real(rel: str) -> Path:
     return p
 
 
+def write_run_file(path: Path, archive: Path, time_chunk: int, stage: dict | None = None, tail: str = "") -> Path:
+    """An ``sgdsm run`` file at ``path``: stage ``archive``'s 0-20 E, 40-50 N box into ``staged.zarr``
+    (plus the ``stage`` keys), reconstruct into ``result.zarr``, export to ``daily``; ``tail`` is
+    appended (more sections)."""
+    extra = "".join(f"  {key}: {value}\n" for key, value in (stage or {}).items())
+    path.write_text(
+        f"""
+stage:
+  lprm: {archive / "lprm"}
+  imerg: {archive / "imerg"}
+  out: staged.zarr
+  region: "0,40,20,50"
+  time_chunk: {time_chunk}
+{extra}reconstruct:
+  out: result.zarr
+  time_chunk: {time_chunk}
+export:
+  out: daily
+{tail}"""
+    )
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cache_dir(tmp_path_factory):
     # One land-mask cache for the whole session, outside the user's home; session-scoped so that

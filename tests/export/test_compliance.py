@@ -14,6 +14,7 @@ import xarray as xr
 
 from sgdsm_dask.cli import main
 from sgdsm_dask.testing import one_error_line
+from tests.conftest import write_run_file
 from tests.export.conftest import on
 
 SUITES = ("cf:1.8", "acdd:1.3")
@@ -52,25 +53,8 @@ def checked(path) -> dict[str, dict]:
 
 
 def test_a_run_file_naming_its_creator_gives_files_that_pass_cf_and_acdd(archive, client, tmp_path):
-    cfg = tmp_path / "run.yaml"
-    cfg.write_text(
-        f"""
-stage:
-  lprm: {archive / "lprm"}
-  imerg: {archive / "imerg"}
-  out: staged.zarr
-  region: "0,40,20,50"
-  start: 2015-04-01
-  end: 2015-04-02
-  time_chunk: 2
-reconstruct:
-  out: result.zarr
-  time_chunk: 2
-export:
-  out: daily
-metadata:
-{METADATA}"""
-    )
+    stage = {"start": "2015-04-01", "end": "2015-04-02"}
+    cfg = write_run_file(tmp_path / "run.yaml", archive, 2, stage, tail=f"metadata:\n{METADATA}")
     assert main(["run", str(cfg), *on(client)]) == 0
     day = tmp_path / "daily" / "SGD-SM2_20150402.nc"
     for name, report in checked(day).items():

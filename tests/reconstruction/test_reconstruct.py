@@ -9,6 +9,7 @@ from sgdsm_dask.errors import InputError
 from sgdsm_dask.flags import Flag
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from tests.conftest import write_run_file
 from tests.reconstruction.conftest import read
 
 _read = read
@@ -142,23 +143,7 @@ def test_cube_without_precipitation_runs_with_a_warning(tmp_path, client):
 
 
 def test_sgdsm_run_stages_reconstructs_and_exports_from_one_file(archive, client, tmp_path, capsys):
-    cfg = tmp_path / "run.yaml"
-    cfg.write_text(
-        f"""
-stage:
-  lprm: {archive / "lprm"}
-  imerg: {archive / "imerg"}
-  out: staged.zarr
-  region: "0,40,20,50"
-  time_chunk: 5
-  space_chunk: 40
-reconstruct:
-  out: result.zarr
-  time_chunk: 5
-export:
-  out: daily
-"""
-    )
+    cfg = write_run_file(tmp_path / "run.yaml", archive, 5, {"space_chunk": 40})
     assert main(["run", str(cfg), "--scheduler", client.scheduler.address]) == 0
     printed = capsys.readouterr().out
     assert f"daily files: {tmp_path / 'daily'}" in printed  # outputs land beside the run file
