@@ -113,10 +113,12 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Ten
     for s in BASE_SCALES:
         an, den = _weighted(a[:, window : window + 1], m[:, window : window + 1], s)
         f += [an, torch.log1p(den), an * den.clamp(max=1.0)]
+    near = {}  # day -> its neighbours' anomaly (2 cells), weighted by how much is observed near
     for k in range(1, min(3, window) + 1):
         for t in (window - k, window + k):
             an, den = _weighted(a[:, t : t + 1], m[:, t : t + 1], 2.0)
-            f += [a[:, t : t + 1], m[:, t : t + 1], an * den.clamp(max=1.0)]
+            near[t] = an * den.clamp(max=1.0)
+            f += [a[:, t : t + 1], m[:, t : t + 1], near[t]]
     if window > 0:  # how much a day tells of the next here: the window's lag-1 correlation of anomalies, 4 cells
         both = m[:, :-1] * m[:, 1:]
         num = _gauss((a[:, :-1] * a[:, 1:] * both).sum(1, keepdim=True), 4.0)
@@ -124,8 +126,7 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Ten
         rho = torch.where(den > 1e-6, num / den.clamp(min=1e-12), torch.zeros_like(den)).clamp(-1.0, 1.0)
         f.append(rho)
         for t in (window - 1, window + 1):
-            an, den = _weighted(a[:, t : t + 1], m[:, t : t + 1], 2.0)
-            f += [rho * a[:, t : t + 1], rho * an * den.clamp(max=1.0)]
+            f += [rho * a[:, t : t + 1], rho * near[t]]
     return torch.cat(f, 1)
 
 
