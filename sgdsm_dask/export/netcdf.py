@@ -34,7 +34,7 @@ ENCODING = {
     # level 4 (byte shuffle made these NaN-heavy maps larger, not smaller)
     "sm": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "float32", "_FillValue": np.float32(np.nan)},
     "flag": {"zlib": True, "shuffle": False, "complevel": 1, "dtype": "int8", "_FillValue": None},
-    **GAP_ENCODING,  # sm_uncertainty like sm; the gap depths as small integers
+    **GAP_ENCODING,  # sm_uncertainty, encoded like sm (the gap depths stay in the result store)
     "time": cf.TIME_ENCODING,
     "lat": {"_FillValue": None},
     "lon": {"_FillValue": None},
