@@ -18,12 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, SgdsmError
-from ..flags import Flag
-from ..grid import PATCH, check_overlap
 from ..model.anomaly import AnomalyConfig
-from ..model.fill import PatchState
-from .layout import Layout
-from .task import ChunkKey
+from .layout import Layout, checked_layout
+from .task import ChunkKey, fill_block
 from .worker import worker_filler
 
 if TYPE_CHECKING:
@@ -34,21 +31,19 @@ if TYPE_CHECKING:
 
 def layout_for(ck: Checkpoint, shape: tuple[int, int, int], time_chunk: int, space_chunk: int, overlap: int) -> Layout:
     """The layout of a (days, rows, cols) cube for ``ck``'s model; one line for a cube or chunks it cannot take."""
-    days, rows, cols = shape
-    if min(rows, cols) < PATCH:
-        raise SgdsmError(
-            f"fill: the cube is {rows} x {cols} cells, smaller than the model's {PATCH} x {PATCH}-cell patch: "
-            "fill a region at least that large around your area and cut the result afterwards"
-        )
-    if time_chunk < 1 or space_chunk < PATCH or space_chunk % PATCH:
-        raise ConfigError(
-            f"fill: time_chunk {time_chunk} must be at least 1 and space_chunk {space_chunk} whole {PATCH}-cell patches"
-        )
-    check_overlap(overlap)
+
+    def refuse(what: str, fact: str) -> Exception:
+        if what == "cube":
+            return SgdsmError(
+                f"fill: the cube is {fact}: fill a region at least that large around your area "
+                "and cut the result afterwards"
+            )
+        return ConfigError(f"fill: {what} {fact}")
+
     cfg = ck.config
     extra = {"context_days": cfg.window, "prior_sigma": cfg.prior_sigma} if isinstance(cfg, AnomalyConfig) else {}
     memory = bool(getattr(cfg, "memory_map", False))
-    return Layout(days, rows, cols, time_chunk, space_chunk, cfg.hidden, memory, overlap, **extra)
+    return checked_layout(shape, time_chunk, space_chunk, cfg.hidden, memory, overlap, refuse, **extra)
 
 
 def _window_of(prior: tuple[np.ndarray, np.ndarray], rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -67,40 +62,12 @@ def fill_task(
     prior: tuple[np.ndarray, np.ndarray] | None,
     state: Any,
 ) -> tuple[np.ndarray, np.ndarray, Any]:
-    """One task of :func:`fill_arrays`: :func:`~.task.run_chunk`'s computation, arrays in and out.
+    """One task of :func:`fill_arrays`: :func:`~.task.fill_block` on the model of this process.
 
     ``sm``, ``precip`` and ``staged`` hold the chunk's days (with the
     ``anomaly`` network's days of context each side) over the block's window.
     """
-    filler = worker_filler(path, sha256, lay.overlap)
-    rows, cols = lay.cells(*key.block)
-    wr, wc, oy, ox = lay.window(*key.block)
-    own = (
-        slice(None),
-        slice(rows.start - wr.start, rows.stop - wr.start),
-        slice(cols.start - wc.start, cols.stop - wc.start),
-    )
-    t0, t1 = lay.chunk_days(key.chunk)
-    c0 = max(0, t0 - lay.context_days)
-    land = land.astype(bool)
-    shape = (t1 - t0, rows.stop - rows.start, cols.stop - cols.start)
-    out_sm, out_flag = np.full(shape, np.nan, np.float32), np.full(shape, Flag.NOT_FILLED, np.int8)
-    if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
-        days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
-        context = np.where(staged[:, None, None], sm, np.nan).astype(np.float32)
-        hc = None if state is None else (state.h, state.c)
-        filled, flag, (h, c) = filler.run_window(context, precip, land, prior, days, hc, (oy, ox))
-        state = PatchState(h, c)
-        idx = np.asarray(days, dtype=np.int64) + c0 - t0
-        out_sm[idx], out_flag[idx] = filled[own], flag[own]
-        return out_sm, out_flag, state
-    days = np.flatnonzero(staged)
-    if days.size:
-        filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
-        out_sm[days], out_flag[days] = filled[own], flag[own]
-    elif state is None:
-        state = PatchState.zeros(oy.size, ox.size, filler.hidden)
-    return out_sm, out_flag, state
+    return fill_block(worker_filler(path, sha256, lay.overlap), lay, key, sm, precip, land, staged, prior, state)
 
 
 def fill_arrays(

@@ -10,11 +10,13 @@ values). Indices only: no data is read here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..grid import PATCH
+from ..grid import PATCH, check_overlap
 from ..model.fill import patch_origins
 
 
@@ -87,3 +89,39 @@ class Layout:
         """How many patch positions block ``(bi, bj)`` has, per axis."""
         (y0, y1), (x0, x1) = self._span(bi, self.rows), self._span(bj, self.cols)
         return y1 - y0, x1 - x0
+
+
+#: ``refuse(what, fact)``: the caller's exception for a cube or cut the model cannot take, worded for its user.
+#: ``what`` is ``"cube"``, ``"time_chunk"`` or ``"space_chunk"``; ``fact`` says what is wrong (no option name).
+Refuse = Callable[[str, str], Exception]
+
+
+def checked_layout(
+    shape: tuple[int, int, int],
+    time_chunk: int,
+    space_chunk: int,
+    hidden: int,
+    memory: bool,
+    overlap: int,
+    refuse: Refuse,
+    **model: Any,
+) -> Layout:
+    """The :class:`Layout` of a (days, rows, cols) cube, once the model can take the cube and its cuts.
+
+    The one check of ``sgdsm reconstruct`` (:func:`~.request.plan_layout`)
+    and ``sgdsm_dask.fill`` (:func:`~.graph.layout_for`): a cube at least a
+    patch on each side, time chunks of at least one day, spatial blocks of
+    whole patches, an overlap patches can take. Each refusal is raised as
+    ``refuse(what, fact)`` (:data:`Refuse`), so each caller names what its
+    user typed. ``model``: the 'anomaly' network's ``context_days`` and
+    ``prior_sigma``.
+    """
+    days, rows, cols = shape
+    if min(rows, cols) < PATCH:
+        raise refuse("cube", f"{rows} x {cols} cells, smaller than the model's {PATCH} x {PATCH}-cell patch")
+    if time_chunk < 1:
+        raise refuse("time_chunk", f"{time_chunk}: a time chunk must be at least one day")
+    if space_chunk < PATCH or space_chunk % PATCH:
+        raise refuse("space_chunk", f"{space_chunk}: a spatial block must be whole {PATCH}-cell patches")
+    check_overlap(overlap)
+    return Layout(days, rows, cols, time_chunk, space_chunk, hidden, memory, overlap, **model)

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from ..grid import DEFAULT_OVERLAP, PATCH, check_overlap
+from ..grid import DEFAULT_OVERLAP, PATCH
 from ..io import outputs, zarr_store
 from ..paths import absolute
 from ..staging.status import DayStatus
 from ..training.checkpoint import shipped_path
-from .layout import Layout
+from .layout import Layout, checked_layout
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,19 @@ def check_staged(staged: str) -> Any:
 def plan_layout(req: ReconstructRequest, hidden: int, memory: bool) -> Layout:
     """The layout of ``req`` over its staged cube, for a model of ``hidden`` state (and a memory map)."""
     g = check_staged(req.staged)
-    days, rows, cols = g["sm"].shape
-    if min(rows, cols) < PATCH:
-        raise InputError(
-            req.staged,
-            f"its region is {rows} x {cols} cells, smaller than the model's {PATCH} x {PATCH}-cell patch "
-            f"({PATCH * 0.25:g} degrees): stage a region at least that large around your area "
-            "(the model needs the context) and cut the result afterwards",
-        )
-    if req.space_chunk is not None and req.space_chunk < 1:
-        raise ConfigError(f"--space-chunk {req.space_chunk}: a spatial block must be at least {PATCH} cells")
+
+    def refuse(what: str, fact: str) -> Exception:
+        if what == "cube":
+            return InputError(
+                req.staged,
+                f"its region is {fact} ({PATCH * 0.25:g} degrees): stage a region at least that large around "
+                "your area (the model needs the context) and cut the result afterwards",
+            )
+        if what == "space_chunk" and req.space_chunk is None:
+            return InputError(req.staged, f"its spatial chunk {fact}")
+        return ConfigError(f"--{what.replace('_', '-')} {fact}")
+
     # by default the staged cube's spatial chunk, whole patches (a region smaller than a chunk has one chunk)
-    sc = req.space_chunk or -(-max(g["sm"].chunks[1:]) // PATCH) * PATCH
-    if sc % PATCH:
-        raise InputError(req.staged, f"spatial chunk {sc} is not a multiple of the {PATCH}-cell patch")
-    if req.time_chunk < 1:
-        raise ConfigError(f"--time-chunk {req.time_chunk}: a time chunk must be at least one day")
-    check_overlap(req.overlap)  # before anything is written
-    return Layout(days, rows, cols, req.time_chunk, sc, hidden, memory, req.overlap)
+    sc = req.space_chunk if req.space_chunk is not None else -(-max(g["sm"].chunks[1:]) // PATCH) * PATCH
+    # before anything is written
+    return checked_layout(g["sm"].shape, req.time_chunk, sc, hidden, memory, req.overlap, refuse)

@@ -47,25 +47,59 @@ class ChunkKey:
         return f"reconstruct-{run_id}-{self.block_y}-{self.block_x}-{self.chunk}"
 
 
-def _run_with_context(
-    src: Any, dst: Any, lay: Layout, filler: Any, key: ChunkKey, state: PatchState | None, window: tuple, land: Any
-) -> tuple[PatchState, np.ndarray, np.ndarray]:
-    """Fill ``key``'s staged days with ``lay.context_days`` days of context each side; (state, filled, flags) of them.
+def fill_block(
+    filler: Any,
+    lay: Layout,
+    key: ChunkKey,
+    sm: np.ndarray,
+    precip: np.ndarray,
+    land: np.ndarray,
+    staged: np.ndarray,
+    prior: tuple[np.ndarray, np.ndarray] | None,
+    state: PatchState | None,
+) -> tuple[np.ndarray, np.ndarray, PatchState]:
+    """Fill ``key``'s staged days over its own cells: ``(sm, flag, state)``, arrays in and out.
 
-    Days not staged enter the context as days with nothing observed, so a
-    day's inputs depend on the calendar only, never on where a chunk ends.
+    ``sm``, ``precip`` and ``staged`` cover the chunk's days and, for the
+    'anomaly' network, ``lay.context_days`` days of context each side (the
+    days ``max(0, t0 - context) : min(days, t1 + context)``), over the
+    block's window (:meth:`~.layout.Layout.window`); ``land`` is the
+    window's, ``prior`` the window's prior and count of observations (the
+    'anomaly' network only). Days not staged come out NaN, flag 2, the state
+    passing over them; for the 'anomaly' network they enter the context as
+    days with nothing observed, so a day's inputs depend on the calendar
+    only, never on where a chunk ends. ``state`` is the previous chunk's
+    (None: the start of the record). What both :func:`run_chunk` (stores)
+    and :func:`~.graph.fill_task` (``sgdsm_dask.fill``) compute.
     """
-    wr, wc, oy, ox = window
+    rows, cols = lay.cells(*key.block)
+    wr, wc, oy, ox = lay.window(*key.block)
+    own = (
+        slice(None),
+        slice(rows.start - wr.start, rows.stop - wr.start),
+        slice(cols.start - wc.start, cols.stop - wc.start),
+    )
     t0, t1 = lay.chunk_days(key.chunk)
-    c0, c1 = max(0, t0 - lay.context_days), min(lay.days, t1 + lay.context_days)
-    staged = np.asarray(src["day_status"][c0:c1]) == DayStatus.STAGED
-    sm = np.where(staged[:, None, None], np.asarray(src["sm"][c0:c1, wr, wc]), np.nan).astype(np.float32)
-    precip = np.asarray(src["precip"][c0:c1, wr, wc])
-    prior = np.nan_to_num(np.asarray(dst["sm_prior"][wr, wc])), np.asarray(dst["n_observed"][wr, wc])
-    days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
-    hc = None if state is None else (state.h, state.c)
-    filled, flag, (h, c) = filler.run_window(sm, precip, land, prior, days, hc, (oy, ox))
-    return PatchState(h, c), filled, flag
+    c0 = max(0, t0 - lay.context_days)
+    land = np.asarray(land).astype(bool)
+    staged = np.asarray(staged, bool)
+    shape = (t1 - t0, rows.stop - rows.start, cols.stop - cols.start)
+    out_sm, out_flag = np.full(shape, np.nan, np.float32), np.full(shape, Flag.NOT_FILLED, np.int8)
+    if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
+        days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
+        context = np.where(staged[:, None, None], sm, np.nan).astype(np.float32)
+        hc = None if state is None else (state.h, state.c)
+        filled, flag, (h, c) = filler.run_window(context, precip, land, prior, days, hc, (oy, ox))
+        idx = np.asarray(days, dtype=np.int64) + c0 - t0
+        out_sm[idx], out_flag[idx] = filled[own], flag[own]
+        return out_sm, out_flag, PatchState(h, c)
+    days = np.flatnonzero(staged)
+    if days.size:
+        filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
+        out_sm[days], out_flag[days] = filled[own], flag[own]
+    elif state is None:
+        state = PatchState.zeros(oy.size, ox.size, filler.hidden)
+    return out_sm, out_flag, state
 
 
 def _observed_around(
@@ -135,7 +169,7 @@ def gap_values(
 
 
 def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, state: PatchState | None) -> PatchState:
-    """One task: fill ``key``'s days and write them (:func:`~.store.write_chunk`); returns the state after them.
+    """One task: fill ``key``'s days (:func:`fill_block`) and write them (:func:`~.store.write_chunk`); the state after.
 
     ``state`` is the previous task's (None: read it from the store).
     Everything else the task needs it reads from the stores, so Dask can
@@ -147,35 +181,25 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     if state is None and key.chunk > 0:
         state = read_state(dst, lay, key.previous())
     filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
-    rows, cols = lay.cells(*key.block)
-    wr, wc, oy, ox = lay.window(*key.block)
+    wr, wc, _, _ = lay.window(*key.block)
     land = np.asarray(src["land"][wr, wc]).astype(bool)
     t0, t1 = lay.chunk_days(key.chunk)
-    status = np.asarray(src["day_status"][t0:t1])
-    sm = np.asarray(src["sm"][t0:t1, wr, wc])
-    precip = np.asarray(src["precip"][t0:t1, wr, wc])
-    own = (
-        slice(None),
-        slice(rows.start - wr.start, rows.stop - wr.start),
-        slice(cols.start - wc.start, cols.stop - wc.start),
-    )
-    out_sm = np.full(sm[own].shape, np.nan, np.float32)
-    out_flag = np.full(sm[own].shape, Flag.NOT_FILLED, np.int8)
-    days = np.flatnonzero(status == DayStatus.STAGED)
-    if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
-        state, filled, flag = _run_with_context(src, dst, lay, filler, key, state, (wr, wc, oy, ox), land)
-        out_sm[days], out_flag[days] = filled[own], flag[own]
-    elif days.size:
-        filled, flag, state = filler.run(sm[days], precip[days], land, state, origins=(oy, ox))
-        out_sm[days], out_flag[days] = filled[own], flag[own]
-    elif state is None:
-        state = PatchState.zeros(oy.size, ox.size, filler.hidden)
+    c0, c1 = max(0, t0 - lay.context_days), min(lay.days, t1 + lay.context_days)
+    staged = np.asarray(src["day_status"][c0:c1]) == DayStatus.STAGED
+    sm = np.asarray(src["sm"][c0:c1, wr, wc])
+    precip = np.asarray(src["precip"][c0:c1, wr, wc])
+    prior = None
+    if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the store holds it
+        prior = np.nan_to_num(np.asarray(dst["sm_prior"][wr, wc])), np.asarray(dst["n_observed"][wr, wc])
+    out_sm, out_flag, state = fill_block(filler, lay, key, sm, precip, land, staged, prior, state)
     gaps = None
     if all(name in dst for name in GAP_VARS):  # a store written before these variables existed has none
         from ..uncertainty import SigmaModel
 
+        rows, cols = lay.cells(*key.block)
         model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
-        read = (sm, wr, wc)
-        gaps = gap_values(src, dst, lay, key, out_flag, status == DayStatus.STAGED, model, read, land[own[1:]])
+        read = (sm[t0 - c0 : t1 - c0], wr, wc)
+        own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
+        gaps = gap_values(src, dst, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
     write_chunk(req.out, dst, lay, key, out_sm, out_flag, state, gaps)
     return state
