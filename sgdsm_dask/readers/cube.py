@@ -14,10 +14,18 @@ read as dates; in a noleap cube a leap year's 29 February is absent, as any
 day a cube lacks. Every problem is an :class:`InputError` naming the cube;
 those the metadata or a sample of days show come from :func:`inspect_cube`,
 before any store is created.
+
+A folder (or glob) of files is a cube of its files' days. It is opened
+whole once, by :func:`inspect_cube` on the client, which also notes which
+file holds each day (:class:`FileMap`); :func:`read_cube_block` then opens
+only the files of the days it reads, so staging a folder of N daily files
+opens each file about twice, not N/8 times. A file that cannot be opened
+or read is named in the error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import glob as globmod
 import os
@@ -51,6 +59,27 @@ class Layout:
     units: str | None
 
 
+@dataclass(frozen=True, eq=False)
+class FileMap:
+    """Which file of a folder cube holds each day, found once on the client.
+
+    ``file[dim][t]`` is the index in ``files`` of the file holding day ``t``
+    of the cube's time axis for the time dimension ``dim``, ``local[dim][t]``
+    that day's position in the file (``dim``: the soil moisture's time
+    dimension, and the precipitation's if it has its own).
+    """
+
+    files: tuple[str, ...]
+    file: dict[str, np.ndarray]  # int32, one per day of the cube
+    local: dict[str, np.ndarray]  # int32, one per day of the cube
+
+    def days_of(self, dim: str, t0: int, t1: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The files holding days ``t0:t1``: index -> (the days' positions in the block, their positions in the file)."""
+        file = self.file[dim][t0:t1]
+        local = self.local[dim][t0:t1]
+        return {int(f): (np.flatnonzero(file == f), local[file == f]) for f in np.unique(file)}
+
+
 @dataclass(frozen=True)
 class CubeInfo:
     """What a cube holds, as staging needs it."""
@@ -62,6 +91,7 @@ class CubeInfo:
     precip: Layout | None
     sm_divisor: float  # stored / divisor = m3/m3
     precip_factor: float = 1.0  # stored * factor = mm/day
+    file_map: FileMap | None = None  # a folder or glob of files: which file holds which day
 
     @property
     def sm_var(self) -> str:
@@ -91,11 +121,23 @@ def _expand(path: str) -> list[str] | str:
     return path
 
 
-def _open(path: str) -> xr.Dataset:
-    target = _expand(path)
+def _open(path: str, seen: list[tuple[str, dict]] | None = None, target: list[str] | str | None = None) -> xr.Dataset:
+    """The cube, a folder's files combined by their coordinates; ``seen`` gets each file's name and time axes.
+
+    ``target``: what :func:`_expand` made of ``path``, if known.
+    """
+    target = _expand(path) if target is None else target
+
+    def note(ds: xr.Dataset) -> xr.Dataset:
+        if seen is not None:
+            axes = {str(d): ds[d].values for d in ds.dims if d in ds.variables and _kind(ds, d) == "time"}
+            seen.append((str(ds.encoding.get("source", "")), axes))
+        return ds
+
     try:
         if isinstance(target, list):
-            # variables without time (cell bounds, as sgdsm's daily files have) are taken once, not stacked
+            # variables without time (cell bounds, as sgdsm's daily files have) are taken once, not stacked;
+            # files on boxes of their own are joined (outer: xarray's default so far), cells a file lacks NaN
             return xr.open_mfdataset(
                 target,
                 combine="by_coords",
@@ -104,6 +146,8 @@ def _open(path: str) -> xr.Dataset:
                 data_vars="minimal",
                 coords="minimal",
                 compat="no_conflicts",
+                join="outer",
+                preprocess=note,
             )
         if str(target).rstrip("/").endswith(".zarr"):
             return xr.open_zarr(target, chunks={})
@@ -227,7 +271,9 @@ def inspect_cube(path: str) -> CubeInfo:
     checked, so values that contradict their units are refused before any
     store is made; :func:`read_cube_block` checks every day again.
     """
-    with _open(path) as ds:
+    target = _expand(path)
+    seen: list[tuple[str, dict]] = []
+    with _open(path, seen, target) as ds:
         sm = _pick(ds, SM_NAMES)
         if sm is None:
             raise InputError(path, f"missing variable 'sm' (the cube has: {', '.join(map(str, ds.data_vars))})")
@@ -258,7 +304,33 @@ def inspect_cube(path: str) -> CubeInfo:
             precip_factor=factor,
         )
         _read(ds, info, sorted({0, days.size // 2, days.size - 1}), region)  # checked together
-        return info
+    if isinstance(target, list):
+        dims = [sm_layout.dims[0]] + ([p_layout.dims[0]] if p_layout and p_layout.dims[0] != sm_layout.dims[0] else [])
+        info = dataclasses.replace(info, file_map=_file_map(path, target, seen, dims, days))
+    return info
+
+
+def _file_map(path: str, files: list[str], seen: list[tuple[str, dict]], dims: list[str], days: np.ndarray) -> FileMap:
+    """Which of ``files`` holds each of the cube's ``days``, from each file's time axes as the cube was opened."""
+    # each file is opened once, in order: anything else is a bug here, not bad input
+    noted = [os.path.basename(src) for src, _ in seen]
+    if len(noted) != len(files) or any(n and n != os.path.basename(f) for n, f in zip(noted, files, strict=True)):
+        raise RuntimeError(f"{path}: the files' time axes were not noted once each, in order")
+    file = {d: np.full(days.size, -1, np.int32) for d in dims}
+    local = {d: np.full(days.size, -1, np.int32) for d in dims}
+    for i, (name, (_, axes)) in enumerate(zip(files, seen, strict=True)):
+        for d in dims:
+            if d not in axes:
+                continue
+            fdays = _days(name, xr.Dataset(coords={d: axes[d]}), d)
+            at = np.searchsorted(days, fdays)
+            if np.any(at >= days.size) or not np.array_equal(days[np.minimum(at, days.size - 1)], fdays):
+                raise InputError(name, f"its days {fdays[0]}..{fdays[-1]} are not days of the cube {path}")
+            file[d][at], local[d][at] = i, np.arange(at.size, dtype=np.int32)
+    for d in dims:
+        if np.any(file[d] < 0):
+            raise InputError(path, f"no file holds {d} {days[file[d] < 0][0]} of the cube")
+    return FileMap(files=tuple(files), file=file, local=local)
 
 
 def _index(positions: np.ndarray) -> slice | np.ndarray:
@@ -304,8 +376,79 @@ def read_cube_block(info: CubeInfo, t0: int, t1: int, region: Region) -> dict[st
     cr = info.region
     if not (cr.row0 <= region.row0 and region.row1 <= cr.row1 and cr.col0 <= region.col0 and region.col1 <= cr.col1):
         raise InputError(info.path, f"cube covers {cr.to_text()} but {region.to_text()} was asked for")
+    if info.file_map is not None:
+        return _read_files(info, t0, t1, region)
     with _open(info.path) as ds:
         return _read(ds, info, slice(t0, t1), region)
+
+
+def _open_file(path: str) -> xr.Dataset:
+    """One file of a folder cube, opened as :func:`_open` opens each (its arrays read on demand)."""
+    try:
+        return xr.open_dataset(path, decode_timedelta=False)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        if not os.path.exists(path):
+            raise InputError(path, "file not found (it was there when the folder was inspected)") from None
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(path, f"cannot be opened as a NetCDF file, truncated or corrupt? ({why})") from None
+
+
+def _read_files(info: CubeInfo, t0: int, t1: int, region: Region) -> dict[str, np.ndarray]:
+    """Days ``t0:t1`` of a folder cube on ``region``: each file holding one of them opened once, no other file.
+
+    The values are those of the whole folder combined (:func:`_open`): each
+    file's cells are placed by its own coordinates, cells a file lacks are NaN,
+    and the block is checked as one; a problem the check finds in one file's
+    days alone names that file.
+    """
+    fmap = info.file_map
+    layouts = {k: v for k, v in (("sm", info.sm), ("precip", info.precip)) if v is not None}
+    held = {k: fmap.days_of(v.dims[0], t0, t1) for k, v in layouts.items()}  # variable -> file -> days
+    stored = {k: np.full((t1 - t0, *region.shape), np.nan, np.float32) for k in layouts}
+    for f in sorted({f for files in held.values() for f in files}):
+        name = fmap.files[f]
+        with _open_file(name) as ds:
+            for key, layout in layouts.items():
+                if f in held[key]:
+                    _place(name, ds, layout.name, held[key][f], region, stored[key])
+    out: dict[str, np.ndarray] = {}
+    for key, layout in layouts.items():
+        try:
+            out[key] = _checked(info.path, info, key, layout, stored[key])
+        except InputError:
+            for f, (at, _) in sorted(held[key].items()):
+                _checked(fmap.files[f], info, key, layout, stored[key][at])  # the file at fault, if one alone is
+            raise
+    return out
+
+
+def _place(name: str, ds: xr.Dataset, var: str, days: tuple[np.ndarray, np.ndarray], region: Region, into) -> None:
+    """Write ``var``'s days ``days`` (block positions, file positions) of file ``name`` into ``into`` on ``region``."""
+    if var not in ds.data_vars:
+        raise InputError(name, f"missing variable {var!r}, which the folder's other files hold")
+    layout, fr = _layout(name, ds, var)
+    r0, r1 = max(region.row0, fr.row0), min(region.row1, fr.row1)
+    c0, c1 = max(region.col0, fr.col0), min(region.col1, fr.col1)
+    if r0 >= r1 or c0 >= c1:
+        return  # the file has none of the region's cells: NaN, as in the folder combined
+    t, y, x = layout.dims
+    picks = {
+        t: _index(days[1]),
+        y: _index(np.asarray(layout.rows)[r0 - fr.row0 : r1 - fr.row0]),
+        x: _index(np.asarray(layout.cols)[c0 - fr.col0 : c1 - fr.col0]),
+    }
+    try:
+        values = np.asarray(ds[var].transpose(t, y, x).isel(picks).values, dtype=np.float32)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputError(name, f"{var} cannot be read ({exc})") from None
+    into[days[0], r0 - region.row0 : r1 - region.row0, c0 - region.col0 : c1 - region.col0] = values
+
+
+def _checked(path: str, info: CubeInfo, key: str, layout: Layout, stored: np.ndarray) -> np.ndarray:
+    """``stored`` converted and checked as :func:`_read` does, a problem named after ``path``."""
+    if key == "sm":
+        return check_sm(path, layout.name, layout.units or "m3 m-3", stored, info.sm_divisor)
+    return check_precip(path, layout.name, stored * np.float32(info.precip_factor))
 
 
 def open_cube(path: str) -> xr.Dataset:
