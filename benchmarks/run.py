@@ -17,7 +17,9 @@ Sections (each is also a module of its own with more options):
 - ``projected_full_record_hours``, ``scaling_linearity``,
   ``dask_over_plain_loop`` (:mod:`benchmarks.full_record`): global runs of
   two lengths projected to the 7115-day record, and ``sgdsm reconstruct``
-  plus export against the plain single-process loop.
+  plus export against the plain single-process loop;
+- ``stage_folder_linearity`` (:mod:`benchmarks.stage_folder`): staging a
+  folder of 365 small CF daily files, seconds per file over a folder of 30.
 
 Progress goes to stderr; one JSON object (targets and whether each is met
 included) is printed at the end, and written to ``--out`` if given.
@@ -37,7 +39,7 @@ import torch
 from sgdsm_dask import __version__
 from sgdsm_dask.grid import Region
 
-from . import full_record, model_bench, reconstruct_bench, stage_bench
+from . import full_record, model_bench, reconstruct_bench, stage_bench, stage_folder
 
 MODES = {
     "quick": {
@@ -46,6 +48,7 @@ MODES = {
         "reconstruct_days": (15, 60),
         "global_days": (16, 48),
         "plain_days": 16,
+        "folder_files": (30, 365),
     },
     "full": {
         "stage_days": 32,
@@ -53,6 +56,7 @@ MODES = {
         "reconstruct_days": (30, 120),
         "global_days": (91, 365),
         "plain_days": 30,
+        "folder_files": (30, 365),
     },
 }
 
@@ -64,6 +68,7 @@ TARGETS = {
     "dask_over_plain_loop": (">=", 1.5),
     "memory_ratio_long_over_short": ("<=", 1.2),
     "projected_full_record_hours": ("<=", 2.0),
+    "stage_folder_linearity": ("<=", 1.2),
 }
 
 
@@ -114,6 +119,11 @@ def main(argv: list[str] | None = None) -> dict:
         out[key] = details["full_record"][key]
     out["scaling_linearity"] = details["full_record"]["scaling_linearity"]
     out["projected_from_global_days"] = long_
+
+    short, long_ = m["folder_files"]
+    _say(f"staging folders of {short} and {long_} daily files")
+    details["stage_folder"] = stage_folder.measure(short, long_, Region.parse(stage_folder.REGION), args.workers)
+    out["stage_folder_linearity"] = details["stage_folder"]["stage_folder_linearity"]
 
     out["targets"] = {
         name: {"target": f"{op} {goal}", "met": bool(out[name] >= goal if op == ">=" else out[name] <= goal)}
