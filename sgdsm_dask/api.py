@@ -34,6 +34,8 @@ from .grid import DEFAULT_OVERLAP, PATCH, Region
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .config import ProductMetadata
+
 #: ``progress``: True for tqdm bars (in a terminal or a notebook), False or None for none, or a tqdm-like factory.
 Progress = bool | Callable[..., Any] | None
 #: What a result store holds for the model rather than for the user (absent from stores that keep them apart).
@@ -256,6 +258,7 @@ def reconstruct(
     append: bool = False,
     export_to: str | os.PathLike | None = None,
     cog: bool = False,
+    metadata: ProductMetadata | str | os.PathLike | None = None,
     client: Any | None = None,
     progress: Progress = True,
     note: Callable[[str], None] | None = None,
@@ -287,6 +290,11 @@ def reconstruct(
         Replace a store of another request; or continue one over new days.
     export_to, cog
         Also write the daily NetCDF files (and a GeoTIFF each with ``cog``) into this folder.
+    metadata
+        With ``export_to``: who made the files and their licence, a
+        :class:`~sgdsm_dask.config.ProductMetadata` or the path of a YAML file of
+        the run file's ``metadata`` fields (docs/run.md; default: no creator
+        named, licence CC-BY-4.0).
     client
         A ``distributed.Client`` (default: the current one, else this process).
     progress
@@ -307,9 +315,15 @@ def reconstruct(
     --------
     >>> result = sgdsm_dask.reconstruct("box.zarr", "box_result.zarr")  # doctest: +SKIP
     """
+    from .config import load_metadata
+    from .errors import ConfigError
     from .pipeline import reconstruct_step, stderr_note
     from .reconstruction import ReconstructRequest
 
+    if metadata is not None and export_to is None:
+        raise ConfigError("metadata names the daily files' creator: give it with export_to (--export DIR)")
+    if isinstance(metadata, (str, os.PathLike)):
+        metadata = load_metadata(str(metadata))  # checked before a cluster starts
     req = ReconstructRequest(
         str(staged),
         str(out),
@@ -326,6 +340,7 @@ def reconstruct(
             append=append,
             export_to=None if export_to is None else str(export_to),
             cog=cog,
+            metadata=metadata,
             progress=_bars(progress),
             note=note or stderr_note,
         )

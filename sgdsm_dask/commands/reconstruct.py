@@ -20,6 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
     p.add_argument("--export", metavar="DIR", help="also write the daily files, overlapped (default: none)")
     p.add_argument("--cog", action="store_true", help="with --export: a Cloud-Optimized GeoTIFF per day as well")
+    p.add_argument(
+        "--metadata",
+        metavar="YAML",
+        help="with --export: who made the files and their licence, a YAML file of the run file's metadata "
+        "fields (docs/run.md; default: no creator named, licence CC-BY-4.0)",
+    )
     cluster_options(p)
 
 
@@ -33,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         **settings,
         export_to=args.export,
+        metadata=args.metadata,
         connect=lambda: connected(args),
         progress=progress_bar,
         on_summary=lambda summary: print(json.dumps(summary)),

@@ -125,3 +125,19 @@ def test_stores_carry_the_grid_mapping_axes_and_cell_bounds(store, request):
             20.0,
         ]
         assert set(ds.coords) == {"time", "lat", "lon", "lat_bnds", "lon_bnds", "crs"}  # bounds are coordinates
+
+
+def test_reconstruct_export_takes_the_metadata_file_and_refuses_it_without_export(staged4, client, tmp_path, capsys):
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("\n".join(line.strip() for line in METADATA.splitlines()) + "\n")
+    out, daily = tmp_path / "r.zarr", tmp_path / "daily"
+    args = ["reconstruct", "--store", str(staged4), "--out", str(out), "--metadata", str(meta), *on(client)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "metadata" in err and "--export" in err
+    assert not out.exists()
+    assert main([*args, "--export", str(daily)]) == 0
+    with xr.open_dataset(daily / "SGD-SM2_20150402.nc") as ds:
+        assert ds.attrs["creator_name"] == "Ana Hydro" and ds.attrs["license"] == "CC0-1.0"
+    assert main(["verify", str(daily)]) == 0
