@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 #: ``progress``: True for tqdm bars (in a terminal or a notebook), False or None for none, or a tqdm-like factory.
 Progress = bool | Callable[..., Any] | None
-#: What a result store holds for the model rather than for the user (absent from stores that keep them apart).
-MODEL_INTERNALS = ("state_h", "state_c", "state_memory", "done", "sm_prior", "n_observed")
 
 __all__ = ["evaluate", "fill", "open_result", "open_staged", "reconstruct", "stage", "validate"]
 
@@ -82,6 +80,11 @@ def _date(day: dt.date | str | None) -> dt.date | None:
 
 
 def _open(path: str | os.PathLike) -> xr.Dataset:
+    """The top level of the store ``path``, lazily on Dask.
+
+    From each array's own metadata: the consolidated copy (which plain
+    ``xr.open_zarr(path)`` reads) lags a resize until it is written again.
+    """
     from .paths import local_or_url
 
     return xr.open_zarr(local_or_url(str(path)), consolidated=False)
@@ -223,16 +226,19 @@ def open_result(path: str | os.PathLike) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``sm`` (filled, m3/m3), ``flag`` (0 observed, 1 reconstructed, 2 not
-        reconstructed), ``land`` and whatever else the store holds for the
-        user; the LSTM state and the ``done`` markers kept to resume
-        (``state_h``, ``state_c``, ``state_memory``, ``done``, and the
-        ``anomaly`` network's ``sm_prior``/``n_observed``) are left out.
+        The store's top level, its product: ``sm`` (filled, m3/m3),
+        ``flag`` (0 observed, 1 reconstructed, 2 not reconstructed),
+        ``land``, ``sm_uncertainty``, ``days_since_observed`` and
+        ``distance_to_observed``. What the model keeps to resume (the LSTM
+        state, the ``done`` markers, ``sm_std``, the ``anomaly`` network's
+        prior) lives in the store's ``model/`` group, not shown; plain
+        ``xr.open_zarr(path)`` opens the same product.
 
     Raises
     ------
     sgdsm_dask.errors.InputError
-        If ``path`` is not a reconstruction store.
+        If ``path`` is not a reconstruction store, or one of an older
+        sgdsm-dask (its model state beside the product: reconstruct again).
 
     Examples
     --------
@@ -242,8 +248,7 @@ def open_result(path: str | os.PathLike) -> xr.Dataset:
     from .export import check_result
 
     check_result(str(path))
-    ds = _open(path)
-    return ds.drop_vars([name for name in MODEL_INTERNALS if name in ds.variables])
+    return _open(path)
 
 
 def reconstruct(

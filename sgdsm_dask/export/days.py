@@ -25,6 +25,7 @@ from ..flags import Flag
 from ..io import zarr_store
 from ..io.files import atomic_write, file_entry
 from ..paths import is_url, local_or_url
+from ..reconstruction.store import model_group, read_done
 from .cog import write_cog
 from .folder import day_name, reuse
 from .gaps import GAP_MAPS
@@ -38,12 +39,16 @@ REBUILD = (
 
 
 def open_result(result: str) -> xr.Dataset:
-    """The result store as NumPy-backed lazy arrays (no Dask graph inside a task)."""
+    """The result store's product (its top level) as NumPy-backed lazy arrays (no Dask graph inside a task)."""
     return xr.open_zarr(local_or_url(result), consolidated=False, chunks=None)
 
 
 def check_result(result: str) -> None:
-    """One line unless ``result`` is a reconstruction store of ``sgdsm reconstruct``; reads attributes only."""
+    """One line unless ``result`` is a reconstruction store of ``sgdsm reconstruct``; reads metadata only.
+
+    A store of an older sgdsm-dask, with the model's state beside the
+    product, is named as such (:func:`~sgdsm_dask.reconstruction.store.model_group`).
+    """
     if not zarr_store.exists(result):
         local = local_or_url(result)
         if not is_url(local) and not os.path.lexists(local):
@@ -57,19 +62,21 @@ def check_result(result: str) -> None:
             "then export the reconstruction store it writes",
         )
     group = zarr_store.open_group(result, mode="r")
-    missing = [name for name in ("sm", "flag", "done", "time") if name not in group]
+    missing = [name for name in ("sm", "flag", "time") if name not in group]
     if missing or not (attrs.get("sgdsm_store") == "result" or "reconstruct_fingerprint" in attrs):
         what = f"no {missing[0]!r} array" if missing else "no reconstruction provenance"
         raise InputError(
             result,
             f"is a Zarr store that sgdsm reconstruct did not write ({what}): give the --out store of sgdsm reconstruct",
         )
+    if "done" not in model_group(result, group):
+        raise InputError(result, "has no model/done markers: not a whole reconstruction store of sgdsm reconstruct")
 
 
 def finished_chunks(result: str) -> np.ndarray:
     """Per time chunk of ``result``, whether every spatial block of it is reconstructed; one line if unreadable."""
     try:
-        done = zarr_store.read_array(result, "done")
+        done = read_done(result)
     except (RuntimeError, ValueError) as exc:  # a codec's error: a chunk of the markers cut short or overwritten
         raise InputError(result, f"its done markers cannot be read ({exc}): the store is damaged; {REBUILD}") from None
     return done.reshape(done.shape[0], -1).all(axis=1)

@@ -116,7 +116,7 @@ def _root_attrs(path: str) -> dict[str, Any] | None:
     import zarr
 
     try:
-        return dict(zarr.open_group(local_or_url(path), mode="r").attrs)
+        return dict(zarr.open_group(local_or_url(path), mode="r", use_consolidated=False).attrs)
     except (FileNotFoundError, KeyError, ValueError, TypeError, OSError):
         return None
     except Exception as exc:  # noqa: BLE001 - zarr's own errors for a folder that is no group
@@ -143,7 +143,7 @@ class Resumable:
         if self.state == "other":
             raise InputError(self.path, why)
 
-    def create(self, template: Callable[[], xr.Dataset]) -> bool:
+    def create(self, template: Callable[[], xr.Dataset | xr.DataTree]) -> bool:
         """Write the store from ``template()`` if it is to be created (its fingerprint last); whether it was."""
         from . import zarr_store
 

@@ -26,7 +26,7 @@ from ..uncertainty.calibration import (
     window_fill,
     windows,
 )
-from .store import SIGMA_ATTR
+from .store import SIGMA_ATTR, open_model, read_prior, read_scale
 from .worker import worker_filler
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
     """``cut(window)`` of ``req``'s staged cube (:class:`WindowData`), reading only the window (and its past mask)."""
     src = zarr_store.open_group(req.staged, mode="r")
-    dst = zarr_store.open_group(req.out, mode="r")
+    internals = open_model(req.out)
     staged = np.asarray(src["day_status"][:]) == DayStatus.STAGED
 
     def cut(win: Window) -> WindowData:
@@ -52,9 +52,9 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
         land = np.asarray(src["land"][rows, cols]).astype(bool)
         sums = None
         if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the chains give it
-            n = np.asarray(dst["n_observed"][rows, cols]).astype(np.float64)
-            sums = (np.nan_to_num(np.asarray(dst["sm_prior"][rows, cols], np.float64)) * n, n)
-        return WindowData(sm, precip, land, before, np.asarray(dst["sm_std"][rows, cols]), sums)
+            prior, n = read_prior(internals, rows, cols)
+            sums = (prior.astype(np.float64) * n, n.astype(np.float64))
+        return WindowData(sm, precip, land, before, read_scale(internals, rows, cols), sums)
 
     return cut
 
@@ -72,7 +72,7 @@ def ensure_sigma(req: ReconstructRequest, lay: Layout, sha256: str, client: Any,
     if SIGMA_ATTR in attrs:
         return SigmaModel.from_json(attrs[SIGMA_ATTR])
     land = zarr_store.read_array(req.staged, "land").astype(bool)
-    scale = zarr_store.read_array(req.out, "sm_std")
+    scale = read_scale(open_model(req.out))
     fallback = scale_fallback(scale, land)
     wins = windows(land & np.isfinite(scale), lay.days)
     if client is not None:

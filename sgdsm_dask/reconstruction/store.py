@@ -1,13 +1,23 @@
 """The result store: created from a template, resumed or appended to, written a chunk at a time.
 
-Every task writes its days of ``sm`` and ``flag`` (and of :data:`GAP_VARS`:
-the uncertainty and gap provenance of each value), then the state at the
-end of its chunk (``state_h``, ``state_c`` and, for configurations with a
-memory map, ``state_memory``), then its ``done`` marker, last
-(:func:`write_chunk`). A run started again skips finished chunks and starts
-each chain from the state stored at its last finished chunk
-(:func:`read_state`), so the result is the same as one uninterrupted run.
-Where the store may be written at all is :mod:`sgdsm_dask.io.outputs`' rule.
+Its top level holds the product only: ``sm``, ``flag``, ``land``,
+:data:`GAP_VARS` (the uncertainty and gap provenance of each value), the
+grid's coordinates and the attributes (provenance, the fitted sigma), so
+``xr.open_zarr(path)`` shows what a user wants. What the model needs to
+resume and the user does not lives in the subgroup ``model/``
+(:data:`MODEL_GROUP`, :func:`model_vars`): the LSTM
+state at the end of each time chunk of each block (``state_h``, ``state_c``
+and, for configurations with a memory map, ``state_memory``), the ``done``
+markers, the pixel scale ``sm_std`` and the 'anomaly' network's prior
+(``sm_prior``, ``n_observed``). Every task writes its days of the product,
+then its state, then its ``done`` marker, last (:func:`write_chunk`). A
+run started again skips finished chunks and starts each chain from the
+state stored at its last finished chunk (:func:`read_state`), so the result
+is the same as one uninterrupted run. Where the store may be written at
+all is :mod:`sgdsm_dask.io.outputs`' rule; a store from before ``model/``
+existed is refused in one line (:func:`model_group`). The internals are
+read and written here only (:func:`open_model`, :func:`read_done`,
+:func:`read_state`, :func:`read_prior`, :func:`read_scale`, :func:`write_chunk`).
 """
 
 from __future__ import annotations
@@ -37,6 +47,48 @@ STATE_DIMS = ("boundary", "block_y", "block_x", "patch_y", "patch_x")
 GAP_VARS = ("sm_uncertainty", "days_since_observed", "distance_to_observed")
 #: The store attribute holding the :class:`~sgdsm_dask.uncertainty.SigmaModel` fitted on the cube (JSON).
 SIGMA_ATTR = "sm_uncertainty_model"
+#: The subgroup holding what the model needs and the user does not (:func:`model_vars`); the top level is the product.
+MODEL_GROUP = "model"
+#: Arrays at the top level of a result store written before :data:`MODEL_GROUP` existed (older sgdsm-dask).
+_TOP_LEVEL_INTERNALS = ("done", "state_h", "state_c")
+
+
+def model_group(path: str, root: Any) -> Any:
+    """The :data:`MODEL_GROUP` of the result store ``path`` (``root``: its open root group); one line otherwise.
+
+    A store written before the model's internals had their own group holds
+    them beside the product: it is named as such, never read as if empty.
+    """
+    if MODEL_GROUP in root:
+        return root[MODEL_GROUP]
+    if any(name in root for name in _TOP_LEVEL_INTERNALS):
+        raise InputError(
+            path,
+            "is a reconstruction store written by an older sgdsm-dask (the model's state at its top level, "
+            f"not in {MODEL_GROUP}/): this version cannot resume, append to or export it; "
+            "reconstruct the staged cube again (into a new --out, or this one with --overwrite)",
+        )
+    raise InputError(path, f"has no {MODEL_GROUP}/ group: not a whole reconstruction store of sgdsm reconstruct")
+
+
+def open_model(path: str, mode: str = "r") -> Any:
+    """The open ``model`` group of the result store ``path`` (:func:`model_group`)."""
+    return model_group(path, zarr_store.open_group(path, mode=mode))
+
+
+def read_done(path: str) -> np.ndarray:
+    """``done[k, bi, bj]`` of the result store ``path``: whether time chunk ``k`` of block ``(bi, bj)`` is written."""
+    return np.asarray(open_model(path)["done"][...])
+
+
+def read_prior(model: Any, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """The 'anomaly' network's prior (0 off land) and count of observations over ``rows``, ``cols``."""
+    return np.nan_to_num(np.asarray(model["sm_prior"][rows, cols])), np.asarray(model["n_observed"][rows, cols])
+
+
+def read_scale(model: Any, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+    """``sm_std``, each pixel's scale of ``sm_uncertainty`` (NaN: fewer than 3 observations), over ``rows``, ``cols``."""
+    return np.asarray(model["sm_std"][rows, cols])
 
 
 @dataclass(frozen=True)
@@ -58,7 +110,10 @@ class ResultStore:
         overwritten one draws one (export folders tell stores by it).
         """
         claimed = outputs.Resumable.claim(path, "result", provenance.fingerprint(), overwrite=overwrite and not append)
-        kept = stored(zarr_store.read_attrs(path)) if claimed.state != "create" else None
+        kept = None
+        if claimed.state != "create":  # a store from before model/ is one line here, before anything is written
+            model_group(path, zarr_store.open_group(path, mode="r"))
+            kept = stored(zarr_store.read_attrs(path))
         return cls(path, layout, provenance.with_store_id(kept), claimed)
 
     def prepare(self, staged: str, append: bool) -> int:
@@ -74,7 +129,7 @@ class ResultStore:
 
     def done(self) -> np.ndarray:
         """``done[k, bi, bj]``: whether time chunk ``k`` of block ``(bi, bj)`` is written."""
-        return zarr_store.read_array(self.path, "done")
+        return read_done(self.path)
 
     def _append(self, staged: str) -> int:
         """Grow the store to the staged cube's days; return how many days were added.
@@ -89,6 +144,7 @@ class ResultStore:
         if changed:  # a store from before overlap was recorded has 4-D states: no append
             raise InputError(out, "cannot append: {} was {!r}, now {!r}".format(*changed))
         g = zarr_store.open_group(out)
+        model = model_group(out, g)
         s = zarr_store.open_group(staged, mode="r")
         if g["time"].attrs.get("units") != s["time"].attrs.get("units"):
             raise InputError(staged, "time is encoded differently from the reconstruction's; cannot append")
@@ -106,14 +162,15 @@ class ResultStore:
             # The short last chunk is unmarked first, so that a write failing below cannot leave a chunk
             # that must be redone marked as done.
             if n0 % lay.time_chunk:
-                g["done"][nb_old - 1] = 0
+                model["done"][nb_old - 1] = 0
             g["time"].resize((lay.days,))
             g["time"][n0:] = t_new[n0:]
-            for name in ("sm", "flag", *(v for v in GAP_VARS if v in g)):
+            for name in ("sm", "flag", *GAP_VARS):
                 g[name].resize((lay.days, lay.rows, lay.cols))
             for name in ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else []):
-                g[name].resize((lay.n_chunks,) + g[name].shape[1:])
-            g["done"][nb_old:] = 0
+                model[name].resize((lay.n_chunks,) + model[name].shape[1:])
+            model["done"][nb_old:] = 0
+        zarr_store.consolidate(out)  # the new shapes, for xr.open_zarr
         # last: until then a plain run refuses the store and --append resumes it
         zarr_store.update_attrs(out, self.provenance.attrs())
         return lay.days - n0
@@ -223,8 +280,13 @@ def _gap_vars(lay: Layout) -> dict[str, tuple]:
     }
 
 
-def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Dataset:
-    """The result store's template: ``sm``, ``flag``, the staged land mask, the states and the markers."""
+def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.DataTree:
+    """The result store's template: the product at the top level, the model's internals in ``model/``.
+
+    The top level: ``sm``, ``flag``, the staged land mask and
+    :data:`GAP_VARS`, on the grid's coordinates, with the provenance; the
+    ``model`` group: :func:`model_vars`.
+    """
     staged = xr.open_zarr(local_or_url(staged_path), consolidated=False)
     cube = (lay.days, lay.rows, lay.cols)
     tc, sc = lay.time_chunk, lay.space_chunk
@@ -241,9 +303,6 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
         ),
         "land": staged["land"].reset_coords(drop=True).load(),  # the grid's coordinates come from cf.grid
         **_gap_vars(lay),
-        **_scale_var(staged),
-        **_state_vars(lay),
-        **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
     }
     time = staged["time"].variable.copy(deep=False)  # the staged cube's encoding, which --append compares
     time.attrs = cf.time()
@@ -261,10 +320,33 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.Datase
         ds[name].encoding["chunks"] = (tc, sc, sc)
     for name in ("days_since_observed", "distance_to_observed"):
         ds[name].encoding["_FillValue"] = -1
-    ds["done"].encoding["chunks"] = (1, 1, 1)
     for var in (ds.variables[name] for name in ds.data_vars):
         if {"lat", "lon"} <= set(var.dims):
             var.attrs["grid_mapping"] = cf.GRID_MAPPING
+    return xr.DataTree.from_dict({"/": ds, MODEL_GROUP: model_vars(staged, lay)})
+
+
+def model_vars(staged: xr.Dataset, lay: Layout) -> xr.Dataset:
+    """The ``model`` group: the LSTM states, the ``done`` markers, ``sm_std`` and the 'anomaly' network's prior.
+
+    Dimensions ``lat`` and ``lon`` are the top level's (no coordinates of
+    their own); the others (``boundary``, ``block_y``, ``hidden``, ...)
+    exist only here.
+    """
+    data = {
+        **_scale_var(staged),
+        **_state_vars(lay),
+        **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
+    }
+    ds = xr.Dataset(
+        data,
+        attrs={
+            "title": "what sgdsm reconstruct keeps to resume and append: not part of the product",
+            "comment": "LSTM state of each block at the end of each time chunk, the done markers (written last), "
+            "each pixel's scale of sm_uncertainty and, for the anomaly network, its prior over the record",
+        },
+    )
+    ds["done"].encoding["chunks"] = (1, 1, 1)
     for name in ("state_h", "state_c", "state_memory"):
         if name in ds:
             ds[name].encoding["chunks"] = ds[name].data.chunksize
@@ -278,18 +360,19 @@ def _state_sel(lay: Layout, key: ChunkKey) -> tuple[slice, ...]:
     return slice(k, k + 1), slice(bi, bi + 1), slice(bj, bj + 1), slice(0, ky), slice(0, kx)
 
 
-def read_state(dst: Any, lay: Layout, key: ChunkKey) -> PatchState:
-    """The state stored at the end of ``key``'s chunk (``dst``: the store's open group)."""
+def read_state(model: Any, lay: Layout, key: ChunkKey) -> PatchState:
+    """The state stored at the end of ``key``'s chunk (``model``: the store's open ``model`` group)."""
     sel = _state_sel(lay, key)
-    h = np.asarray(dst["state_h"][sel])[0, 0, 0]
-    c = np.asarray(dst["state_c"][sel])[0, 0, 0]
-    y = np.asarray(dst["state_memory"][sel])[0, 0, 0] if lay.memory else None
+    h = np.asarray(model["state_h"][sel])[0, 0, 0]
+    c = np.asarray(model["state_c"][sel])[0, 0, 0]
+    y = np.asarray(model["state_memory"][sel])[0, 0, 0] if lay.memory else None
     return PatchState(h, c, y)
 
 
 def write_chunk(
     path: str,
     dst: Any,
+    model: Any,
     lay: Layout,
     key: ChunkKey,
     sm: np.ndarray,
@@ -299,6 +382,7 @@ def write_chunk(
 ) -> None:
     """Write ``key``'s days of ``sm``, ``flag`` and ``gaps`` (:data:`GAP_VARS`), its end state, its ``done`` marker last.
 
+    ``dst`` is the store's open root group, ``model`` its ``model`` group.
     The ``done`` marker is the commit: the next chunk of the block reads the
     last day's ``days_since_observed`` back once it is set.
     """
@@ -311,9 +395,9 @@ def write_chunk(
         dst["flag"][t0:t1, rows, cols] = flag
         for name, values in (gaps or {}).items():
             dst[name][t0:t1, rows, cols] = values
-        dst["state_h"][sel] = state.h[None, None, None]
-        dst["state_c"][sel] = state.c[None, None, None]
+        model["state_h"][sel] = state.h[None, None, None]
+        model["state_c"][sel] = state.c[None, None, None]
         if lay.memory:
             mem = state.y if state.y is not None else np.zeros(state.h.shape[:2] + (2, PATCH, PATCH), np.float32)
-            dst["state_memory"][sel] = mem[None, None, None]
-        dst["done"][k : k + 1, bi : bi + 1, bj : bj + 1] = np.ones((1, 1, 1), np.int8)  # last: the commit
+            model["state_memory"][sel] = mem[None, None, None]
+        model["done"][k : k + 1, bi : bi + 1, bj : bj + 1] = np.ones((1, 1, 1), np.int8)  # last: the commit

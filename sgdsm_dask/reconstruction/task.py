@@ -18,7 +18,7 @@ from ..flags import Flag
 from ..io import zarr_store
 from ..model.fill import PatchState
 from ..staging.status import DayStatus
-from .store import GAP_VARS, SIGMA_ATTR, read_state, write_chunk
+from .store import SIGMA_ATTR, model_group, read_prior, read_scale, read_state, write_chunk
 from .worker import worker_filler
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ def _observed_around(
 def gap_values(
     src: Any,
     dst: Any,
+    internals: Any,
     lay: Layout,
     key: ChunkKey,
     flag: np.ndarray,
@@ -138,8 +139,9 @@ def gap_values(
 ) -> dict[str, np.ndarray]:
     """``sm_uncertainty``, ``days_since_observed`` and ``distance_to_observed`` of ``key``'s own cells.
 
-    ``read``: the task's staged ``sm`` and its rows and columns; ``land``:
-    the land of the task's own cells.
+    ``dst`` is the result store's open root group, ``internals`` its
+    ``model`` group (the pixel scale); ``read``: the task's staged ``sm``
+    and its rows and columns; ``land``: the land of the task's own cells.
 
     Days since observed carry from the last day of the previous time chunk
     of the block, read back from the store (written before that chunk's
@@ -157,7 +159,7 @@ def gap_values(
     filled = flag == Flag.FILLED
     sigma = np.full(flag.shape, np.nan, np.float32)
     if filled.any():
-        scale = np.broadcast_to(np.asarray(dst["sm_std"][rows, cols]), flag.shape)
+        scale = np.broadcast_to(read_scale(internals, rows, cols), flag.shape)
         sigma[filled] = model.sigma(days[filled], dist[filled], scale[filled])
     sigma[flag == Flag.OBSERVED] = OBSERVED_SIGMA
     keep = land[None] | obs
@@ -178,8 +180,9 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     """
     src = zarr_store.open_group(req.staged, mode="r")  # each store opened once per task
     dst = zarr_store.open_group(req.out)
+    internals = model_group(req.out, dst)
     if state is None and key.chunk > 0:
-        state = read_state(dst, lay, key.previous())
+        state = read_state(internals, lay, key.previous())
     filler = worker_filler(req.checkpoint_path(), sha256, lay.overlap)
     wr, wc, _, _ = lay.window(*key.block)
     land = np.asarray(src["land"][wr, wc]).astype(bool)
@@ -190,16 +193,14 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     precip = np.asarray(src["precip"][c0:c1, wr, wc])
     prior = None
     if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the store holds it
-        prior = np.nan_to_num(np.asarray(dst["sm_prior"][wr, wc])), np.asarray(dst["n_observed"][wr, wc])
+        prior = read_prior(internals, wr, wc)
     out_sm, out_flag, state = fill_block(filler, lay, key, sm, precip, land, staged, prior, state)
-    gaps = None
-    if all(name in dst for name in GAP_VARS):  # a store written before these variables existed has none
-        from ..uncertainty import SigmaModel
+    from ..uncertainty import SigmaModel
 
-        rows, cols = lay.cells(*key.block)
-        model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
-        read = (sm[t0 - c0 : t1 - c0], wr, wc)
-        own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
-        gaps = gap_values(src, dst, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
-    write_chunk(req.out, dst, lay, key, out_sm, out_flag, state, gaps)
+    rows, cols = lay.cells(*key.block)
+    model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
+    read = (sm[t0 - c0 : t1 - c0], wr, wc)
+    own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
+    gaps = gap_values(src, dst, internals, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
+    write_chunk(req.out, dst, internals, lay, key, out_sm, out_flag, state, gaps)
     return state

@@ -97,7 +97,7 @@ def test_export_leaves_out_unfinished_chunks_and_refuses_another_reconstructions
     reconstruct(ReconstructRequest(ten_days, rec, time_chunk=4))  # chunks of days 1-4, 5-8, 9-10
     partial = str(tmp_path / "partial.zarr")
     shutil.copytree(rec, partial)
-    zarr.open_group(partial, mode="r+")["done"][1, 0, 0] = 0  # days 5-8 of one block not finished
+    zarr.open_group(partial, mode="r+")["model/done"][1, 0, 0] = 0  # days 5-8 of one block not finished
     daily = tmp_path / "daily"
     summary = export(partial, str(daily))
     assert summary["days_unfinished"] == 4 and summary["files"] == 6  # days 1-4, 9-10 (no half-filled day)

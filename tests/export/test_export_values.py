@@ -49,7 +49,7 @@ def test_a_result_store_missing_a_chunk_is_named_and_its_days_get_no_file(
     assert main(["verify", str(fresh)]) == 0
 
 
-@pytest.mark.parametrize("name", ["sm", "done"])
+@pytest.mark.parametrize("name", ["sm", "model/done"])
 def test_a_result_chunk_cut_short_is_one_line_naming_the_store(rec_a, client, tmp_path, capsys, name):
     store, chunk = _damaged_copy(rec_a, tmp_path, name)
     data = chunk.read_bytes()

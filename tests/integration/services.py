@@ -271,7 +271,7 @@ STAGE = [
     "40",
 ]
 RECONSTRUCT = ["--time-chunk", "2"]
-RESULT_ARRAYS = ("sm", "flag", "state_h", "state_c", "state_memory")
+RESULT_ARRAYS = ("sm", "flag", "model/state_h", "model/state_c", "model/state_memory")
 
 
 def stage_args(archive: Path, out: Path) -> list[str]:
@@ -315,7 +315,7 @@ def assert_same_result(a: Path, b: Path) -> None:
 
     for name in RESULT_ARRAYS:
         np.testing.assert_array_equal(read_array(str(a), name), read_array(str(b), name), err_msg=name)
-    assert read_array(str(a), "done").all()
+    assert read_array(str(a), "model/done").all()
 
 
 def assert_same_daily(a: Path, b: Path) -> None:

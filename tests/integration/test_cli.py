@@ -106,18 +106,18 @@ def test_reconstruct_and_export_killed_then_rerun_match_an_uninterrupted_run(glo
     killed = tmp_path / "killed.zarr"
 
     def chunks_done() -> int:
-        return int(read_array(str(killed), "done").sum())
+        return int(read_array(str(killed), "model/done").sum())
 
     common = ["--store", str(global_staged), *CHUNKS]
     done = sigkill_when(["reconstruct", *common, "--out", str(killed)], chunks_done, 20)
-    total = read_array(str(full), "done").size  # 15 time chunks x 8 blocks
+    total = read_array(str(full), "model/done").size  # 15 time chunks x 8 blocks
     assert 20 <= done < total
-    finished = read_array(str(killed), "done").astype(bool)
+    finished = read_array(str(killed), "model/done").astype(bool)
     again = run("reconstruct", *common, "--out", str(killed))
     summary = json.loads(again.stdout.strip().splitlines()[-1])
     # no finished chunk is computed twice: exactly the unfinished ones run
     assert summary["tasks_resumed"] == finished.sum() and summary["tasks_run"] == total - finished.sum()
-    for name in ("sm", "flag", "state_h", "state_c", "state_memory"):
+    for name in ("sm", "flag", "model/state_h", "model/state_c", "model/state_memory"):
         np.testing.assert_array_equal(read_array(str(killed), name), read_array(str(full), name), err_msg=name)
 
     daily = tmp_path / "killed_daily"

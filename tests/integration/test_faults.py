@@ -22,7 +22,7 @@ from sgdsm_dask.testing import one_error_line
 from tests.integration.conftest import CHUNKS
 from tests.integration.runs import open_store, run
 
-RESULT_ARRAYS = ("sm", "flag", "state_h", "state_c", "state_memory")
+RESULT_ARRAYS = ("sm", "flag", "model/state_h", "model/state_c", "model/state_memory")
 
 
 def _wait_for_done(store, at_least: int, runner: threading.Thread) -> bool:
@@ -30,7 +30,7 @@ def _wait_for_done(store, at_least: int, runner: threading.Thread) -> bool:
     deadline = time.time() + 300
     while time.time() < deadline and runner.is_alive():
         try:
-            if int(read_array(str(store), "done").sum()) >= at_least:
+            if int(read_array(str(store), "model/done").sum()) >= at_least:
                 return runner.is_alive()
         except Exception:  # noqa: BLE001 - the store is being created
             pass
@@ -79,12 +79,12 @@ def _same_result(a, b) -> None:
 def test_a_worker_killed_during_reconstruct_changes_nothing(global_staged, global_full, tmp_path):
     full, _ = global_full
     out = tmp_path / "killed_worker.zarr"
-    total = read_array(str(full), "done").size
+    total = read_array(str(full), "model/done").size
     result, victim, pids_after = _kill_a_worker_during(ReconstructRequest(str(global_staged), str(out), time_chunk=2))
     assert "error" not in result, result.get("error")
     assert victim not in pids_after  # the nanny started a new worker process
     assert result["tasks_run"] == total
-    assert read_array(str(out), "done").all()
+    assert read_array(str(out), "model/done").all()
     _same_result(out, full)
 
 
@@ -100,10 +100,10 @@ def test_a_run_dask_gives_up_on_is_one_error_line_and_resumes(global_staged, glo
     assert isinstance(err, SgdsmError), result
     assert "Dask gave up on task reconstruct-" in str(err) and "run the same command again" in str(err)
     assert "\n" not in str(err)
-    finished = int(read_array(str(out), "done").sum())
+    finished = int(read_array(str(out), "model/done").sum())
     again = run("reconstruct", "--store", str(global_staged), *CHUNKS, "--out", str(out))  # the same command
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    total = read_array(str(full), "done").size
+    total = read_array(str(full), "model/done").size
     assert summary["tasks_resumed"] == finished and summary["tasks_run"] == total - finished
     _same_result(out, full)
 
@@ -130,7 +130,7 @@ def test_reconstruct_write_refused_half_way_then_repaired(global_staged, global_
     assert failed.returncode == 2
     line = one_error_line(failed.stderr)
     assert f"{out}: cannot be written (File too large)" in line
-    assert not read_array(str(out), "done").any()  # no chunk is marked finished without its state
+    assert not read_array(str(out), "model/done").any()  # no chunk is marked finished without its state
     assert not list(out.rglob("*.partial"))
     run(*args)
     _same_result(out, full)

@@ -101,7 +101,7 @@ def wait_until(condition, what: str, timeout_s: float = 120.0) -> None:
 
 def chunks_done(store: Path) -> int:
     try:
-        return int(read_array(str(store), "done").sum())
+        return int(read_array(str(store), "model/done").sum())
     except Exception:  # noqa: BLE001 - the store is being created
         return 0
 
@@ -242,7 +242,7 @@ def test_a_run_whose_allocation_ends_resumes_with_the_same_command(slurm, refere
     assert slurm.jobs() and done < 6, "the job ended before it could be stopped"
     slurm.command("scancel", job)
     wait_until(lambda: not slurm.jobs(), "the job to end", 60)
-    assert not read_array(str(out), "done").all()
+    assert not read_array(str(out), "model/done").all()
 
     slurm.command("sbatch", "-p", slurm.partition, "-D", str(tmp_path), "-o", str(tmp_path / "again.out"), str(script))
     wait_until(lambda: not slurm.jobs(), "the second job to end", 600)

@@ -9,6 +9,10 @@
 Module-scoped; the export tests import them too (tests/export/test_export_files.py).
 """
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from sgdsm_dask.cli import main
@@ -19,6 +23,26 @@ from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
 def read(store):
     """``sm`` and ``flag`` of a result store."""
     return zarr_store.read_array(store, "sm"), zarr_store.read_array(store, "flag")
+
+
+#: What a user's plain ``xr.open_zarr`` of a store shows, in a fresh Python where any warning is an error.
+PLAIN_OPEN = (
+    "import json, sys, xarray as xr; ds = xr.open_zarr(sys.argv[1]); "
+    "print(json.dumps({'vars': sorted(ds.data_vars), 'sizes': dict(ds.sizes)}))"
+)
+#: The product at the top level of a result store (the model's internals are in its model/ group).
+RESULT_PRODUCT = ["days_since_observed", "distance_to_observed", "flag", "land", "sm", "sm_uncertainty"]
+#: The top level of a staged cube.
+STAGED_PRODUCT = ["available", "day_status", "land", "precip", "precip_available", "sensor", "sm"]
+
+
+def open_plainly(store) -> dict:
+    """``{"vars": [...], "sizes": {...}}`` of ``xr.open_zarr(store)`` with no option, run with ``-W error``."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", PLAIN_OPEN, str(store)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,21 @@
 """Reconstruction: values, tiling, resumes, appends, workers and GPUs (the 10-day cube of two blocks)."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import zarr
 
+from sgdsm_dask.cf import BOUNDS_DIM
 from sgdsm_dask.cli import main
 from sgdsm_dask.errors import InputError
 from sgdsm_dask.flags import Flag
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from sgdsm_dask.testing import one_error_line
 from tests.conftest import write_run_file
-from tests.reconstruction.conftest import read
+from tests.reconstruction.conftest import RESULT_PRODUCT, STAGED_PRODUCT, open_plainly, read
 
 _read = read
 FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag
@@ -86,7 +91,7 @@ def test_resume_redoes_only_unfinished_chunks(staged, tmp_path):
     whole = _read(out)
     # As if the run had stopped after the first two chunks of block (0, 1): later markers never written.
     g = zarr.open_group(out, mode="r+")
-    g["done"][2:, 0, 1] = 0
+    g["model/done"][2:, 0, 1] = 0
     g["sm"][6:, :, 40:] = np.nan
     again = reconstruct(req)
     assert (again["tasks_run"], again["tasks_resumed"]) == (2, 6)
@@ -117,8 +122,53 @@ def test_append_new_days_equals_one_run(archive, staged, reference, client, tmp_
     ref_sm, ref_flag = _read(reference)
     assert np.array_equal(flag, ref_flag)
     np.testing.assert_allclose(sm, ref_sm, rtol=0, atol=2e-6)
+    plain = open_plainly(out)  # the consolidated metadata followed the resize
+    assert plain["vars"] == RESULT_PRODUCT and plain["sizes"]["time"] == 10
     with pytest.raises(InputError, match="time_chunk was 4"):
         reconstruct(ReconstructRequest(staged, out, time_chunk=5), append=True)
+
+
+def test_a_plain_open_zarr_shows_the_product_without_a_warning(staged, reference):
+    """``xr.open_zarr(path)``, no option: consolidated metadata, the product only (the internals in model/)."""
+    result = open_plainly(reference)
+    assert result["vars"] == RESULT_PRODUCT
+    assert set(result["sizes"]) == {"time", "lat", "lon", BOUNDS_DIM}  # no block_y, hidden, boundary, py, ...
+    assert open_plainly(staged)["vars"] == STAGED_PRODUCT
+    internals = zarr.open_group(reference, mode="r")["model"]
+    assert {"state_h", "state_c", "state_memory", "done", "sm_std"} <= set(internals.array_keys())
+
+
+def _as_older_version(store, old) -> None:
+    """``old``: a copy of the result store ``store`` as sgdsm wrote it before model/ (internals at the top level)."""
+    shutil.copytree(store, old)
+    for item in (old / "model").iterdir():
+        if item.name != "zarr.json":
+            shutil.move(item, old / item.name)
+    shutil.rmtree(old / "model")
+    root = json.loads((old / "zarr.json").read_text())
+    root.pop("consolidated_metadata", None)
+    (old / "zarr.json").write_text(json.dumps(root))
+
+
+def test_a_store_of_an_older_version_is_one_line_and_left_untouched(staged, reference, client, tmp_path, capsys):
+    import sgdsm_dask
+
+    old = tmp_path / "old.zarr"
+    _as_older_version(reference, old)
+    before = {p: p.stat().st_mtime_ns for p in old.rglob("*")}
+    on = ["--scheduler", client.scheduler.address]
+    rec = ["reconstruct", "--store", staged, "--out", str(old), "--time-chunk", "30", *on]
+    for args in (rec, [*rec, "--append"], ["export", "--store", str(old), "--out", str(tmp_path / "daily"), *on]):
+        assert main(args) == 2, args
+        line = one_error_line(capsys.readouterr().err)
+        assert f"{old}: is a reconstruction store written by an older sgdsm-dask" in line, line
+        assert "reconstruct the staged cube again" in line
+    with pytest.raises(InputError, match="older sgdsm-dask"):
+        sgdsm_dask.open_result(old)
+    assert {p: p.stat().st_mtime_ns for p in old.rglob("*")} == before and not (tmp_path / "daily").exists()
+    assert main([*rec, "--overwrite"]) == 0  # what the line says: the store rebuilt in the new layout
+    np.testing.assert_array_equal(_read(str(old))[1], _read(reference)[1])
+    assert open_plainly(old)["vars"] == RESULT_PRODUCT
 
 
 def test_cube_without_precipitation_runs_with_a_warning(tmp_path, client):

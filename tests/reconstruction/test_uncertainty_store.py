@@ -57,7 +57,7 @@ def test_a_resumed_run_keeps_its_sigma_and_carries_the_gap_depths(staged, refere
     reconstruct(ReconstructRequest(staged, out, time_chunk=4))
     fitted = zarr_store.read_attrs(out)["sm_uncertainty_model"]
     g = zarr.open_group(out, mode="r+")
-    g["done"][1:] = 0  # as if stopped after the first chunk: the chains read day 4's depths back
+    g["model/done"][1:] = 0  # as if stopped after the first chunk: the chains read day 4's depths back
     g["days_since_observed"][4:] = -1
     g["sm_uncertainty"][4:] = np.nan
     summary = reconstruct(ReconstructRequest(staged, out, time_chunk=4))
