@@ -86,6 +86,8 @@ def test_every_option_has_a_description_and_shows_its_default(name):
         if isinstance(action, argparse._HelpAction):
             continue
         assert action.help, f"sgdsm {name} {action.dest}: no help"
+        # a line that says what the option is, not only its default
+        assert not action.help.lower().startswith("default"), f"sgdsm {name} {action.dest}: {action.help!r}"
         if action.option_strings and not action.required:
             assert "default" in formatter._get_help_string(action), f"sgdsm {name} {action.option_strings[0]}"
 

@@ -15,7 +15,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="RESULT", help="the result store to write or resume")
     model_options(p)
     p.add_argument("--time-chunk", type=int, default=8, metavar="DAYS", help="days per task of a chain")
-    p.add_argument("--space-chunk", type=int, default=None, metavar="CELLS", help="default: the staged cube's")
+    p.add_argument(
+        "--space-chunk",
+        type=int,
+        default=None,
+        metavar="CELLS",
+        help="cells per side of a spatial block, whole 40-cell patches (default: the staged cube's spatial chunk)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     p.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
     p.add_argument("--export", metavar="DIR", help="also write the daily files, overlapped (default: none)")

@@ -14,14 +14,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", required=True, metavar="STAGED", help="the staged store (observations, rain)")
     p.add_argument("--result", required=True, metavar="RESULT", help="its reconstruction")
     p.add_argument("--at", required=True, type=lonlat, metavar="LON,LAT", help="the nearest pixel is drawn")
-    p.add_argument("--out", default=None, metavar="PNG", help="default: series_<lat>N_<lon>E.png here")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="the time-series plot to write (default: series_<lat>N_<lon>E.png here)",
+    )
     p.add_argument(
         "--map-day",
         default=None,
         metavar="YYYY-MM-DD",
         help="also draw that day's sm, sm_uncertainty and days_since_observed maps (default: none)",
     )
-    p.add_argument("--map-out", default=None, metavar="PNG", help="default: uncertainty_<day>.png here")
+    p.add_argument(
+        "--map-out",
+        default=None,
+        metavar="PNG",
+        help="with --map-day: the uncertainty map to write (default: uncertainty_<day>.png here)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
