@@ -5,19 +5,21 @@ Its top level holds the product only: ``sm``, ``flag``, ``land``,
 grid's coordinates and the attributes (provenance, the fitted sigma), so
 ``xr.open_zarr(path)`` shows what a user wants. What the model needs to
 resume and the user does not lives in the subgroup ``model/``
-(:data:`MODEL_GROUP`, :func:`model_vars`): the LSTM
-state at the end of each time chunk of each block (``state_h``, ``state_c``
-and, for configurations with a memory map, ``state_memory``), the ``done``
-markers, the pixel scale ``sm_std`` and the 'anomaly' network's prior
-(``sm_prior``, ``n_observed``). Every task writes its days of the product,
-then its state, then its ``done`` marker, last (:func:`write_chunk`). A
-run started again skips finished chunks and starts each chain from the
-state stored at its last finished chunk (:func:`read_state`), so the result
-is the same as one uninterrupted run. Where the store may be written at
-all is :mod:`sgdsm_dask.io.outputs`' rule; a store from before ``model/``
-existed is refused in one line (:func:`model_group`). The internals are
-read and written here only (:func:`open_model`, :func:`read_done`,
-:func:`read_state`, :func:`read_prior`, :func:`read_scale`, :func:`write_chunk`).
+(:data:`MODEL_GROUP`, :func:`model_vars`): the LSTM state at the end of
+each time chunk of each block (``state_h``, ``state_c`` and, for
+configurations with a memory map, ``state_memory``), the ``done`` markers,
+the pixel scale ``sm_std`` and the 'anomaly' network's prior
+(``sm_prior``, ``n_observed``); it is read and written here only
+(:func:`open_model`, :func:`read_done`, :func:`read_state`,
+:func:`read_prior`, :func:`read_scale`, :func:`write_chunk`).
+
+Every task writes its days of the product, then its state, then its
+``done`` marker, last (:func:`write_chunk`). A run started again skips
+finished chunks and starts each chain from the state stored at its last
+finished chunk (:func:`read_state`), so the result is the same as one
+uninterrupted run. Where the store may be written at all is
+:mod:`sgdsm_dask.io.outputs`' rule; a store from before ``model/`` existed
+is refused in one line (:func:`model_group`).
 """
 
 from __future__ import annotations
