@@ -33,32 +33,65 @@ from ..paths import local_or_url
 SUBSETS = {"observed": (0,), "reconstructed": (1,), "all": (0, 1)}
 #: The sums kept per subset, in this order.
 SUMS = ("n", "e", "e2", "ae", "x", "y", "x2", "y2", "xy")
-#: The daily series keep these three (RMSE, bias and N per day).
-DAILY_SUMS = ("n", "e", "e2")
 #: Per-pixel maps written per subset.
 MAP_FIELDS = ("rmse", "bias", "ubrmse", "r", "n")
 
 
 @dataclass
 class Inputs:
-    """The product and reference as Dask arrays on the product's chunks, and the coordinates they share."""
+    """Where each task reads: the product's days, rows and columns, and the reference's matching ones.
 
-    est: Any  # dask array (time, lat, lon)
-    ref: Any
-    flag: Any | None
+    ``p_time`` and ``r_time`` are the indices of the common days in each
+    store, ``r_rows`` and ``r_cols`` the reference's index of each product
+    row and column (a slice where they are a run). ``blocks`` are the tasks'
+    time ranges (over the common days) and the product's spatial chunks.
+    """
+
+    product: str
+    reference: str
+    variable: str
+    reference_variable: str
+    p_time: np.ndarray
+    r_time: np.ndarray
+    r_rows: Any
+    r_cols: Any
+    has_flag: bool
     time: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
     subsets: dict[str, tuple[int, ...]]
+    step: int  # the product's own time chunk: a task works through its days this many at a time
+    time_blocks: list[tuple[int, int]]
+    row_blocks: list[tuple[int, int]]
+    col_blocks: list[tuple[int, int]]
 
 
-def _open(store: str, what: str):
+def _run_or_array(idx: np.ndarray) -> Any:
+    """``idx`` as a slice where it is a run of consecutive indices (a plain read), else as it is."""
+    idx = np.asarray(idx, np.int64)
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
+def _sub(idx: Any, a: int, b: int) -> Any:
+    if isinstance(idx, slice):
+        return slice(idx.start + a, idx.start + b)
+    return _run_or_array(idx[a:b])
+
+
+def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
+    edges = np.cumsum((0, *chunks))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _open(store: str, what: str, chunks: dict | None = None):
     import xarray as xr
 
     if not os.path.exists(store) and "://" not in store:
         raise InputError(store, f"no such {what} store")
     try:
-        return xr.open_zarr(local_or_url(store), consolidated=False, chunks={})
+        return xr.open_zarr(local_or_url(store), consolidated=False, chunks=chunks or {})
     except Exception as exc:  # noqa: BLE001 - zarr and xarray raise many kinds for a store they cannot read
         raise InputError(store, f"not a Zarr store with time, lat and lon ({exc.__class__.__name__}: {exc})") from None
 
@@ -76,12 +109,15 @@ def _index_of(values: np.ndarray, within: np.ndarray, store: str, name: str) -> 
     return best
 
 
-def open_inputs(product: str, reference: str, variable: str = "sm", reference_variable: str = "sm") -> Inputs:
+def open_inputs(
+    product: str, reference: str, variable: str = "sm", reference_variable: str = "sm", days_per_task: int = 32
+) -> Inputs:
     """``variable`` of ``product`` and ``reference_variable`` of ``reference`` on their common days and the product's grid.
 
     The reference may cover more (days, cells) than the product; it must
-    hold every cell of the product, and at least one of its days. Only
-    metadata and coordinates are read here.
+    hold every cell of the product, and at least one of its days. A task
+    takes the product's spatial chunk and whole time chunks of it, about
+    ``days_per_task`` days. Only metadata and coordinates are read here.
     """
     p, r = _open(product, "product"), _open(reference, "reference")
     for store, ds, name in ((product, p, variable), (reference, r, reference_variable)):
@@ -97,25 +133,44 @@ def open_inputs(product: str, reference: str, variable: str = "sm", reference_va
     lat, lon = np.asarray(p["lat"].values, np.float64), np.asarray(p["lon"].values, np.float64)
     rows = _index_of(lat, np.asarray(r["lat"].values, np.float64), reference, "lat")
     cols = _index_of(lon, np.asarray(r["lon"].values, np.float64), reference, "lon")
-    est = p[variable].data
-    same_days = ip.size == pt.size and np.array_equal(ip, np.arange(pt.size))
-    if not same_days:
-        est = est[ip]
-    ref = r[reference_variable].data
-    if not (np.array_equal(ir, np.arange(ir.size)) and ir.size == rt.size):
-        ref = ref[ir]
-    if not (np.array_equal(rows, np.arange(rows.size)) and rows.size == r.sizes["lat"]):
-        ref = ref[:, rows]
-    if not (np.array_equal(cols, np.arange(cols.size)) and cols.size == r.sizes["lon"]):
-        ref = ref[:, :, cols]
-    ref = ref.rechunk(est.chunks)  # the product's chunks: one task, one chunk of each
-    flag = None
-    subsets = {"all": ()}
-    if "flag" in p.variables and p["flag"].dims == ("time", "lat", "lon"):
-        flag = p["flag"].data if same_days else p["flag"].data[ip]
-        flag = flag.rechunk(est.chunks)
-        subsets = dict(SUBSETS)
-    return Inputs(est, ref, flag, common, lat, lon, subsets)
+    enc = p[variable].encoding.get("preferred_chunks") or {}
+    native = int(enc.get("time", p[variable].data.chunksize[0]))
+    cy, cx = int(enc.get("lat", lat.size)), int(enc.get("lon", lon.size))
+    per_task = native * max(1, days_per_task // native)
+    has_flag = "flag" in p.variables and p["flag"].dims == ("time", "lat", "lon")
+    return Inputs(
+        product,
+        reference,
+        variable,
+        reference_variable,
+        ip,
+        ir,
+        _run_or_array(rows),
+        _run_or_array(cols),
+        has_flag,
+        common,
+        lat,
+        lon,
+        dict(SUBSETS) if has_flag else {"all": ()},
+        native,
+        [(a, min(a + per_task, ip.size)) for a in range(0, ip.size, per_task)],
+        _bounds((cy,) * (lat.size // cy) + ((lat.size % cy,) if lat.size % cy else ())),
+        _bounds((cx,) * (lon.size // cx) + ((lon.size % cx,) if lon.size % cx else ())),
+    )
+
+
+def read_block(inp: Inputs, t: tuple[int, int], i: tuple[int, int], j: tuple[int, int]) -> tuple:
+    """Product, reference (and flag) of common days ``t``, product rows ``i`` and columns ``j``; decoded."""
+    import xarray as xr
+
+    p = xr.open_zarr(local_or_url(inp.product), consolidated=False, chunks=None)
+    r = xr.open_zarr(local_or_url(inp.reference), consolidated=False, chunks=None)
+    pt, rt = _run_or_array(inp.p_time[t[0] : t[1]]), _run_or_array(inp.r_time[t[0] : t[1]])
+    at = {"lat": slice(*i), "lon": slice(*j)}
+    x = p[inp.variable].isel(time=pt, **at).values
+    y = r[inp.reference_variable].isel(time=rt, lat=_sub(inp.r_rows, *i), lon=_sub(inp.r_cols, *j)).values
+    f = p["flag"].isel(time=pt, **at).values if inp.has_flag else None
+    return x, y, f
 
 
 def _masks(x: np.ndarray, y: np.ndarray, f: np.ndarray | None, subsets: dict) -> tuple:
@@ -125,35 +180,49 @@ def _masks(x: np.ndarray, y: np.ndarray, f: np.ndarray | None, subsets: dict) ->
         yield x, y, (ok & np.isin(f, flags)) if f is not None and flags else ok
 
 
-def _pixel_sums(x, y, f=None, *, subsets):
-    """One chunk's sums over its days, per pixel: (1, subsets * SUMS, lat, lon)."""
-    out = np.empty((1, len(subsets) * len(SUMS), *x.shape[1:]), np.float64)
-    for s, (xx, yy, m) in enumerate(_masks(x, y, f, subsets)):
-        xs, ys = np.where(m, xx, 0.0), np.where(m, yy, 0.0)
-        e = xs - ys
-        k = s * len(SUMS)
-        out[0, k + 0] = m.sum(0)
-        out[0, k + 1] = e.sum(0)
-        out[0, k + 2] = (e * e).sum(0)
-        out[0, k + 3] = np.abs(e).sum(0)
-        out[0, k + 4] = xs.sum(0)
-        out[0, k + 5] = ys.sum(0)
-        out[0, k + 6] = (xs * xs).sum(0)
-        out[0, k + 7] = (ys * ys).sum(0)
-        out[0, k + 8] = (xs * ys).sum(0)
-    return out
+def _chunk_sums(x, y, f=None, *, subsets, step):
+    """One block's :data:`SUMS` per subset: over its days per pixel ``(K, lat, lon)``, over its cells per day ``(days, K)``.
+
+    ``K`` is ``len(subsets) * len(SUMS)``; the block is worked through
+    ``step`` days at a time, so its float64 temporaries stay small.
+    """
+    k_all = len(subsets) * len(SUMS)
+    pix = np.zeros((k_all, *x.shape[1:]), np.float64)
+    day = np.zeros((x.shape[0], k_all), np.float64)
+    for t0 in range(0, x.shape[0], step):
+        t = slice(t0, t0 + step)
+        for s, (xx, yy, m) in enumerate(_masks(x[t], y[t], None if f is None else f[t], subsets)):
+            xs, ys = np.where(m, xx, 0.0), np.where(m, yy, 0.0)
+            e = xs - ys
+            terms = (m, e, e * e, np.abs(e), xs, ys, xs * xs, ys * ys, xs * ys)
+            for i, term in enumerate(terms):
+                pix[s * len(SUMS) + i] += term.sum(0)
+                day[t, s * len(SUMS) + i] = term.sum((1, 2))
+    return pix, day
 
 
-def _daily_sums(x, y, f=None, *, subsets):
-    """One chunk's sums over its cells, per day: (days, subsets * DAILY_SUMS, 1, 1)."""
-    out = np.empty((x.shape[0], len(subsets) * len(DAILY_SUMS), 1, 1), np.float64)
-    for s, (xx, yy, m) in enumerate(_masks(x, y, f, subsets)):
-        e = np.where(m, xx - yy, 0.0)
-        k = s * len(DAILY_SUMS)
-        out[:, k + 0, 0, 0] = m.sum((1, 2))
-        out[:, k + 1, 0, 0] = e.sum((1, 2))
-        out[:, k + 2, 0, 0] = (e * e).sum((1, 2))
-    return out
+def _fold(state, inp, t, i, j):
+    """One step of a spatial block's chain: ``state`` (the sums of the days before, or None) plus this block's.
+
+    ``state`` is ``(per-pixel sums (K, lat, lon), per-day sums (days, K))``;
+    the per-day sums of the whole record are small (7115 days: 1.5 MB), so
+    a chain depends on no other chain until its end. The task reads its own
+    block (:func:`read_block`): no other task holds input data, so a worker
+    holds the blocks it is working on, one state per chain, and nothing else.
+    """
+    x, y, f = read_block(inp, t, i, j)
+    pix, day = _chunk_sums(x, y, f, subsets=inp.subsets, step=inp.step)
+    if state is None:
+        days = np.zeros((inp.time.size, day.shape[1]), np.float64)
+    else:
+        pix += state[0]
+        days = state[1].copy()
+    days[t[0] : t[1]] = day
+    return pix, days
+
+
+def _sum_days(*states):
+    return np.sum([s[1] for s in states], axis=0)
 
 
 def scores_from_sums(s: dict[str, Any], min_n: int = 1) -> dict[str, Any]:
@@ -183,16 +252,17 @@ def scores_from_sums(s: dict[str, Any], min_n: int = 1) -> dict[str, Any]:
     return out
 
 
-def _pixel_maps(sums, *, n_subsets, min_n):
-    """Per-pixel fields of :data:`MAP_FIELDS` per subset from one block of summed :data:`SUMS`."""
-    out = np.empty((n_subsets * len(MAP_FIELDS), *sums.shape[1:]), np.float32)
-    for s in range(n_subsets):
-        block = {name: sums[s * len(SUMS) + i] for i, name in enumerate(SUMS)}
+def _write_maps(state, out, names, rows, cols, min_n):
+    """Per-pixel fields of :data:`MAP_FIELDS` per subset from one block's summed :data:`SUMS`, into ``out``."""
+    import zarr
+
+    sums = state[0]
+    g = zarr.open_group(local_or_url(out), mode="r+", zarr_format=3, use_consolidated=False)
+    for s, name in enumerate(names):
+        block = {k: sums[s * len(SUMS) + i] for i, k in enumerate(SUMS)}
         sc = scores_from_sums(block, min_n)
-        k = s * len(MAP_FIELDS)
-        out[k + 0], out[k + 1], out[k + 2], out[k + 3] = sc["RMSE"], sc["bias"], sc["ubRMSE"], sc["R"]
-        out[k + 4] = sc["N"]
-    return out
+        for field, key in zip(MAP_FIELDS, ("RMSE", "bias", "ubRMSE", "R", "N"), strict=True):
+            g[f"{field}_{name}"][rows, cols] = sc[key].astype(np.float32)
 
 
 def score_stores(
@@ -203,6 +273,7 @@ def score_stores(
     variable: str = "sm",
     reference_variable: str = "sm",
     min_days: int = 3,
+    days_per_task: int = 32,
     client: Any = None,
 ) -> dict[str, Any]:
     """Score ``product`` against ``reference`` over every common day, chunk by chunk on Dask.
@@ -220,6 +291,9 @@ def score_stores(
         where fewer than ``min_days`` pairs) and the daily series
         (``daily_rmse_all``, ``daily_bias_all``, ``daily_n_all``, ...);
         refused if something is there already. None: no store.
+    days_per_task
+        About this many days per task (whole time chunks of the product):
+        a task holds that many days of one spatial chunk of each input.
     client
         A ``distributed.Client`` to run on (default: Dask's current scheduler).
 
@@ -233,47 +307,28 @@ def score_stores(
 
     if out is not None and (os.path.lexists(out) if "://" not in out else False):
         raise InputError(out, "already exists; give a new path for the score maps (nothing was written)")
-    inp = open_inputs(product, reference, variable, reference_variable)
+    inp = open_inputs(product, reference, variable, reference_variable, days_per_task)
     subsets = inp.subsets
-    args = [inp.est, inp.ref] + ([inp.flag] if inp.flag is not None else [])
-    nt = len(inp.est.chunks[0])
-    ns = len(subsets)
-    per_pixel = da.map_blocks(
-        _pixel_sums,
-        *args,
-        subsets=subsets,
-        new_axis=[1],
-        chunks=((1,) * nt, (ns * len(SUMS),), *inp.est.chunks[1:]),
-        dtype=np.float64,
-        name="sgdsm-pixel-sums",
-    ).sum(axis=0)
-    daily = da.map_blocks(
-        _daily_sums,
-        *args,
-        subsets=subsets,
-        new_axis=[1],
-        chunks=(inp.est.chunks[0], (ns * len(DAILY_SUMS),), *[(1,) * len(c) for c in inp.est.chunks[1:]]),
-        dtype=np.float64,
-        name="sgdsm-daily-sums",
-    ).sum(axis=(2, 3))
-    totals = per_pixel.sum(axis=(1, 2))
-    todo: list[Any] = [totals, daily]
-    attrs: dict[str, Any] = {}
+    fold = dask.delayed(_fold, pure=True)
+    spec = dask.delayed(inp, pure=True)  # once in the graph, shared by every task
+    accs = {}
+    for i in inp.row_blocks:
+        for j in inp.col_blocks:
+            state = None
+            # one chain per spatial block: one state of per-pixel sums lives at a time, whatever the record
+            for t in inp.time_blocks:
+                state = fold(state, spec, t, i, j)
+            accs[i, j] = state
+    daily = dask.delayed(_sum_days, pure=True)(*accs.values())
+    todo: list[Any] = [daily]
     if out is not None:
-        maps = da.map_blocks(
-            _pixel_maps,
-            per_pixel,
-            n_subsets=ns,
-            min_n=min_days,
-            chunks=((ns * len(MAP_FIELDS),), *per_pixel.chunks[1:]),
-            dtype=np.float32,
-            name="sgdsm-pixel-maps",
-        )
-        ds = xr.Dataset(coords={"lat": inp.lat, "lon": inp.lon})
-        for s, name in enumerate(subsets):
-            for i, field in enumerate(MAP_FIELDS):
-                ds[f"{field}_{name}"] = (("lat", "lon"), maps[s * len(MAP_FIELDS) + i])
-        ds.attrs = attrs = {
+        template = xr.Dataset(coords={"lat": inp.lat, "lon": inp.lon})
+        names = [f"{field}_{name}" for name in subsets for field in MAP_FIELDS]
+        chunks = (inp.row_blocks[0][1], inp.col_blocks[0][1])
+        blank = da.full((inp.lat.size, inp.lon.size), np.nan, np.float32, chunks=chunks)
+        for name in names:
+            template[name] = (("lat", "lon"), blank)
+        template.attrs = attrs = {
             "sgdsm_store": "scores",
             "product": str(product),
             "reference": str(reference),
@@ -284,12 +339,12 @@ def score_stores(
             "first_day": str(inp.time[0]),
             "last_day": str(inp.time[-1]),
         }
-        todo.append(ds.to_zarr(local_or_url(out), mode="w-", zarr_format=3, consolidated=False, compute=False))
-    if client is not None:
-        done = client.compute(todo, sync=True)
-    else:
-        done = dask.compute(*todo)
-    tot, day = np.asarray(done[0]), np.asarray(done[1])
+        template.to_zarr(local_or_url(out), mode="w-", zarr_format=3, consolidated=False, compute=False)
+        write = dask.delayed(_write_maps, pure=True)
+        todo.append([write(acc, out, list(subsets), slice(*i), slice(*j), min_days) for (i, j), acc in accs.items()])
+    done = dask.compute(*todo, scheduler=client) if client is not None else dask.compute(*todo)
+    day = done[0]  # (days, subsets * SUMS)
+    tot = day.sum(axis=0)
     scores = {}
     for s, name in enumerate(subsets):
         sc = scores_from_sums({k: tot[s * len(SUMS) + i] for i, k in enumerate(SUMS)})
@@ -297,11 +352,11 @@ def score_stores(
     if out is not None:
         series = xr.Dataset(coords={"time": inp.time.astype("datetime64[ns]")}, attrs=attrs)  # a appends, attrs kept
         for s, name in enumerate(subsets):
-            n, e, e2 = (day[:, s * len(DAILY_SUMS) + i] for i in range(len(DAILY_SUMS)))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                series[f"daily_rmse_{name}"] = ("time", np.where(n > 0, np.sqrt(e2 / np.maximum(n, 1)), np.nan))
-                series[f"daily_bias_{name}"] = ("time", np.where(n > 0, e / np.maximum(n, 1), np.nan))
-            series[f"daily_n_{name}"] = ("time", n.astype(np.int64))
+            sc = scores_from_sums({k: day[:, s * len(SUMS) + i] for i, k in enumerate(SUMS)})
+            series[f"daily_rmse_{name}"] = ("time", sc["RMSE"])
+            series[f"daily_bias_{name}"] = ("time", sc["bias"])
+            series[f"daily_r_{name}"] = ("time", sc["R"])
+            series[f"daily_n_{name}"] = ("time", sc["N"].astype(np.int64))
         series.to_zarr(local_or_url(out), mode="a", zarr_format=3, consolidated=False)
     return {"scores": scores, "days": int(inp.time.size), "map": out}
 

@@ -49,16 +49,18 @@ def _cubes(tmp_path, seed=0):
     )
     ds.chunk({"time": 5, "lat": 7, "lon": 9}).to_zarr(product, zarr_format=3, consolidated=False)
     reference = tmp_path / "truth.zarr"
-    xr.Dataset({"sm": (("time", "lat", "lon"), ref)}, coords={"time": time, "lat": lat, "lon": lon}).chunk(
-        {"time": 4, "lat": 10, "lon": 10}
-    ).to_zarr(reference, zarr_format=3, consolidated=False)
+    # the reference runs east to west: the product's columns are found by value, not by position
+    truth = xr.Dataset({"sm": (("time", "lat", "lon"), ref)}, coords={"time": time, "lat": lat, "lon": lon})
+    truth.isel(lon=slice(None, None, -1)).chunk({"time": 4, "lat": 10, "lon": 10}).to_zarr(
+        reference, zarr_format=3, consolidated=False
+    )
     return str(product), str(reference), est, ref[win], flag
 
 
 def test_chunked_scores_equal_the_in_memory_metrics_on_a_process_cluster(tmp_path, client):
     product, reference, est, ref, flag = _cubes(tmp_path)
     out = tmp_path / "scores.zarr"
-    summary = score_stores(product, reference, str(out), client=client, min_days=3)
+    summary = score_stores(product, reference, str(out), client=client, min_days=3, days_per_task=10)
     assert summary["days"] == est.shape[0]
     _assert_same(summary["scores"], _expected(est, ref, flag))
 
@@ -87,7 +89,7 @@ def test_chunked_scores_equal_the_in_memory_metrics_on_a_process_cluster(tmp_pat
 
 def test_chunked_scores_of_a_reconstruction_against_the_synthetic_truth(archive, rec4, client):
     truth = str(archive / "truth.zarr")
-    summary = score_stores(str(rec4), truth, client=client)
+    summary = score_stores(str(rec4), truth, client=client, days_per_task=2)
     prod = xr.open_zarr(rec4, consolidated=False)
     tr = xr.open_zarr(truth, consolidated=False).sel(time=prod["time"], lat=prod["lat"], lon=prod["lon"])
     est, flag, ref = prod["sm"].values, prod["flag"].values, tr["sm"].values
