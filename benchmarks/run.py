@@ -19,7 +19,10 @@ Sections (each is also a module of its own with more options):
   two lengths projected to the 7115-day record, and ``sgdsm reconstruct``
   plus export against the plain single-process loop;
 - ``stage_folder_linearity`` (:mod:`benchmarks.stage_folder`): staging a
-  folder of 365 small CF daily files, seconds per file over a folder of 30.
+  folder of 365 small CF daily files, seconds per file over a folder of 30;
+- ``evaluate_memory_ratio_long_over_short`` (:mod:`benchmarks.evaluate_memory`):
+  peak memory of chunked scoring against a reference store, 365 global days
+  over 30 (quick: 48 over 8).
 
 Progress goes to stderr; one JSON object (targets and whether each is met
 included) is printed at the end, and written to ``--out`` if given.
@@ -39,7 +42,7 @@ import torch
 from sgdsm_dask import __version__
 from sgdsm_dask.grid import Region
 
-from . import full_record, model_bench, reconstruct_bench, stage_bench, stage_folder
+from . import evaluate_memory, full_record, model_bench, reconstruct_bench, stage_bench, stage_folder
 
 MODES = {
     "quick": {
@@ -49,6 +52,7 @@ MODES = {
         "global_days": (16, 48),
         "plain_days": 16,
         "folder_files": (30, 365),
+        "evaluate_days": (8, 48),
     },
     "full": {
         "stage_days": 32,
@@ -57,6 +61,7 @@ MODES = {
         "global_days": (91, 365),
         "plain_days": 30,
         "folder_files": (30, 365),
+        "evaluate_days": (30, 365),
     },
 }
 
@@ -69,6 +74,7 @@ TARGETS = {
     "memory_ratio_long_over_short": ("<=", 1.2),
     "projected_full_record_hours": ("<=", 2.0),
     "stage_folder_linearity": ("<=", 1.2),
+    "evaluate_memory_ratio_long_over_short": ("<=", 1.2),
 }
 
 
@@ -124,6 +130,11 @@ def main(argv: list[str] | None = None) -> dict:
     _say(f"staging folders of {short} and {long_} daily files")
     details["stage_folder"] = stage_folder.measure(short, long_, Region.parse(stage_folder.REGION), args.workers)
     out["stage_folder_linearity"] = details["stage_folder"]["stage_folder_linearity"]
+
+    short, long_ = m["evaluate_days"]
+    _say(f"scoring {short} and {long_} global days against a reference store, peak memory")
+    details["evaluate_memory"] = evaluate_memory.measure(short, long_, args.workers)
+    out["evaluate_memory_ratio_long_over_short"] = details["evaluate_memory"]["evaluate_memory_ratio_long_over_short"]
 
     out["targets"] = {
         name: {"target": f"{op} {goal}", "met": bool(out[name] >= goal if op == ">=" else out[name] <= goal)}
