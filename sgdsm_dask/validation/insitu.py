@@ -124,13 +124,26 @@ def station_scores(sm: np.ndarray, flag: np.ndarray, times: pd.DatetimeIndex, st
 
 
 def pixel_series(product: Any, pixels: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """``sm`` and ``flag`` (time, pixel) at ``pixels``, each chunk of the store read once for all of them."""
+    """``sm`` and ``flag`` (time, pixel) at ``pixels``, one time chunk of the store at a time.
+
+    Each read takes the stations' pixels of one time chunk, so Zarr decodes
+    only the chunks that hold a station, a few at a time; no whole
+    ``(time, lat, lon)`` array is ever read, however long the record.
+    """
     import xarray as xr
 
     rows = xr.DataArray([i for i, _ in pixels], dims="pixel")
     cols = xr.DataArray([j for _, j in pixels], dims="pixel")
-    at = product[["sm", "flag"]].isel(lat=rows, lon=cols)
-    return np.asarray(at["sm"].values, np.float64), np.asarray(at["flag"].values)
+    n = product.sizes["time"]
+    enc = product["sm"].encoding
+    step = int((enc.get("preferred_chunks") or {}).get("time") or (enc.get("chunks") or (n,))[0] or n)
+    sm = np.empty((n, len(pixels)), np.float64)
+    flag = np.empty((n, len(pixels)), product["flag"].dtype)
+    for t0 in range(0, n, step):
+        at = product[["sm", "flag"]].isel(time=slice(t0, t0 + step), lat=rows, lon=cols)
+        sm[t0 : t0 + step] = at["sm"].values
+        flag[t0 : t0 + step] = at["flag"].values
+    return sm, flag
 
 
 def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 0.1, sensor: str = "AMSR2") -> dict:
