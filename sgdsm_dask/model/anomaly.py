@@ -67,11 +67,13 @@ class AnomalyConfig(Strict):
     @property
     def base_features(self) -> int:
         """Features of the linear base (:func:`base_features`): 0 without one."""
-        return 3 * len(BASE_SCALES) + 6 * min(3, self.window) + 5 * (self.window > 0) if self.base else 0
+        return 3 * len(BASE_SCALES) + 6 * min(3, self.window) + 5 * (self.window > 0) + 2 if self.base else 0
 
 
 #: Widths (cells) of the same-day Gaussian-weighted anomalies of the linear base.
 BASE_SCALES = (1.0, 2.0, 4.0)
+#: m3/m3: the linear base's rain term grows with how far the pixel's prior is below this.
+BASE_WET = 0.6
 
 
 def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -91,7 +93,7 @@ def _weighted(a: torch.Tensor, m: torch.Tensor, sigma: float) -> tuple[torch.Ten
     return torch.where(den > 1e-3, _gauss(a * m, sigma) / den.clamp(min=1e-12), torch.zeros_like(den)), den
 
 
-def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
+def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: float = 0.25) -> torch.Tensor:
     """The linear base's features (N, F, P, P) of a day from its :func:`day_maps` (``x``, ``mask``).
 
     Anomalies are against the pixel's prior, in ``sm_scale`` units: the
@@ -101,9 +103,12 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Ten
     observed, and its neighbours' anomaly (2 cells); the window's lag-1
     correlation of anomalies (4 cells), alone and times the day before's
     and after's own and neighbours' anomalies, so the weight of adjacent
-    days follows how much a day tells of the next there. Nothing of the
-    pixel's level enters (no prior, count or constant): the prior is the
-    level, and a level term fitted on one region biases another. Computed
+    days follows how much a day tells of the next there; the day's rain
+    (``log1p(mm) / precip_scale``, 0 where the cube has none), alone and
+    times how far the prior is below :data:`BASE_WET` (rain wets a dry
+    soil more than a wet one). Nothing of the pixel's level enters alone
+    (no prior, count or constant): the prior is the level, and a level
+    term fitted on one region biases another. Computed
     on the patch alone, like the rest of the network, so a patch's value
     does not depend on how the record is split in space or time.
     """
@@ -127,6 +132,8 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Ten
         f.append(rho)
         for t in (window - 1, window + 1):
             f += [rho * a[:, t : t + 1], rho * near[t]]
+    rain = x[:, -1:].clamp(min=0.0)  # the day's precipitation map; NO_RAIN_DATA (-1) where unavailable: no rain term
+    f += [rain, rain * (BASE_WET / sm_scale - x[:, d : d + 1])]
     return torch.cat(f, 1)
 
 
@@ -221,7 +228,8 @@ class AnomalyNet(nn.Module):
 
     def base(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The linear base (N, 1, P, P) of a day, in ``sm_scale`` units around the prior."""
-        return torch.einsum("nfhw,f->nhw", base_features(x, mask, self.cfg.window), self.base_w).unsqueeze(1)
+        f = base_features(x, mask, self.cfg.window, self.cfg.sm_scale)
+        return torch.einsum("nfhw,f->nhw", f, self.base_w).unsqueeze(1)
 
     def zero_state(self, n: int) -> LSTMState:
         p = next(self.parameters())

@@ -77,7 +77,7 @@ def fit_base(net: AnomalyNet, pool: list[Hiding], *, patches: int = 128, ridge: 
                 if not known.any():
                     continue
                 x, mask = day_maps(inp, t, cfg.window)
-                f = base_features(x, mask, cfg.window).permute(0, 2, 3, 1)[known].double()
+                f = base_features(x, mask, cfg.window, cfg.sm_scale).permute(0, 2, 3, 1)[known].double()
                 xtx += f.T @ f
                 xty += f.T @ tgt[:, t][known].double()
     lam = ridge * float(torch.diagonal(xtx).mean())

@@ -119,3 +119,38 @@ def test_the_linear_base_alone_fills_hidden_pixels_better_than_the_prior():
     rmse_prior = np.sqrt(np.mean((np.broadcast_to(prior, sm.shape)[hidden] - sm[hidden]) ** 2))
     rmse_base = np.sqrt(np.mean((based[hidden] - sm[hidden]) ** 2))
     assert rmse_base < 0.8 * rmse_prior, (rmse_base, rmse_prior)
+
+
+def _rainy_cube(seed=0, t=14, h=64, w=64):
+    """Each pixel's level, wetted on the days it rains (more where it is dry): rain maps smooth over many cells."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    level = 0.1 + 0.3 * rng.random((h, w))
+    rain = np.clip(ndimage.gaussian_filter(rng.standard_normal((t, h, w)), (0, 6, 6)) * 60.0, 0.0, None)
+    sm = level[None] + 0.08 * np.log1p(rain) * (0.6 - level[None]) / 0.4 + 0.005 * rng.standard_normal((t, h, w))
+    land = np.ones((h, w), bool)
+    keep = ndimage.gaussian_filter(rng.random((t, h, w)), (0, 2, 2)) > 0.5
+    return np.where(keep, sm, np.nan).astype(np.float32), rain.astype(np.float32), land
+
+
+def test_the_linear_base_takes_the_days_rain_and_ignores_a_cube_without_any():
+    from sgdsm_dask.training.anomaly import Cube, _hiding, fit_base
+    from sgdsm_dask.validation.simulated import hide
+
+    cfg = AnomalyConfig(window=1, per_map=2, width=6, feature=8, hidden=8)
+    train_sm, train_rain, land = _rainy_cube(0)
+    net = AnomalyNet(cfg)
+    fit_base(net, [_hiding(Cube(train_sm, train_rain, land), cfg, 101 + k) for k in range(2)])
+    assert net.base_w[-2:].abs().sum() > 0  # the two rain terms
+    sm, rain, land = _rainy_cube(1)  # another cube: the weights are not fitted on what is scored
+    sm_in, hidden = hide(sm, land, 0)
+    with_rain = fill_cube(net, sm_in, rain, land)
+    without = fill_cube(net, sm_in, None, land)
+
+    def rmse(a):
+        return np.sqrt(np.mean((a[hidden] - sm[hidden]) ** 2))
+
+    assert rmse(with_rain) < 0.8 * rmse(without), (rmse(with_rain), rmse(without))
+    net.base_w[-2:] = 0.0  # without rain data the rain terms are zero: their weights change nothing
+    np.testing.assert_array_equal(fill_cube(net, sm_in, None, land), without)
