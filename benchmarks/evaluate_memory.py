@@ -126,14 +126,19 @@ def run_once(product: str, reference: str, out: str, workers: int) -> dict:
     }
 
 
-def measure(short: int = 30, long_: int = 365, workers: int = 2, folder: str | None = None) -> dict:
-    """Both runs and the ratio ``evaluate_memory_ratio_long_over_short`` (peak total memory, long over short)."""
-    result: dict = {"benchmark": "evaluate_memory", "grid": f"{NY} x {NX}", "workers": workers, "runs": []}
+def measure(
+    short: int = 30, long_: int = 365, workers: int = 2, folder: str | None = None, grid: tuple[int, int] = (NY, NX)
+) -> dict:
+    """Both runs and the ratio ``evaluate_memory_ratio_long_over_short`` (peak total memory, long over short).
+
+    ``grid`` (rows, columns) is the global 0.25 deg grid unless a test asks for less.
+    """
+    result: dict = {"benchmark": "evaluate_memory", "grid": f"{grid[0]} x {grid[1]}", "workers": workers, "runs": []}
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         for n in (short, long_):
             _say(f"writing {n} global days (product and reference)")
             t = time.perf_counter()
-            product, reference = write_stores(Path(tmp), n)
+            product, reference = write_stores(Path(tmp), n, *grid)
             write_s = time.perf_counter() - t
             _say(f"scoring {n} days on {workers} worker processes")
             row = run_once(product, reference, str(Path(tmp) / f"scores{n}.zarr"), workers)

@@ -2,15 +2,18 @@
 
 The paper's record is 7115 global days (about 29 GB per float32
 variable), more than a worker's memory: :func:`score_stores` never holds
-a whole ``(time, lat, lon)`` array. Each task reads one chunk of the
-product (its native Zarr chunk) and the same cells of the reference, and
-reduces them to sums over its days: N, the sums of ``e = est - ref``,
-``e**2`` and ``|e|``, and of ``x = est``, ``y = ref``, ``x**2``, ``y**2``
-and ``x*y``, per pixel and per day. Those sums are added up over the
-chunks (Dask's tree reduction); R, RMSE, MAE, ubRMSE and bias follow from
-them, for the whole store and per pixel. The per-pixel maps and the daily
-series are written to a Zarr store by the workers; only a few numbers per
-subset come back to the client.
+a whole ``(time, lat, lon)`` array. Each task reads about
+``days_per_task`` days of one of the product's spatial chunks (whole Zarr
+chunks) and the same cells of the reference, and reduces them to N and the
+sums of ``e = est - ref``, ``e**2``, ``|e|``, ``x = est``, ``y = ref``,
+``x**2``, ``y**2`` and ``x*y``, per pixel and per day. Each spatial block
+is one chain of such tasks carrying its running sums forward, so a worker
+holds the block it works on and one state per chain, whatever the length
+of the record (``benchmarks/evaluate_memory.py``). R, RMSE, MAE, ubRMSE
+and bias follow from the totals, for the whole store, per pixel and per
+day. The per-pixel maps are written to a Zarr store by the workers; the
+client gets the per-day sums (a few numbers a day) and writes the daily
+series beside them.
 
 On a cube small enough to hold, the figures equal those of
 :func:`sgdsm_dask.validation.metrics.all_scores` on the whole arrays to
