@@ -224,6 +224,11 @@ def _fold(state, inp, t, i, j):
     return pix, days
 
 
+def _merge(*states):
+    """The chains of one spatial block added up: one state."""
+    return np.sum([s[0] for s in states], axis=0), np.sum([s[1] for s in states], axis=0)
+
+
 def _sum_days(*states):
     return np.sum([s[1] for s in states], axis=0)
 
@@ -277,6 +282,7 @@ def score_stores(
     reference_variable: str = "sm",
     min_days: int = 3,
     days_per_task: int = 32,
+    chains_per_block: int | None = None,
     client: Any = None,
 ) -> dict[str, Any]:
     """Score ``product`` against ``reference`` over every common day, chunk by chunk on Dask.
@@ -297,6 +303,10 @@ def score_stores(
     days_per_task
         About this many days per task (whole time chunks of the product):
         a task holds that many days of one spatial chunk of each input.
+    chains_per_block
+        Each spatial block's days are split into this many chains, summed
+        at the end (None: enough for two tasks per worker of ``client``,
+        else per core). Memory grows with it, not with the record.
     client
         A ``distributed.Client`` to run on (default: Dask's current scheduler).
 
@@ -314,14 +324,22 @@ def score_stores(
     subsets = inp.subsets
     fold = dask.delayed(_fold, pure=True)
     spec = dask.delayed(inp, pure=True)  # once in the graph, shared by every task
+    n_blocks = len(inp.row_blocks) * len(inp.col_blocks)
+    if chains_per_block is None:
+        slots = len(client.scheduler_info(n_workers=-1)["workers"]) if client is not None else (os.cpu_count() or 1)
+        chains_per_block = -(-2 * slots // n_blocks)
+    runs = np.array_split(np.arange(len(inp.time_blocks)), max(1, min(chains_per_block, len(inp.time_blocks))))
     accs = {}
     for i in inp.row_blocks:
         for j in inp.col_blocks:
-            state = None
-            # one chain per spatial block: one state of per-pixel sums lives at a time, whatever the record
-            for t in inp.time_blocks:
-                state = fold(state, spec, t, i, j)
-            accs[i, j] = state
+            ends = []
+            for run in runs:
+                # a chain: one state of per-pixel sums lives at a time, whatever the record
+                state = None
+                for k in run:
+                    state = fold(state, spec, inp.time_blocks[k], i, j)
+                ends.append(state)
+            accs[i, j] = ends[0] if len(ends) == 1 else dask.delayed(_merge, pure=True)(*ends)
     daily = dask.delayed(_sum_days, pure=True)(*accs.values())
     todo: list[Any] = [daily]
     if out is not None:

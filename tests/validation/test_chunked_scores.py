@@ -60,7 +60,9 @@ def _cubes(tmp_path, seed=0):
 def test_chunked_scores_equal_the_in_memory_metrics_on_a_process_cluster(tmp_path, client):
     product, reference, est, ref, flag = _cubes(tmp_path)
     out = tmp_path / "scores.zarr"
-    summary = score_stores(product, reference, str(out), client=client, min_days=3, days_per_task=10)
+    summary = score_stores(
+        product, reference, str(out), client=client, min_days=3, days_per_task=10, chains_per_block=2
+    )
     assert summary["days"] == est.shape[0]
     _assert_same(summary["scores"], _expected(est, ref, flag))
 
