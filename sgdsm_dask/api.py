@@ -261,6 +261,7 @@ def reconstruct(
     overlap: int = DEFAULT_OVERLAP,
     overwrite: bool = False,
     append: bool = False,
+    uncertainty: bool = True,
     export_to: str | os.PathLike | None = None,
     cog: bool = False,
     metadata: ProductMetadata | str | os.PathLike | None = None,
@@ -293,6 +294,10 @@ def reconstruct(
         Cells by which neighbouring patches overlap, blended (0: edge to edge, as the paper).
     overwrite, append
         Replace a store of another request; or continue one over new days.
+    uncertainty
+        Write ``sm_uncertainty`` and the gap depths beside ``sm`` (σ fitted on
+        the cube first); False: ``sm`` and ``flag`` only, the same values, a
+        little faster.
     export_to, cog
         Also write the daily NetCDF files (and a GeoTIFF each with ``cog``) into this folder.
     metadata
@@ -336,6 +341,7 @@ def reconstruct(
         time_chunk=time_chunk,
         space_chunk=space_chunk,
         overlap=overlap,
+        uncertainty=uncertainty,
     )
     with _connection(client, connect) as c:
         summary = reconstruct_step(

@@ -24,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace a store of a different request")
     p.add_argument("--append", action="store_true", help="the staged cube has new days: continue from the saved state")
+    p.add_argument(
+        "--no-uncertainty",
+        dest="uncertainty",
+        action="store_false",
+        help="write sm and flag only: no sm_uncertainty nor gap depths, no calibration of sigma "
+        "(default: both written)",
+    )
     p.add_argument("--export", metavar="DIR", help="also write the daily files, overlapped (default: none)")
     p.add_argument("--cog", action="store_true", help="with --export: a Cloud-Optimized GeoTIFF per day as well")
     p.add_argument(
@@ -39,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from ..api import reconstruct
     from ..pipeline import progress_bar
 
-    settings = options(args, "checkpoint", "time_chunk", "space_chunk", "overlap", "overwrite", "append", "cog")
+    settings = options(
+        args, "checkpoint", "time_chunk", "space_chunk", "overlap", "overwrite", "append", "uncertainty", "cog"
+    )
     reconstruct(
         args.store,
         args.out,

@@ -15,14 +15,18 @@ HELP = "score a reconstruction against ISMN in-situ stations (paper Table 1) or 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--product", required=True, metavar="RESULT", help="a reconstruction store")
     against = p.add_mutually_exclusive_group(required=True)
-    against.add_argument("--ismn", metavar="ARCHIVE", help="an ISMN download (.zip or its folder)")
+    against.add_argument(
+        "--ismn", metavar="ARCHIVE", help="an ISMN download (.zip or its folder); this or --reference, no default"
+    )
     against.add_argument(
         "--reference",
         metavar="STORE",
         help="a Zarr store on the product's grid (a synthetic truth.zarr, a staged cube): every common day is "
-        "scored on Dask chunk by chunk, per-pixel maps and daily series into OUT/scores.zarr",
+        "scored on Dask chunk by chunk, per-pixel maps and daily series into OUT/scores.zarr (no default)",
     )
-    p.add_argument("--out", default="ismn-validation", metavar="DIR", help="CSV, Markdown and scatter plots")
+    p.add_argument(
+        "--out", default="ismn-validation", metavar="DIR", help="the folder of the tables (and plots, or scores.zarr)"
+    )
     p.add_argument("--max-depth", type=float, default=0.1, metavar="M", help="deepest sensor end kept (surface: 0.05)")
     p.add_argument("--sensor", choices=("AMSR2", "AMSR-E", "WindSat"), default="AMSR2", help="sets the overpass time")
     g = p.add_argument_group("against a reference store")

@@ -33,6 +33,7 @@ class Provenance:
     overlap: int
     days: int
     sgdsm_version: str = __version__
+    uncertainty: bool = True  # sm_uncertainty and the gap depths written beside sm
     # drawn when a store is created, kept when it is resumed or appended to (export folders tell stores by it)
     store_id: str | None = None
 
@@ -44,9 +45,10 @@ class Provenance:
         "space_chunk",
         "overlap",
         "days",
+        "uncertainty",
     )
     #: What ``--append`` must find unchanged in the store.
-    APPEND: ClassVar[tuple[str, ...]] = ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap")
+    APPEND: ClassVar[tuple[str, ...]] = ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap", "uncertainty")
     #: What makes two exports' files interchangeable, beside the staged cube's region and band.
     IDENTITY: ClassVar[tuple[str, ...]] = ("store_id", "checkpoint_sha256", "overlap", "time_chunk", "space_chunk")
 

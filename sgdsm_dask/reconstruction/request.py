@@ -26,6 +26,7 @@ class ReconstructRequest:
     time_chunk: int = 8
     space_chunk: int | None = None  # None: the staged cube's spatial chunk
     overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
+    uncertainty: bool = True  # False: no sm_uncertainty nor gap depths (and no calibration of sigma)
 
     def __post_init__(self) -> None:
         # the workers open these paths: each must mean there what it means where the command was typed

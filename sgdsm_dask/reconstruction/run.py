@@ -35,6 +35,7 @@ def provenance_of(req: ReconstructRequest, ck: Checkpoint, lay: Layout) -> Prove
         overlap=lay.overlap,
         days=lay.days,
         sgdsm_version=__version__,
+        uncertainty=req.uncertainty,
     )
 
 
@@ -128,7 +129,9 @@ def reconstruct(
     if sink is not None:
         sink.open(req.out)  # only now: a run refused above leaves the folder and its manifest as they were
     done = store.done()
-    if not done.all():  # sigma is fitted on the cube's own hidden pixels before the first chunk needs it
+    if (
+        req.uncertainty and not done.all()
+    ):  # sigma is fitted on the cube's own hidden pixels before the first chunk needs it
         from .calibration import ensure_sigma
 
         ensure_sigma(req, lay, ck.sha256, client, gpu_resources(client) if client is not None else None)

@@ -168,7 +168,8 @@ class ResultStore:
             g["time"].resize((lay.days,))
             g["time"][n0:] = t_new[n0:]
             for name in ("sm", "flag", *GAP_VARS):
-                g[name].resize((lay.days, lay.rows, lay.cols))
+                if name in g:  # the gap maps are absent from a store reconstructed with --no-uncertainty
+                    g[name].resize((lay.days, lay.rows, lay.cols))
             for name in ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else []):
                 model[name].resize((lay.n_chunks,) + model[name].shape[1:])
             model["done"][nb_old:] = 0
@@ -304,7 +305,7 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.DataTr
             cf.flag(),
         ),
         "land": staged["land"].reset_coords(drop=True).load(),  # the grid's coordinates come from cf.grid
-        **_gap_vars(lay),
+        **(_gap_vars(lay) if provenance.uncertainty else {}),  # not with --no-uncertainty
     }
     time = staged["time"].variable.copy(deep=False)  # the staged cube's encoding, which --append compares
     time.attrs = cf.time()
@@ -319,16 +320,18 @@ def template(staged_path: str, lay: Layout, provenance: Provenance) -> xr.DataTr
         },
     )
     for name in ("sm", "flag", *GAP_VARS):
-        ds[name].encoding["chunks"] = (tc, sc, sc)
+        if name in ds:
+            ds[name].encoding["chunks"] = (tc, sc, sc)
     for name in ("days_since_observed", "distance_to_observed"):
-        ds[name].encoding["_FillValue"] = -1
+        if name in ds:
+            ds[name].encoding["_FillValue"] = -1
     for var in (ds.variables[name] for name in ds.data_vars):
         if {"lat", "lon"} <= set(var.dims):
             var.attrs["grid_mapping"] = cf.GRID_MAPPING
-    return xr.DataTree.from_dict({"/": ds, MODEL_GROUP: model_vars(staged, lay)})
+    return xr.DataTree.from_dict({"/": ds, MODEL_GROUP: model_vars(staged, lay, provenance.uncertainty)})
 
 
-def model_vars(staged: xr.Dataset, lay: Layout) -> xr.Dataset:
+def model_vars(staged: xr.Dataset, lay: Layout, uncertainty: bool = True) -> xr.Dataset:
     """The ``model`` group: the LSTM states, the ``done`` markers, ``sm_std`` and the 'anomaly' network's prior.
 
     Dimensions ``lat`` and ``lon`` are the top level's (no coordinates of
@@ -336,7 +339,7 @@ def model_vars(staged: xr.Dataset, lay: Layout) -> xr.Dataset:
     exist only here.
     """
     data = {
-        **_scale_var(staged),
+        **(_scale_var(staged) if uncertainty else {}),  # sigma's pixel scale
         **_state_vars(lay),
         **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
     }

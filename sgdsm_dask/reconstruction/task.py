@@ -195,12 +195,14 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the store holds it
         prior = read_prior(internals, wr, wc)
     out_sm, out_flag, state = fill_block(filler, lay, key, sm, precip, land, staged, prior, state)
-    from ..uncertainty import SigmaModel
+    gaps = None
+    if req.uncertainty:  # not with --no-uncertainty: the store has no gap maps
+        from ..uncertainty import SigmaModel
 
-    rows, cols = lay.cells(*key.block)
-    model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
-    read = (sm[t0 - c0 : t1 - c0], wr, wc)
-    own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
-    gaps = gap_values(src, dst, internals, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
+        rows, cols = lay.cells(*key.block)
+        model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
+        read = (sm[t0 - c0 : t1 - c0], wr, wc)
+        own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
+        gaps = gap_values(src, dst, internals, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
     write_chunk(req.out, dst, internals, lay, key, out_sm, out_flag, state, gaps)
     return state

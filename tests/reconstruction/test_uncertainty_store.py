@@ -77,3 +77,25 @@ def test_series_draws_a_days_uncertainty_map(staged, reference, tmp_path, capsys
     assert png.stat().st_size > 10000
     assert main([*args, "--map-day", "2016-01-01", "--map-out", str(png)]) == 2
     assert "has no day 2016-01-01" in capsys.readouterr().err
+
+
+def test_no_uncertainty_writes_the_same_values_without_sigma_and_its_files_say_so(staged, reference, client, tmp_path):
+    import xarray as xr
+
+    from sgdsm_dask.cli import main
+
+    out, daily = tmp_path / "plain.zarr", tmp_path / "daily"
+    args = ["reconstruct", "--store", staged, "--out", str(out), "--no-uncertainty", "--export", str(daily)]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    for name in ("sm", "flag"):  # the same fill, bit for bit
+        assert np.array_equal(zarr_store.read_array(str(out), name), zarr_store.read_array(reference, name), True)
+    with xr.open_zarr(out) as ds:
+        assert not set(GAPS) & set(ds.variables)
+    with xr.open_zarr(out, group="model") as model:
+        assert "sm_std" not in model.variables
+    assert "sm_uncertainty_model" not in zarr_store.read_attrs(str(out))  # no calibration ran
+    with xr.open_dataset(daily / "SGD-SM2_20150402.nc") as day:
+        assert "sm_uncertainty" not in day.variables and day["sm"].attrs["ancillary_variables"] == "flag"
+    assert main(["verify", str(daily)]) == 0
+    # a store is resumed only by the same request: with sigma asked for, the plain store is another request
+    assert main(["reconstruct", "--store", staged, "--out", str(out), "--scheduler", client.scheduler.address]) == 2
