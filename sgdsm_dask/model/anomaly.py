@@ -93,7 +93,7 @@ def _weighted(a: torch.Tensor, m: torch.Tensor, sigma: float) -> tuple[torch.Ten
     return torch.where(den > 1e-3, _gauss(a * m, sigma) / den.clamp(min=1e-12), torch.zeros_like(den)), den
 
 
-def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: float = 0.25) -> torch.Tensor:
+def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: float) -> torch.Tensor:
     """The linear base's features (N, F, P, P) of a day from its :func:`day_maps` (``x``, ``mask``).
 
     Anomalies are against the pixel's prior, in ``sm_scale`` units: the

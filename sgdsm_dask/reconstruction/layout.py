@@ -77,6 +77,11 @@ class Layout:
         (rows, oy), (cols, ox) = out
         return rows, cols, oy, ox
 
+    def own(self, bi: int, bj: int) -> tuple[slice, slice]:
+        """The block's own cells (:meth:`cells`) within its :meth:`window`."""
+        (rows, cols), (wr, wc, _, _) = self.cells(bi, bj), self.window(bi, bj)
+        return slice(rows.start - wr.start, rows.stop - wr.start), slice(cols.start - wc.start, cols.stop - wc.start)
+
     @property
     def patches_per_block(self) -> tuple[int, int]:
         """The most patch positions any block has, per axis (the state arrays' block size)."""

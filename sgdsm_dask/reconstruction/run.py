@@ -129,9 +129,8 @@ def reconstruct(
     if sink is not None:
         sink.open(req.out)  # only now: a run refused above leaves the folder and its manifest as they were
     done = store.done()
-    if (
-        req.uncertainty and not done.all()
-    ):  # sigma is fitted on the cube's own hidden pixels before the first chunk needs it
+    # sigma is fitted on the cube's own hidden pixels before the first chunk needs it (not with --no-uncertainty)
+    if req.uncertainty and not done.all():
         from .calibration import ensure_sigma
 
         ensure_sigma(req, lay, ck.sha256, client, gpu_resources(client) if client is not None else None)

@@ -167,9 +167,8 @@ class ResultStore:
                 model["done"][nb_old - 1] = 0
             g["time"].resize((lay.days,))
             g["time"][n0:] = t_new[n0:]
-            for name in ("sm", "flag", *GAP_VARS):
-                if name in g:  # the gap maps are absent from a store reconstructed with --no-uncertainty
-                    g[name].resize((lay.days, lay.rows, lay.cols))
+            for name in ("sm", "flag", *(v for v in GAP_VARS if v in g)):  # none with --no-uncertainty
+                g[name].resize((lay.days, lay.rows, lay.cols))
             for name in ["state_h", "state_c", "done"] + (["state_memory"] if lay.memory else []):
                 model[name].resize((lay.n_chunks,) + model[name].shape[1:])
             model["done"][nb_old:] = 0

@@ -72,18 +72,13 @@ def fill_block(
     (None: the start of the record). What both :func:`run_chunk` (stores)
     and :func:`~.graph.fill_task` (``sgdsm_dask.fill``) compute.
     """
-    rows, cols = lay.cells(*key.block)
-    wr, wc, oy, ox = lay.window(*key.block)
-    own = (
-        slice(None),
-        slice(rows.start - wr.start, rows.stop - wr.start),
-        slice(cols.start - wc.start, cols.stop - wc.start),
-    )
+    _, _, oy, ox = lay.window(*key.block)
+    own = (slice(None), *lay.own(*key.block))
     t0, t1 = lay.chunk_days(key.chunk)
     c0 = max(0, t0 - lay.context_days)
     land = np.asarray(land).astype(bool)
     staged = np.asarray(staged, bool)
-    shape = (t1 - t0, rows.stop - rows.start, cols.stop - cols.start)
+    shape = (t1 - t0, own[1].stop - own[1].start, own[2].stop - own[2].start)
     out_sm, out_flag = np.full(shape, np.nan, np.float32), np.full(shape, Flag.NOT_FILLED, np.int8)
     if lay.prior_sigma:  # the 'anomaly' network: the record's prior and the days around the chunk
         days = [int(d) for d in np.flatnonzero(staged) if t0 <= c0 + d < t1]
@@ -199,10 +194,9 @@ def run_chunk(req: ReconstructRequest, lay: Layout, sha256: str, key: ChunkKey, 
     if req.uncertainty:  # not with --no-uncertainty: the store has no gap maps
         from ..uncertainty import SigmaModel
 
-        rows, cols = lay.cells(*key.block)
         model = SigmaModel.from_json(dst.attrs[SIGMA_ATTR]) if SIGMA_ATTR in dst.attrs else SigmaModel()
         read = (sm[t0 - c0 : t1 - c0], wr, wc)
-        own_land = land[rows.start - wr.start : rows.stop - wr.start, cols.start - wc.start : cols.stop - wc.start]
+        own_land = land[lay.own(*key.block)]
         gaps = gap_values(src, dst, internals, lay, key, out_flag, staged[t0 - c0 : t1 - c0], model, read, own_land)
     write_chunk(req.out, dst, internals, lay, key, out_sm, out_flag, state, gaps)
     return state
