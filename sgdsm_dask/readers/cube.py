@@ -70,14 +70,34 @@ class FileMap:
     """
 
     files: tuple[str, ...]
-    file: dict[str, np.ndarray]  # int32, one per day of the cube
-    local: dict[str, np.ndarray]  # int32, one per day of the cube
+    file: dict[str, np.ndarray]  # int32, one per day of the cube (from day ``start``)
+    local: dict[str, np.ndarray]  # int32, one per day of the cube (from day ``start``)
+    start: int = 0  # the cube's day the arrays begin at (:meth:`for_days`)
 
     def days_of(self, dim: str, t0: int, t1: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """The files holding days ``t0:t1``: index -> (the days' positions in the block, their positions in the file)."""
-        file = self.file[dim][t0:t1]
-        local = self.local[dim][t0:t1]
+        if t0 < self.start or t1 - self.start > self.file[dim].size:
+            raise ValueError(f"days {t0}:{t1} are not in this file map (days {self.start}:...)")
+        file = self.file[dim][t0 - self.start : t1 - self.start]
+        local = self.local[dim][t0 - self.start : t1 - self.start]
         return {int(f): (np.flatnonzero(file == f), local[file == f]) for f in np.unique(file)}
+
+    def for_days(self, t0: int, t1: int) -> FileMap:
+        """The map of days ``t0:t1`` only: the files holding them, nothing of the others.
+
+        What a staging task is sent, so its size does not grow with the
+        folder (all of a record's tasks are submitted at once).
+        """
+        cut = {d: a[t0 - self.start : t1 - self.start] for d, a in self.file.items()}
+        used = np.unique(np.concatenate(list(cut.values())))
+        renumber = np.full(len(self.files), -1, np.int32)
+        renumber[used] = np.arange(used.size, dtype=np.int32)
+        return FileMap(
+            files=tuple(self.files[i] for i in used),
+            file={d: renumber[a] for d, a in cut.items()},
+            local={d: a[t0 - self.start : t1 - self.start] for d, a in self.local.items()},
+            start=t0,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,12 @@ class CubeInfo:
     @property
     def sm_var(self) -> str:
         return self.sm.name
+
+    def for_days(self, t0: int, t1: int) -> CubeInfo:
+        """This cube as days ``t0:t1`` need it: a folder's file map cut to their files (:meth:`FileMap.for_days`)."""
+        if self.file_map is None:
+            return self
+        return dataclasses.replace(self, file_map=self.file_map.for_days(t0, t1))
 
     @property
     def precip_var(self) -> str | None:
@@ -356,10 +382,7 @@ def _read(ds: xr.Dataset, info: CubeInfo, days: slice | list[int], region: Regio
             values = np.asarray(da.values, dtype=np.float32)
         except (OSError, ValueError, RuntimeError) as exc:
             raise InputError(info.path, f"{layout.name} days {_days_text(days)} cannot be read ({exc})") from None
-        if key == "sm":
-            out[key] = check_sm(info.path, layout.name, layout.units or "m3 m-3", values, info.sm_divisor)
-        else:
-            out[key] = check_precip(info.path, layout.name, values * np.float32(info.precip_factor))
+        out[key] = _checked(info.path, info, key, layout, values)
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,17 @@ class StageRequest:
 
     def dates(self) -> np.ndarray:
         return self.source.dates()
+
+    def for_days(self, t0: int, t1: int) -> StageRequest:
+        """This request as the task of days ``t0:t1`` needs it: a folder cube's file map cut to their files.
+
+        A staging task carries its request; the whole folder's map in each
+        would grow every task with the folder, and all tasks are submitted
+        at once. (An archive's day plans are still sent whole.)
+        """
+        if self.cube is None or self.cube.file_map is None:
+            return self
+        return replace(self, cube=self.cube.for_days(t0, t1))
 
     def fingerprint(self) -> str:
         """Identity of the request; a store is resumed only by the same request."""
@@ -259,7 +270,7 @@ def stage(
     def key(item: tuple[StageRequest, int, int]) -> str:
         return f"stage-{req.fingerprint()}-{item[1]}"
 
-    blocks = [(req, t0, t1) for t0, t1 in todo]
+    blocks = [(req.for_days(t0, t1), t0, t1) for t0, t1 in todo]
     for _, res in run_tasks(client, stage_block, blocks, key=key, progress=progress, size=_days):
         commit(res)
     final = zarr_store.read_chunks_safely(req.out, "day_status", tc, nt, DayStatus.PENDING)

@@ -63,8 +63,10 @@ def test_each_task_opens_its_own_days_files_once_and_no_other(tmp_path, opened):
     config = StageConfig(time_chunk=6)
     req = StageRequest(out=str(tmp_path / "cube.zarr"), region=R, config=config, cube=info)
     for t0, t1 in _blocks(20, 6):
+        task = req.for_days(t0, t1)  # what one staging task is sent: the map of its own files, not the folder's
+        assert task.cube.file_map.files == tuple(map(str, files[t0:t1])), (t0, t1)
         opened.clear()
-        days = req.source.read(t0, t1, R, config)  # what one staging task reads
+        days = task.source.read(t0, t1, R, config)  # what one staging task reads
         assert opened == [f.name for f in files[t0:t1]], (t0, t1)
         np.testing.assert_array_equal(days.sm, _combined(info, t0, t1, R)["sm"])
     # staging the folder (in this process, so every open is counted): each file once, 4 tasks
