@@ -156,3 +156,28 @@ def test_a_bad_file_of_a_folder_is_one_line_naming_it(tmp_path, client, capsys):
     with pytest.raises(InputError, match="file not found") as exc:
         read_cube_block(info, 8, 12, R)
     assert exc.value.path == str(files[8])
+
+
+def test_files_of_several_days_each_are_cut_where_the_blocks_cross_them(tmp_path, opened):
+    """Three files of 5 days, named against their date order: blocks across file edges read the right days."""
+    folder = tmp_path / "pentads"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    names = ["c.nc", "b.nc", "a.nc"]  # c holds the first days: the names sort the other way
+    for k, name in enumerate(names):
+        start = np.datetime64("2015-04-01") + np.timedelta64(5 * k, "D")
+        time = start + np.arange(5).astype("timedelta64[D]")
+        sm = (0.1 + 0.3 * rng.random((5, *R.shape))).astype(np.float32)
+        xr.Dataset(
+            {"sm": (("time", "lat", "lon"), sm, {"units": "m3 m-3"})},
+            coords={"time": time.astype("datetime64[ns]"), "lat": R.lat, "lon": R.lon},
+        ).to_netcdf(folder / name)
+    info = inspect_cube(str(folder))
+    for t0, t1 in [(3, 7), (4, 11), (0, 15), (10, 15)]:
+        task = info.for_days(t0, t1)
+        held = {os.path.basename(f) for f in task.file_map.files}
+        assert held == {names[k] for k in range(t0 // 5, (t1 - 1) // 5 + 1)}, (t0, t1)
+        opened.clear()
+        got = read_cube_block(task, t0, t1, R)
+        assert sorted(opened) == sorted(held)
+        np.testing.assert_array_equal(got["sm"], _combined(info, t0, t1, R)["sm"])
