@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..io import zarr_store
 from ..paths import local_or_url
 
 #: Pixels of each subset, by the product's ``flag`` (as :mod:`.insitu`); without a flag every pair counts.
@@ -379,6 +380,7 @@ def score_stores(
             series[f"daily_r_{name}"] = ("time", sc["R"])
             series[f"daily_n_{name}"] = ("time", sc["N"].astype(np.int64))
         series.to_zarr(local_or_url(out), mode="a", zarr_format=3, consolidated=False)
+        zarr_store.consolidate(out)  # as every store of sgdsm: plain xr.open_zarr opens it without a warning
     return {"scores": scores, "days": int(inp.time.size), "map": out}
 
 

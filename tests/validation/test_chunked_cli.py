@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -27,7 +28,9 @@ def test_validate_against_the_truth_store_writes_maps_and_a_table(archive, rec4,
     assert summary["scores"]["all"]["RMSE"] == pytest.approx(want["RMSE"], rel=1e-9)
     assert summary["scores"]["all"]["N"] == want["N"] > 0
     assert "| reconstructed |" in printed and (out / "store_scores.md").read_text() in printed
-    maps = xr.open_zarr(out / "scores.zarr", consolidated=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # what a user opens: plain xr.open_zarr, no warning
+        maps = xr.open_zarr(out / "scores.zarr")
     n = maps["n_all"].values
     sq = np.where(np.isin(flag, (0, 1)) & np.isfinite(est) & np.isfinite(tr), (est - tr).astype(np.float64) ** 2, 0)
     with np.errstate(invalid="ignore"):
