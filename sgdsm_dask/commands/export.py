@@ -16,6 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the daily files and their manifest")
     p.add_argument("--cog", action="store_true", help="also a Cloud-Optimized GeoTIFF of sm per day, for GIS")
     p.add_argument(
+        "--stac",
+        action="store_true",
+        help="also a STAC catalogue of the files, for discovery: collection.json and one Item per day in items/ "
+        "(a folder that has one keeps it up to date without the flag too)",
+    )
+    p.add_argument(
         "--metadata",
         metavar="YAML",
         help="who made the files and their licence: a YAML file of the run file's metadata fields "
@@ -26,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_metadata
-    from ..export import export
+    from ..export import export, stac
     from ..pipeline import progress_bar, set_total
 
     metadata = load_metadata(args.metadata) if args.metadata else None  # checked before a cluster starts
@@ -40,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             total=lambda n: set_total(bar, n),
             metadata=metadata,
         )
+    if args.stac or stac.exists(summary["out"]):  # a catalogue that is not brought up to date would omit new days
+        summary["stac"] = stac.write_catalogue(summary["out"])["collection"]
     if summary["days_unfinished"]:
         print(
             f"warning: {summary['days_unfinished']} days of {args.store} are not reconstructed in every block yet "
