@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def local_or_url(path: str) -> str:
     """``file://`` URLs as plain paths; other URLs (``s3://``, ``memory://`` ...) as given.
@@ -43,3 +45,26 @@ def require_shared(store: str, client: object | None, use: str = "write") -> Non
 
     if client is not None and not shared_between_processes(store):
         raise InputError(store, f"a memory:// store lives in this process only; Dask worker processes cannot {use} it")
+
+
+def filesystem(path: str) -> tuple[Any, str]:
+    """The fsspec filesystem of ``path`` and the path within it; credentials come from the environment.
+
+    Listings are never cached: Dask workers (other processes) add files
+    that a cached listing of this process would not show. An object
+    store's credentials and endpoint are the ones its library reads from
+    the environment (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``); no sgdsm option takes them, so none
+    is ever printed or written (docs/cloud.md).
+    """
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(local_or_url(path), use_listings_cache=False)
+
+
+def join(folder: str, name: str) -> str:
+    """``name`` inside ``folder``: a path, or a URL joined with ``/``."""
+    import os
+
+    local = local_or_url(folder)
+    return f"{local.rstrip('/')}/{name}" if is_url(local) else os.path.join(local, name)

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 HELP = "check an export folder against its manifest (SHA-256 of every file)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="a folder written by sgdsm export or reconstruct --export")
+    p.add_argument(
+        "dir", metavar="DIR", help="a folder (or fsspec URL: s3://...) written by sgdsm export or reconstruct --export"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export.manifest import MANIFEST, verify
+    from ..paths import join
     from ..pipeline import progress_bar
 
     with progress_bar(None, "verify", unit="file") as bar:
         result = verify(args.dir, progress=bar.update)
     for name, problem in result["problems"]:
-        print(f"{Path(args.dir) / name}: {problem}", file=sys.stderr)
+        print(f"{join(result['out'], name)}: {problem}", file=sys.stderr)
     prov = result["provenance"].get("reconstruction")
     prov = prov if isinstance(prov, dict) else {}
     n, bad = result["files"], len(result["problems"])

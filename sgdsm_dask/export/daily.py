@@ -36,7 +36,8 @@ class DailyFiles:
         progress: Callable[[int], None] | None = None,
         metadata: ProductMetadata | None = None,
     ) -> None:
-        self.out = folder.local_folder(out_dir)  # absolute on the client; an object store is one line, now
+        self.out = folder.location(out_dir)  # absolute on the client; an object store's URL as given
+        require_shared(self.out, client)  # memory:// lives in this process only
         self.cog = cog
         self.metadata = metadata  # who made the files, their licence (None: the defaults)
         self.client = client
@@ -81,7 +82,7 @@ class DailyFiles:
 
 def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None]) -> dict[str, Any]:
     """Write the folder's manifest once every day's files are in place; the export's summary."""
-    out_dir = folder.local_folder(out_dir)
+    out_dir = folder.location(out_dir)
     days = [e for e in entries if e is not None]
     files = {name: entry for day in days for name, entry in day.items()}
     path = manifest.write(out_dir, files, manifest.export_provenance(result))

@@ -2,9 +2,11 @@
 
 A time chunk is read once (not once per day), its values checked against
 their flags (:func:`check_values`: a result store with a chunk missing or
-damaged is named, not exported as NaN), and each day written to a
-temporary name in the folder and renamed when complete, so a stopped
-export never leaves a broken file under a final name. Files already in the
+damaged is named, not exported as NaN), and each day written whole
+(:func:`~sgdsm_dask.io.files.atomic_write`: to a temporary name and renamed
+in a local folder; written locally, uploaded under a temporary key and
+copied to its name in an object store), so a stopped export never leaves
+a broken file under a final name. Files already in the
 folder are kept where :func:`~.folder.reuse` trusts them. Days that were
 not reconstructed (missing in the archive) get no file, like the 7115
 files of the published record.
@@ -13,7 +15,6 @@ files of the published record.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import xarray as xr
 from ..errors import InputError
 from ..flags import Flag
 from ..io import zarr_store
-from ..io.files import atomic_write, file_entry
+from ..io.files import Folder
 from ..paths import is_url, local_or_url
 from ..reconstruction.store import model_group, read_done
 from .cog import write_cog
@@ -142,15 +143,15 @@ def export_days(
     reconstructed pixel (not staged) gets no file and None. ``product``:
     the files' global attributes of the run (:func:`~.netcdf.product_attrs`).
     """
-    out_dir = local_or_url(str(out_dir))
+    where = Folder(local_or_url(str(out_dir)))
     src = open_result(result)
     times = src["time"].values[t0:t1]
-    finals = [Path(out_dir) / day_name(when) for when in times]
-    tifs = [Path(out_dir) / day_name(when, ".tif") for when in times]
+    finals = [day_name(when) for when in times]
+    tifs = [day_name(when, ".tif") for when in times]
     wanted = [[final] + ([tif] if cog else []) for final, tif in zip(finals, tifs, strict=True)]
-    kept = reuse([f for files in wanted for f in files], known or {})
-    if all(f.name in kept for files in wanted for f in files):
-        return [{f.name: kept[f.name] for f in files} for files in wanted]
+    kept = reuse(where, [name for names in wanted for name in names], known or {})
+    if all(name in kept for names in wanted for name in names):
+        return [{name: kept[name] for name in names} for names in wanted]
     block = read_days(result, src, t0, t1)
     check_values(result, block)  # before any file of the chunk is written
     full = dataset(result, block, src.attrs, product)
@@ -160,9 +161,9 @@ def export_days(
             entries.append(None)
             continue
         ds = one_day(full, i)
-        if final.name not in kept:
-            atomic_write(final, lambda tmp, ds=ds: write_netcdf(ds, tmp))
-        if cog and tif.name not in kept:
-            atomic_write(tif, lambda tmp, ds=ds: write_cog(ds, tmp))
-        entries.append({f.name: kept.get(f.name) or file_entry(f) for f in wanted[i]})
+        if final not in kept:
+            kept[final] = where.write(final, lambda tmp, ds=ds: write_netcdf(ds, tmp))
+        if cog and tif not in kept:
+            kept[tif] = where.write(tif, lambda tmp, ds=ds: write_cog(ds, tmp))
+        entries.append({name: kept[name] for name in wanted[i]})
     return entries

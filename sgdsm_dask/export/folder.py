@@ -1,6 +1,7 @@
 """An export folder: what it already holds, whether it is this reconstruction's, and which files to trust.
 
-The one place of that trust. A folder is written only if it is absent,
+The one place of that trust, for a local folder and an object store's
+prefix alike (:class:`~sgdsm_dask.io.files.Folder`). A folder is written only if it is absent,
 empty, or the export folder of this reconstruction: its manifest or, for
 an export killed before its manifest, its marker (:func:`manifest.claim`)
 says so (:func:`check`). Anything else is one line naming it, and nothing
@@ -14,15 +15,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io.files import file_entry
-from ..paths import absolute, is_url, local_or_url
+from ..io.files import Folder, file_entry
+from ..paths import absolute
 from . import manifest
 
 PREFIX = "SGD-SM2_"
@@ -40,23 +40,17 @@ def day_name(day: np.datetime64, suffix: str = ".nc") -> str:
     return f"{PREFIX}{t.year:04d}{t.month:02d}{t.day:02d}{suffix}"  # %Y does not pad years before 1000
 
 
-def local_folder(out_dir: str | os.PathLike) -> str:
-    """``out_dir`` as the plain absolute path of a local folder, as the client means it.
+def location(out_dir: str | os.PathLike) -> str:
+    """``out_dir`` as the client means it: the plain absolute path of a local folder, or an object store's URL.
 
     ``file://`` URLs are plain paths (else a folder named ``file:`` would
     appear in the working directory), and a relative path is made absolute
     here, where the command was typed, since Dask workers resolve it against
-    their own working directory. Object stores are refused until export
-    writes them (NetCDF needs a local file).
+    their own working directory. An fsspec URL (``s3://bucket/daily``) is
+    kept as given: each file is written locally, then uploaded whole
+    (:func:`~sgdsm_dask.io.files.atomic_write`).
     """
-    local = local_or_url(str(out_dir))
-    if is_url(local):
-        raise InputError(
-            str(out_dir),
-            "sgdsm export writes local folders only for now (a path or a file:// URL); "
-            "object stores such as s3:// or memory:// come in a later release",
-        )
-    return absolute(local)
+    return absolute(str(out_dir))
 
 
 def check(out_dir: str, provenance: dict[str, Any]) -> Known:
@@ -71,13 +65,13 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
     this run's provenance, or mixed with its files. Returns the previous
     manifest's entries (:func:`recorded`), for :func:`reuse`.
     """
-    out_dir = local_folder(out_dir)
+    out_dir = location(out_dir)
     now = manifest.identity(provenance)
     old = manifest.previous(out_dir)
     if old is not None:
         _same_reconstruction(out_dir, manifest.identity(old.get("provenance") or {}), now)
         return recorded(old, out_dir)
-    names = _entries(out_dir)
+    names = Folder(out_dir).names()
     daily = [name for name in names if manifest.SAFE_NAME.fullmatch(name)]
     mark = manifest.owner(out_dir)
     if mark is not None:
@@ -102,14 +96,6 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
     return {}
 
 
-def _entries(out_dir: str) -> list[str]:
-    """The names in ``out_dir``; none where it is absent or not a folder (creating it says what that is)."""
-    try:
-        return sorted(os.listdir(out_dir))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any]) -> None:
     """One line unless the reconstruction ``was`` (a folder's manifest or marker) is ``now``'s."""
     if was == now:
@@ -126,17 +112,18 @@ def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any])
 def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = None) -> Known:
     """Name -> ``{"sha256", "bytes", "listed_ns"}`` of a manifest's daily files (none for None).
 
-    ``listed_ns`` is the modification time of ``out_dir``'s manifest file (0
-    without ``out_dir``): a file whose modification and inode change times
-    are both not after it is the file listed (a user can set a file's
-    modification time back, but not its change time).
+    ``listed_ns`` is the earliest moment ``out_dir``'s manifest file can have
+    been written (0 without ``out_dir``): a file that cannot have changed
+    after it is the file listed (:meth:`~sgdsm_dask.io.files.Folder.stat`:
+    a local file's modification and inode change times, an object's time).
     """
     if doc is None:
         return {}
     try:
-        listed_ns = (Path(out_dir) / manifest.MANIFEST).stat().st_mtime_ns if out_dir is not None else 0
+        st = Folder(str(out_dir)).stat(manifest.MANIFEST) if out_dir is not None else None
     except OSError:
-        listed_ns = 0
+        st = None
+    listed_ns = st[1] if st is not None else 0
     return {
         str(k): {
             "sha256": str(v["sha256"]).lower(),  # sha256sum and hashlib write lower case; others may not
@@ -148,27 +135,29 @@ def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = Non
     }
 
 
-def reuse(files: list[Path], known: Known) -> dict[str, dict[str, Any]]:
-    """``{name: {"bytes", "sha256"}}`` of those of ``files`` that exist and may be kept.
+def reuse(where: Folder, names: list[str], known: Known) -> dict[str, dict[str, Any]]:
+    """``{name: {"bytes", "sha256"}}`` of those files ``names`` of ``where`` that exist and may be kept.
 
     A file is taken at the previous manifest's word (``known``) while its
-    size matches and it has not been modified since that manifest;
-    otherwise it is read and hashed, and removed (to be written again) if
-    the manifest recorded another hash.
+    size matches and it cannot have changed since that manifest
+    (:meth:`~sgdsm_dask.io.files.Folder.stat`); otherwise it is read and
+    hashed, and removed (to be written again) if the manifest recorded
+    another hash.
     """
     kept = {}
-    for f in (f for f in files if f.exists()):
-        listed, st = known.get(f.name), f.stat()
-        # a modification time can be set back (os.utime, cp -p, rsync -t); the inode change time cannot
-        unchanged = max(st.st_mtime_ns, st.st_ctime_ns) <= listed["listed_ns"] if listed else False
-        if listed and st.st_size == listed["bytes"] and unchanged:
-            kept[f.name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
+    for name in names:
+        st = where.stat(name)
+        if st is None:
             continue
-        entry = file_entry(f)
+        listed = known.get(name)
+        if listed and st[0] == listed["bytes"] and st[2] <= listed["listed_ns"]:
+            kept[name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
+            continue
+        entry = file_entry(where.file(name))
         if listed and listed["sha256"] != entry["sha256"]:
-            f.unlink()  # altered or damaged since the last export: written again
+            where.remove(name)  # altered or damaged since the last export: written again
         else:
-            kept[f.name] = entry
+            kept[name] = entry
     return kept
 
 
@@ -187,11 +176,11 @@ def clear(out_dir: str, provenance: dict[str, Any] | None = None) -> None:
     ``provenance`` (callers from before the marker) no marker is written,
     and a killed export then leaves daily files no one can claim.
     """
-    out_dir = local_folder(out_dir)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    where = Folder(location(out_dir))
+    where.make()
     if provenance is not None:
-        manifest.claim(out_dir, provenance)
-    manifest.remove(out_dir)
-    for stale in Path(out_dir).iterdir():
-        if TEMPORARY.fullmatch(stale.name):
-            stale.unlink()
+        manifest.claim(where.path, provenance)
+    manifest.remove(where.path)
+    for stale in where.names():
+        if TEMPORARY.fullmatch(stale):
+            where.remove(stale)

@@ -33,7 +33,8 @@ from typing import Any
 
 from .. import __version__
 from ..errors import InputError
-from ..io.files import atomic_write, file_entry
+from ..io.files import Folder, file_entry
+from ..paths import is_url, local_or_url
 from ..reconstruction.provenance import export_identity
 
 MANIFEST = "manifest.json"
@@ -47,26 +48,32 @@ SAFE_NAME = re.compile(r"SGD-SM2_\d{8}\.(nc|tif)")
 SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 
 
+def _folder(out_dir: str | os.PathLike) -> Folder:
+    return Folder(str(out_dir))
+
+
+def _read_json(out_dir: str | os.PathLike, name: str) -> Any:
+    """The JSON document ``name`` of the folder; None where it is absent or not JSON."""
+    try:
+        return json.loads(_folder(out_dir).read_text(name))
+    except (OSError, ValueError):
+        return None
+
+
 def previous(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The folder's manifest as written, or None without a readable one (a new folder, a stopped export).
 
     A ``manifest.json`` of another format is not ours (another program's):
     None as well, so that the folder is judged by what else it holds.
     """
-    try:
-        doc = json.loads((Path(out_dir) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
+    doc = _read_json(out_dir, MANIFEST)
     ours = isinstance(doc, dict) and doc.get("format") == FORMAT and isinstance(doc.get("files"), dict)
     return doc if ours else None
 
 
 def owner(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The :func:`identity` of the reconstruction whose export marked ``out_dir`` (:func:`claim`); None if unmarked."""
-    try:
-        doc = json.loads((Path(out_dir) / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
+    doc = _read_json(out_dir, MARKER)
     ours = isinstance(doc, dict) and doc.get("format") == MARKER_FORMAT and isinstance(doc.get("identity"), dict)
     return doc["identity"] if ours else None
 
@@ -80,7 +87,7 @@ def claim(out_dir: str | os.PathLike, provenance: dict[str, Any]) -> None:
     """
     doc = {"format": MARKER_FORMAT, "identity": identity(provenance), "result_store": provenance.get("result_store")}
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    atomic_write(Path(out_dir) / MARKER, lambda tmp: tmp.write_text(text))
+    _folder(out_dir).write_text(MARKER, text)
 
 
 #: What makes two exports' files interchangeable (the keys live with the reconstruction's provenance).
@@ -90,19 +97,20 @@ identity = export_identity
 def remove(out_dir: str | os.PathLike) -> None:
     """Drop the manifest of a folder an export is about to change."""
     for name in (MANIFEST, SUMS):
-        (Path(out_dir) / name).unlink(missing_ok=True)
+        _folder(out_dir).remove(name)
 
 
-def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], provenance: dict[str, Any]) -> Path:
+def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], provenance: dict[str, Any]) -> Path | str:
     """Write ``manifest.json`` and ``SHA256SUMS`` (each to a temporary name, then renamed), then drop the marker.
 
     From then on the manifest says whose the folder is (:func:`claim`), and
     a finished folder holds nothing but its daily files and these two.
+    Returns the manifest's path (its URL on an object store).
     """
-    out = Path(out_dir)
+    out = _folder(out_dir)
     bad = [name for name in files if not SAFE_NAME.fullmatch(name)]
     if bad:
-        raise InputError(str(out), f"refusing to list {bad[0]!r} in the manifest: not a daily file name")
+        raise InputError(out.path, f"refusing to list {bad[0]!r} in the manifest: not a daily file name")
     doc = {
         "format": FORMAT,
         "created": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
@@ -113,9 +121,9 @@ def write(out_dir: str | os.PathLike, files: Mapping[str, Mapping[str, Any]], pr
     }
     sums = "".join(f"{files[name]['sha256']}  {name}\n" for name in sorted(files))
     for name, text in ((SUMS, sums), (MANIFEST, json.dumps(doc, indent=1) + "\n")):  # the manifest last
-        atomic_write(out / name, lambda tmp, text=text: tmp.write_text(text))
-    (out / MARKER).unlink(missing_ok=True)
-    return out / MANIFEST
+        out.write_text(name, text)
+    out.remove(MARKER)
+    return out.file(MANIFEST)
 
 
 def _command() -> str | None:
@@ -151,16 +159,19 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
     daily file name (a manifest edited to reach outside the folder); a
     ``SHA256SUMS`` that is missing or disagrees with the manifest
     (:func:`_check_sums`), since users without sgdsm check the folder by it.
-    Hashes compare regardless of case.
+    Hashes compare regardless of case. ``out_dir`` may be an object
+    store's URL (``s3://bucket/daily``): each object is read and hashed there.
     """
-    out = Path(out_dir)
-    path = out / MANIFEST
+    out = _folder(out_dir if is_url(str(out_dir)) else Path(local_or_url(str(out_dir))))
+    path = out.file(MANIFEST)
     if not out.is_dir():
-        raise InputError(str(out), "no such folder")
-    if not path.is_file():
-        raise InputError(str(out), f"no {MANIFEST}: the export did not finish (run sgdsm export again)")
+        raise InputError(out.path, "no such folder")
     try:
-        doc = json.loads(path.read_text())
+        text = out.read_text(MANIFEST)
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(out.path, f"no {MANIFEST}: the export did not finish (run sgdsm export again)") from None
+    try:
+        doc = json.loads(text)
         listed = doc["files"]
         if doc.get("format") != FORMAT or not isinstance(listed, dict):
             raise ValueError(f"format {doc.get('format')!r}")
@@ -177,11 +188,10 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
             safe[name] = want
 
     def check(name: str) -> tuple[str, str] | None:
-        f = out / name
         want = safe[name]
-        if not f.is_file():
+        if out.stat(name) is None:
             return name, "missing"
-        got = file_entry(f)
+        got = file_entry(out.file(name))
         if got["bytes"] != want.get("bytes"):
             return name, f"size {got['bytes']} bytes, the manifest says {want.get('bytes')}"
         if got["sha256"] != str(want.get("sha256")).lower():
@@ -197,20 +207,20 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
                 problems.append(found)
             if progress:
                 progress(1)
-    for f in sorted(out.iterdir()):
-        if SAFE_NAME.fullmatch(f.name) and f.name not in listed:
-            problems.append((f.name, "not in the manifest"))
-    problems += [(SUMS, problem) for problem in _check_sums(out / SUMS, safe)]  # the others are named above
+    for name in out.names():
+        if SAFE_NAME.fullmatch(name) and name not in listed:
+            problems.append((name, "not in the manifest"))
+    problems += [(SUMS, problem) for problem in _check_sums(out, safe)]  # the others are named above
     prov = doc.get("provenance")
     return {
-        "out": str(out),
+        "out": out.path,
         "files": len(listed),
         "problems": problems,
         "provenance": prov if isinstance(prov, dict) else {},
     }
 
 
-def _check_sums(path: Path, listed: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def _check_sums(out: Folder, listed: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """What is wrong with ``SHA256SUMS`` against the manifest's ``listed`` files (checked against the files).
 
     ``sha256sum -c SHA256SUMS`` must check exactly the files the manifest
@@ -220,7 +230,7 @@ def _check_sums(path: Path, listed: Mapping[str, Mapping[str, Any]]) -> list[str
     anything else is reported without being looked at.
     """
     try:
-        text = path.read_text()
+        text = out.read_text(SUMS)
     except FileNotFoundError:
         return ["missing: sha256sum -c cannot check this folder; run the same sgdsm export again to write it"]
     except (OSError, UnicodeDecodeError) as exc:

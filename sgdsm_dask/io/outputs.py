@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import InputError
-from ..paths import is_url, local_or_url
+from ..paths import filesystem, is_url, local_or_url
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -58,9 +58,7 @@ def entries(path: str) -> list[str] | None:
         if not os.path.lexists(local):
             return None
         return sorted(os.listdir(local)) if os.path.isdir(local) else [os.path.basename(local)]
-    from fsspec.core import url_to_fs
-
-    fs, root = url_to_fs(local)
+    fs, root = filesystem(local)
     if not fs.exists(root):
         return None
     if not fs.isdir(root):

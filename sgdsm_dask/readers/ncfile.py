@@ -16,39 +16,33 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..paths import is_url, local_or_url
+from ..paths import filesystem, is_url, local_or_url
 
 
 @contextmanager
 def open_nc(path: str) -> Iterator[Any]:
-    """A netCDF4-like dataset with automatic masking and scaling switched off."""
+    """A netCDF4-like dataset with automatic masking and scaling switched off.
+
+    A file named by an fsspec URL (``s3://...``) is read whole, in one
+    request, and opened from memory by the same netCDF4 library as a local
+    file, so both give the same values bit for bit.
+    """
     path = str(path)
-    if is_url(path):
-        import fsspec
-        import h5netcdf.legacyapi
-
-        try:
-            with fsspec.open(path, "rb") as fobj:
-                ds = h5netcdf.legacyapi.Dataset(fobj, "r")
-                try:
-                    yield ds
-                finally:
-                    ds.close()
-        except FileNotFoundError:
-            raise InputError(path, "file not found") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"not a readable NetCDF4/HDF5 file, truncated or corrupt ({exc})") from None
-        return
-
-    local = local_or_url(path)
-    if not os.path.exists(local):
-        raise InputError(path, "file not found")
     import netCDF4
 
-    try:
-        ds = netCDF4.Dataset(local, "r")
-    except (OSError, RuntimeError) as exc:
+    local = local_or_url(path)
+    if is_url(local):
+        data = _fetch(path)
+        size = len(data)
+        opening = lambda: netCDF4.Dataset(local.rsplit("/", 1)[-1] or "file", "r", memory=data)  # noqa: E731
+    else:
+        if not os.path.exists(local):
+            raise InputError(path, "file not found")
         size = os.path.getsize(local)
+        opening = lambda: netCDF4.Dataset(local, "r")  # noqa: E731
+    try:
+        ds = opening()
+    except (OSError, RuntimeError) as exc:
         raise InputError(
             path, f"not a readable NetCDF4/HDF5 file ({size} bytes), truncated or corrupt ({exc})"
         ) from None
@@ -57,6 +51,17 @@ def open_nc(path: str) -> Iterator[Any]:
         yield ds
     finally:
         ds.close()
+
+
+def _fetch(path: str) -> bytes:
+    """The bytes of the file at the fsspec URL ``path``; one line naming it where it cannot be read."""
+    fs, key = filesystem(path)
+    try:
+        return bytes(fs.cat_file(key))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"cannot be read ({exc.__class__.__name__}: {exc})") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..config import SensorTimeline
 from ..errors import InputError
+from ..paths import filesystem
 from ..readers.imerg import parse_imerg_name
 from ..readers.lprm import parse_lprm_name
 
@@ -35,9 +36,7 @@ def list_files(path: str | None) -> list[str]:
     """Files under a folder (recursively), matching a glob, or the file itself; fsspec URLs too."""
     if path is None:
         return []
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(path)
+    fs, root = filesystem(path)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 
     def unstrip(p: str) -> str:

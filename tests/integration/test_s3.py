@@ -1,0 +1,176 @@
+"""The whole job on an object store: a real S3 API (moto's server, a process of its own) through s3fs.
+
+Every store and folder is an ``s3://`` URL; the credentials and the
+endpoint come from the environment only (``AWS_*``), as docs/cloud.md says.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdsm_dask.errors import InputError, WriteError
+from sgdsm_dask.export import folder, manifest
+from sgdsm_dask.io import outputs
+from sgdsm_dask.io.files import Folder, atomic_write
+from sgdsm_dask.readers.lprm import read_lprm_day
+from sgdsm_dask.staging.inventory import list_files
+from tests.integration.runs import run, sigkill_when
+from tests.integration.s3_server import SECRET, environment, moto_server
+
+pytest.importorskip("s3fs", reason="the object store tests need s3fs (pip install -e '.[test]')")
+pytest.importorskip("moto.server", reason="the object store tests need moto[server] (pip install -e '.[test]')")
+
+BUCKET = "sgdsm-record"
+LPRM = "LPRM-AMSR2_L3_D_SOILM3_V001_20150401.nc4"
+#: A 40 x 40-cell box (one patch) over Europe: every command runs its real code on a small cube.
+REGION = "--region=0,40,10,50"
+DAYS = 12
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """moto's S3 server on 127.0.0.1, its credentials in this process's environment, and an empty bucket."""
+    with moto_server() as server, environment(server.env):
+        fs = server.filesystem()
+        fs.mkdir(BUCKET)
+        yield fs
+
+
+def test_an_object_store_folder_keeps_the_rules_of_a_local_one(s3, tmp_path):
+    url = f"s3://{BUCKET}/rules"
+    # a failed write leaves neither the object nor its temporary key, and is one line naming the object
+    s3.pipe_file(f"{BUCKET}/rules/old.txt", b"before")
+
+    def half(tmp: Path) -> None:
+        tmp.write_bytes(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(WriteError, match=f"{url}/new.nc"):
+        atomic_write(f"{url}/new.nc", half)
+    assert s3.ls(f"{BUCKET}/rules", detail=False) == [f"{BUCKET}/rules/old.txt"]
+    # a whole write: the object under its name, no temporary key beside it, its entry hashed before the upload
+    entry = Folder(url).write_text("notes.txt", "all of it\n")
+    assert s3.cat_file(f"{BUCKET}/rules/notes.txt") == b"all of it\n" and entry["bytes"] == 10
+    assert Folder(url).names() == ["notes.txt", "old.txt"]
+    size, earliest, latest = Folder(url).stat("notes.txt")
+    assert size == 10 and earliest <= latest and Folder(url).stat("absent.txt") is None
+
+    # written only if absent, empty or ours: a prefix holding the user's objects is refused, untouched
+    with pytest.raises(InputError, match=f"{url}: exists and is not a store of sgdsm"):
+        outputs.claim(url, "staged", "0" * 16)
+    with pytest.raises(InputError, match=f"{url}: is not an export folder of sgdsm"):
+        folder.check(url, {})
+    assert outputs.claim(f"s3://{BUCKET}/nothing-yet.zarr", "staged", "0" * 16) == "create"
+    assert folder.check(f"s3://{BUCKET}/nothing-yet", {}) == {}
+    assert sorted(s3.ls(f"{BUCKET}/rules", detail=False)) == [f"{BUCKET}/rules/notes.txt", f"{BUCKET}/rules/old.txt"]
+    assert s3.cat_file(f"{BUCKET}/rules/old.txt") == b"before"
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/nothing-yet: no such folder"):
+        manifest.verify(f"s3://{BUCKET}/nothing-yet")
+
+    # an input object that is not a readable file is one line naming its URL
+    xr.Dataset({"x": ("y", np.arange(4.0))}).to_netcdf(tmp_path / LPRM)
+    whole = (tmp_path / LPRM).read_bytes()
+    s3.pipe_file(f"{BUCKET}/in/ok/{LPRM}", whole)
+    s3.pipe_file(f"{BUCKET}/in/cut/{LPRM}", whole[: len(whole) // 2])
+    assert list_files(f"s3://{BUCKET}/in") == [f"s3://{BUCKET}/in/cut/{LPRM}", f"s3://{BUCKET}/in/ok/{LPRM}"]
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/in/ok/{LPRM}: missing variable 'Latitude'"):
+        read_lprm_day(f"s3://{BUCKET}/in/ok/{LPRM}")
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/in/cut/{LPRM}: not a readable NetCDF4/HDF5 file"):
+        read_lprm_day(f"s3://{BUCKET}/in/cut/{LPRM}")
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/in/{LPRM}: file not found"):
+        read_lprm_day(f"s3://{BUCKET}/in/{LPRM}")
+
+
+def _chain(lprm: str, imerg: str, at: str, sgdsm) -> None:
+    """stage -> reconstruct -> export into ``at`` (a folder or an ``s3://`` prefix), as a user types them."""
+    chunks = ["--time-chunk", "2", "--workers", "2"]
+    sgdsm("stage", "--lprm", lprm, "--imerg", imerg, REGION, *chunks, "--out", f"{at}/staged.zarr")
+    sgdsm("reconstruct", "--store", f"{at}/staged.zarr", *chunks, "--out", f"{at}/result.zarr")
+    sgdsm("export", "--store", f"{at}/result.zarr", "--out", f"{at}/daily", "--cog", "--workers", "2")
+
+
+def _cat(where: Folder, name: str) -> bytes:
+    """The bytes of the file ``name`` of a local folder or an object store's prefix."""
+    from sgdsm_dask.paths import filesystem
+
+    fs, key = filesystem(str(where.file(name)))
+    return fs.cat_file(key)
+
+
+def _daily_sm(where: Folder, tmp: Path) -> dict[str, np.ndarray]:
+    """``sm`` of every daily NetCDF file in ``where`` (as stored: no scaling, no masking), read from a local copy."""
+    tmp.mkdir()
+    found = {}
+    for name in (n for n in where.names() if n.endswith(".nc")):
+        (tmp / name).write_bytes(_cat(where, name))
+        with xr.open_dataset(tmp / name, engine="netcdf4", mask_and_scale=False) as ds:
+            found[name] = ds["sm"].values.copy()
+    return found
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.slow
+def test_the_whole_job_on_s3_equals_a_local_run_bit_for_bit(s3, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+
+    said: list[str] = []
+
+    def sgdsm(*args: str) -> None:
+        proc = run(*args)
+        said.extend([proc.stdout, proc.stderr])
+
+    archive = tmp_path / "archive"
+    sgdsm("synth", str(archive), "--start", "2015-04-01", "--days", str(DAYS), "--seed", "5", REGION, "--workers", "2")
+    s3.put(str(archive / "lprm"), f"{BUCKET}/archive/lprm", recursive=True)
+    s3.put(str(archive / "imerg"), f"{BUCKET}/archive/imerg", recursive=True)
+    here, there = tmp_path / "local", f"s3://{BUCKET}/run"
+    _chain(str(archive / "lprm"), str(archive / "imerg"), str(here), sgdsm)
+    _chain(f"s3://{BUCKET}/archive/lprm", f"s3://{BUCKET}/archive/imerg", there, sgdsm)
+    assert main(["verify", str(here / "daily")]) == 0 and main(["verify", f"{there}/daily"]) == 0
+    said.append(capsys.readouterr().out)
+
+    # the stores and the daily files hold the same bits
+    for store, product in (("staged.zarr", {"sm", "precip"}), ("result.zarr", {"sm", "flag", "sm_uncertainty"})):
+        mine = xr.open_zarr(here / store, consolidated=False)
+        theirs = xr.open_zarr(f"{there}/{store}", consolidated=False)
+        assert sorted(mine.variables) == sorted(theirs.variables) and product <= set(mine.variables)
+        for name in mine.variables:  # the product and every record beside it
+            assert _same_bits(mine[name].values, theirs[name].values), f"{store} {name}"
+    local_days = _daily_sm(Folder(str(here / "daily")), tmp_path / "from-local")
+    s3_days = _daily_sm(Folder(f"{there}/daily"), tmp_path / "from-s3")
+    assert len(local_days) == DAYS and sorted(s3_days) == sorted(local_days)
+    assert all(_same_bits(local_days[name], s3_days[name]) for name in local_days)
+    assert Folder(f"{there}/daily").names() == Folder(str(here / "daily")).names()  # no temporary key, no marker
+
+    # an export SIGKILLed part-way (the command and its workers) leaves no half object; run again, it verifies
+    killed = f"{there}/killed"
+    written = lambda: sum(n.endswith(".nc") for n in Folder(killed).names())  # noqa: E731
+    again = ["export", "--store", f"{there}/result.zarr", "--out", killed, "--cog"]
+    sigkill_when([*again, "--workers", "1"], written, 1)
+    left = Folder(killed).names()
+    assert manifest.MANIFEST not in left and manifest.MARKER in left and 0 < written() < DAYS
+    cut = _daily_sm(Folder(killed), tmp_path / "from-killed-part")  # every object under a final name is whole
+    assert cut and all(_same_bits(local_days[name], cut[name]) for name in cut)
+    sgdsm(*again, "--workers", "2")
+    assert main(["verify", killed]) == 0
+    said.append(capsys.readouterr().out)
+    assert Folder(killed).names() == Folder(f"{there}/daily").names()
+    resumed = _daily_sm(Folder(killed), tmp_path / "from-killed")
+    assert all(_same_bits(local_days[name], resumed[name]) for name in local_days)
+
+    # the secret key is in no output, no object of the bucket and no file written here
+    assert all(SECRET not in text for text in said)
+    for key in s3.find(BUCKET):
+        assert SECRET.encode() not in s3.cat_file(key), key
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert SECRET.encode() not in path.read_bytes(), path
+    doc = json.loads(_cat(Folder(f"{there}/daily"), manifest.MANIFEST))
+    assert doc["provenance"]["result_store"] == f"{there}/result.zarr"
