@@ -53,6 +53,8 @@ def test_an_object_store_folder_keeps_the_rules_of_a_local_one(s3, tmp_path):
     with pytest.raises(WriteError, match=f"{url}/new.nc"):
         atomic_write(f"{url}/new.nc", half)
     assert s3.ls(f"{BUCKET}/rules", detail=False) == [f"{BUCKET}/rules/old.txt"]
+    with pytest.raises(WriteError, match="s3://no-such-bucket-of-sgdsm/daily/new.nc: "):  # the store refuses it
+        atomic_write("s3://no-such-bucket-of-sgdsm/daily/new.nc", lambda tmp: tmp.write_bytes(b"whole"))
     # a whole write: the object under its name, no temporary key beside it, its entry hashed before the upload
     entry = Folder(url).write_text("notes.txt", "all of it\n")
     assert s3.cat_file(f"{BUCKET}/rules/notes.txt") == b"all of it\n" and entry["bytes"] == 10
