@@ -23,6 +23,8 @@ from ..paths import filesystem, is_url, join, local_or_url
 
 #: S3 (and most object stores) gives an object's modification time to the second.
 REMOTE_CLOCK_NS = 1_000_000_000
+#: The latest moment an object of a store without readable times may have changed: later than any manifest.
+UNKNOWN_NS = 2**63 - 1
 
 
 def file_entry(path: str | os.PathLike) -> dict[str, Any]:
@@ -198,7 +200,10 @@ class Folder:
         if info.get("type") != "file":
             return None
         when = info.get("LastModified") or info.get("mtime") or info.get("created")
-        ns = int(when.timestamp() * 1e9) if hasattr(when, "timestamp") else int(float(when or 0) * 1e9)
+        try:
+            ns = int(when.timestamp() * 1e9) if hasattr(when, "timestamp") else int(float(when) * 1e9)
+        except (TypeError, ValueError):  # a store that gives no time sgdsm can read: never trusted unread
+            return int(info["size"]), 0, UNKNOWN_NS
         return int(info["size"]), ns, ns + REMOTE_CLOCK_NS - 1
 
 
