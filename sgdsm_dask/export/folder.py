@@ -26,7 +26,10 @@ from ..paths import absolute
 from . import manifest
 
 PREFIX = "SGD-SM2_"
-_OURS = (rf"{PREFIX}\d{{8}}\.(nc|tif)", *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER)))
+_OURS = (
+    rf"{PREFIX}\d{{8}}\.(nc|tif)",
+    *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER, "collection.json")),
+)
 #: The temporary files of an export's atomic writes: a stopped run's, removed by :func:`clear`.
 TEMPORARY = re.compile(r"\.(" + "|".join(_OURS) + r")\.part")
 
@@ -85,7 +88,7 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
             f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
             "choose another folder, or remove them to export here",
         )
-    theirs = [name for name in names if not TEMPORARY.fullmatch(name)]
+    theirs = [n for n in names if not TEMPORARY.fullmatch(n) and n not in ("collection.json", "items")]  # STAC
     if theirs:
         shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
         raise InputError(

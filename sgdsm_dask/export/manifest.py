@@ -211,6 +211,10 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
         if SAFE_NAME.fullmatch(name) and name not in listed:
             problems.append((name, "not in the manifest"))
     problems += [(SUMS, problem) for problem in _check_sums(out, safe)]  # the others are named above
+    if not out.remote:  # the STAC catalogue, where the folder has one: its JSON only, the hashes are checked above
+        from .stac import check as check_stac  # here: stac imports this module
+
+        problems += check_stac(out.path, safe)
     prov = doc.get("provenance")
     return {
         "out": out.path,

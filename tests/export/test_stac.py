@@ -193,6 +193,7 @@ def test_check_names_what_the_catalogue_gets_wrong(daily_a, tmp_path, offline):
         "no Item describes SGD-SM2_20150402.nc",
         "no Item describes SGD-SM2_20150403.nc",
     ]
+    assert main(["verify", str(out)]) == 1  # sgdsm verify names the same problems
     # the next write repairs it
     assert stac.write_catalogue(out)["written"] == 2 and stac.check(out, listed) == []
 
