@@ -67,7 +67,15 @@ class AnomalyConfig(Strict):
     @property
     def base_features(self) -> int:
         """Features of the linear base (:func:`base_features`): 0 without one."""
-        return 3 * len(BASE_SCALES) + 6 * min(3, self.window) + 5 * (self.window > 0) + 2 if self.base else 0
+        return (
+            3 * len(BASE_SCALES) + 6 * min(3, self.window) + 5 * (self.window > 0) + self.base_rain if self.base else 0
+        )
+
+    @property
+    def base_rain(self) -> int:
+        """The rain terms of the linear base, its last features: 2 of the day, 2 a day before and after, the day before's."""
+        k = min(3, self.window)
+        return 2 + 2 * k + (self.window > 0) if self.base else 0
 
 
 #: Widths (cells) of the same-day Gaussian-weighted anomalies of the linear base.
@@ -93,8 +101,10 @@ def _weighted(a: torch.Tensor, m: torch.Tensor, sigma: float) -> tuple[torch.Ten
     return torch.where(den > 1e-3, _gauss(a * m, sigma) / den.clamp(min=1e-12), torch.zeros_like(den)), den
 
 
-def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: float) -> torch.Tensor:
-    """The linear base's features (N, F, P, P) of a day from its :func:`day_maps` (``x``, ``mask``).
+def base_features(
+    x: torch.Tensor, mask: torch.Tensor, rain: torch.Tensor, window: int, sm_scale: float
+) -> torch.Tensor:
+    """The linear base's features (N, F, P, P) of a day from its :func:`day_maps` (``x``, ``mask``, ``rain``).
 
     Anomalies are against the pixel's prior, in ``sm_scale`` units: the
     same-day Gaussian-weighted anomaly of observed neighbours at each of
@@ -106,7 +116,10 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: fl
     days follows how much a day tells of the next there; the day's rain
     (``log1p(mm) / precip_scale``, 0 where the cube has none), alone and
     times how far the prior is below :data:`BASE_WET` (rain wets a dry
-    soil more than a wet one). Nothing of the pixel's level enters alone
+    soil more than a wet one); for up to three days before and after, the
+    rain between that day and day t where that day was observed (how much
+    the soil was wetted since it was seen, or is wetted before it is seen
+    again), and the day before's rain alone. Nothing of the pixel's level enters alone
     (no prior, count or constant): the prior is the level, and a level
     term fitted on one region biases another. Computed
     on the patch alone, like the rest of the network, so a patch's value
@@ -132,8 +145,15 @@ def base_features(x: torch.Tensor, mask: torch.Tensor, window: int, sm_scale: fl
         f.append(rho)
         for t in (window - 1, window + 1):
             f += [rho * a[:, t : t + 1], rho * near[t]]
-    rain = x[:, -1:].clamp(min=0.0)  # the day's precipitation map; NO_RAIN_DATA (-1) where unavailable: no rain term
-    f += [rain, rain * (BASE_WET / sm_scale - x[:, d : d + 1])]
+    r = rain.clamp(min=0.0)  # the window's precipitation maps; NO_RAIN_DATA (-1) where unavailable: no rain term
+    day = r[:, window : window + 1]
+    f += [day, day * (BASE_WET / sm_scale - x[:, d : d + 1])]
+    for k in range(1, min(3, window) + 1):  # rain since day t-k (days t-k+1 .. t) and until day t+k (t+1 .. t+k)
+        since = r[:, window - k + 1 : window + 1].sum(1, keepdim=True)
+        until = r[:, window + 1 : window + k + 1].sum(1, keepdim=True)
+        f += [since * m[:, window - k : window - k + 1], until * m[:, window + k : window + k + 1]]
+    if window > 0:
+        f.append(r[:, window - 1 : window])
     return torch.cat(f, 1)
 
 
@@ -226,9 +246,9 @@ class AnomalyNet(nn.Module):
             self.out.weight.zero_()
             self.out.bias.zero_()
 
-    def base(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def base(self, x: torch.Tensor, mask: torch.Tensor, rain: torch.Tensor) -> torch.Tensor:
         """The linear base (N, 1, P, P) of a day, in ``sm_scale`` units around the prior."""
-        f = base_features(x, mask, self.cfg.window, self.cfg.sm_scale)
+        f = base_features(x, mask, rain, self.cfg.window, self.cfg.sm_scale)
         return torch.einsum("nfhw,f->nhw", f, self.base_w).unsqueeze(1)
 
     def zero_state(self, n: int) -> LSTMState:
@@ -236,9 +256,11 @@ class AnomalyNet(nn.Module):
         return LSTMState.zeros(n, self.cfg.hidden, device=p.device, dtype=p.dtype)
 
     def step(
-        self, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor, land: torch.Tensor, state: LSTMState
+        self, x: torch.Tensor, mask: torch.Tensor, rain: torch.Tensor, land: torch.Tensor, state: LSTMState
     ) -> tuple[torch.Tensor, LSTMState]:
-        """One day: maps ``x`` and masks (N, maps, P, P), precipitation ``p`` (N, 1, P, P) -> correction (N, 1, P, P)."""
+        """One day: maps ``x`` and masks (N, maps, P, P), the window's rain (N, 2w+1, P, P) -> correction (N, 1, P, P)."""
+        w = self.cfg.window
+        p = rain[:, w : w + 1]
         f = torch.relu(self.mix(self.first(x, mask)))
         for conv in self.body:
             f = torch.relu(conv(f)) + f
@@ -250,7 +272,7 @@ class AnomalyNet(nn.Module):
         lstm_map = F.interpolate(self.fc_out(s_out).view(-1, 1, g, g), scale_factor=k, mode="nearest")
         if not self.cfg.base:
             return self.out(torch.relu(self.dec(torch.cat([f, lstm_map], 1)))) * land, state
-        base = self.base(x, mask)
+        base = self.base(x, mask, rain)
         y = torch.relu(self.dec(torch.cat([f, lstm_map, base], 1)))
         return (base + self.out(y)) * land, state
 
@@ -267,6 +289,14 @@ def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.T
     x = torch.cat([a, static, inp["precip"][:, t : t + 1]], 1)
     mask = torch.cat([m, land.expand_as(static), torch.ones_like(land)], 1)
     return x, mask
+
+
+def window_rain(inp: dict[str, torch.Tensor], t: int, window: int) -> torch.Tensor:
+    """Precipitation (N, 2 window + 1, P, P) of the days around ``t``; NO_RAIN_DATA beyond the record."""
+    n_t = inp["precip"].shape[1]
+    lo, hi = t - window, t + window + 1
+    pad = (0, 0, 0, 0, max(0, -lo), max(0, hi - n_t))
+    return F.pad(inp["precip"][:, max(lo, 0) : min(hi, n_t)], pad, value=NO_RAIN_DATA)
 
 
 def run_sequence(
@@ -289,7 +319,7 @@ def run_days(
     out = []
     for t in range(t_len) if days is None else days:
         x, mask = day_maps(inp, t, net.cfg.window)
-        y, state = net.step(x, mask, inp["precip"][:, t : t + 1], inp["land"], state)
+        y, state = net.step(x, mask, window_rain(inp, t, net.cfg.window), inp["land"], state)
         out.append(y)
     if not out:
         return inp["a"][:, :0], state

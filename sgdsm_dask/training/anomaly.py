@@ -18,7 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..model.anomaly import AnomalyConfig, AnomalyNet, base_features, cube_inputs, day_maps, patch_tensors, run_sequence
+from ..model.anomaly import (
+    AnomalyConfig,
+    AnomalyNet,
+    base_features,
+    cube_inputs,
+    day_maps,
+    patch_tensors,
+    run_sequence,
+    window_rain,
+)
 from ..validation.simulated import hide
 
 
@@ -77,7 +86,11 @@ def fit_base(net: AnomalyNet, pool: list[Hiding], *, patches: int = 128, ridge: 
                 if not known.any():
                     continue
                 x, mask = day_maps(inp, t, cfg.window)
-                f = base_features(x, mask, cfg.window, cfg.sm_scale).permute(0, 2, 3, 1)[known].double()
+                f = (
+                    base_features(x, mask, window_rain(inp, t, cfg.window), cfg.window, cfg.sm_scale)
+                    .permute(0, 2, 3, 1)[known]
+                    .double()
+                )
                 xtx += f.T @ f
                 xty += f.T @ tgt[:, t][known].double()
     lam = ridge * float(torch.diagonal(xtx).mean())

@@ -230,9 +230,26 @@ class Evaluation:
     choices: dict[str, Any] = field(default_factory=dict)  # method -> tuning.Choice: its chosen parameters
     uncertainty: Uncertainty | None = None  # the model's sigma and how well it covers the scored errors
 
+    def retrieval_error(self) -> float | None:
+        """RMSE of the observations against the truth (a synthetic archive's retrieval error; None without truth).
+
+        Every score on hidden observed pixels carries it: a perfect fill
+        scores about this much there.
+        """
+        if self.truth is None:
+            return None
+        seen = np.isfinite(self.sm) & np.isfinite(self.truth)
+        return metrics.rmse(self.sm, self.truth, seen) if seen.any() else None
+
     def table(self) -> str:
         """:func:`table` of the scores, with the chosen parameters (and the reliability of sigma)."""
         text = table(self.scores, self.choices)
+        noise = self.retrieval_error()
+        if noise is not None:
+            text += (
+                f"\n\nRetrieval error of the observations against the truth: RMSE {noise:.4f} "
+                "(part of every score on hidden observed pixels; the truth columns are without it)."
+            )
         if self.uncertainty is not None:
             text += "\n\n" + self.uncertainty.text()
         return text
@@ -296,8 +313,9 @@ def run_evaluation(
         scores[0].seam = metrics.seam_score(est["LSTM-CNN"], reconstructed, *seam_edges)
     if lat is not None:
         scores[0].bands = band_scores(est, sm, scored, lat)
-    if truth is not None:
+    if truth is not None:  # the same hidden pixels against the truth, without the retrieval noise; then every gap
         gaps = ~np.isfinite(sm) & land[None]
+        scores.append(score_methods(est, truth, scored, "hidden pixels vs truth"))
         scores.append(score_methods(est, truth, (gaps | hidden) & after, "all gaps vs truth"))
     coords = {"lat": lat} if lat is not None else {}
     ev = Evaluation(scores, sm, sm_in, scored, est, precip, truth, coords, choices)

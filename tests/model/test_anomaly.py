@@ -121,14 +121,20 @@ def test_the_linear_base_alone_fills_hidden_pixels_better_than_the_prior():
     assert rmse_base < 0.8 * rmse_prior, (rmse_base, rmse_prior)
 
 
-def _rainy_cube(seed=0, t=14, h=64, w=64):
-    """Each pixel's level, wetted on the days it rains (more where it is dry): rain maps smooth over many cells."""
+def _rainy_cube(seed=0, t=14, h=64, w=64, lag=0):
+    """Each pixel's level, wetted on the days it rains (more where it is dry): rain maps smooth over many cells.
+
+    With ``lag`` 1 the soil shows the rain of the day before (a morning
+    overpass before the day's storms), not the day's.
+    """
     from scipy import ndimage
 
     rng = np.random.default_rng(seed)
     level = 0.1 + 0.3 * rng.random((h, w))
     rain = np.clip(ndimage.gaussian_filter(rng.standard_normal((t, h, w)), (0, 6, 6)) * 60.0, 0.0, None)
-    sm = level[None] + 0.08 * np.log1p(rain) * (0.6 - level[None]) / 0.4 + 0.005 * rng.standard_normal((t, h, w))
+    wets = np.roll(rain, lag, axis=0)
+    wets[:lag] = 0.0
+    sm = level[None] + 0.08 * np.log1p(wets) * (0.6 - level[None]) / 0.4 + 0.005 * rng.standard_normal((t, h, w))
     land = np.ones((h, w), bool)
     keep = ndimage.gaussian_filter(rng.random((t, h, w)), (0, 2, 2)) > 0.5
     return np.where(keep, sm, np.nan).astype(np.float32), rain.astype(np.float32), land
@@ -142,7 +148,7 @@ def test_the_linear_base_takes_the_days_rain_and_ignores_a_cube_without_any():
     train_sm, train_rain, land = _rainy_cube(0)
     net = AnomalyNet(cfg)
     fit_base(net, [_hiding(Cube(train_sm, train_rain, land), cfg, 101 + k) for k in range(2)])
-    assert net.base_w[-2:].abs().sum() > 0  # the two rain terms
+    assert net.base_w[-cfg.base_rain :].abs().sum() > 0  # the rain terms
     sm, rain, land = _rainy_cube(1)  # another cube: the weights are not fitted on what is scored
     sm_in, hidden = hide(sm, land, 0)
     with_rain = fill_cube(net, sm_in, rain, land)
@@ -152,5 +158,25 @@ def test_the_linear_base_takes_the_days_rain_and_ignores_a_cube_without_any():
         return np.sqrt(np.mean((a[hidden] - sm[hidden]) ** 2))
 
     assert rmse(with_rain) < 0.8 * rmse(without), (rmse(with_rain), rmse(without))
-    net.base_w[-2:] = 0.0  # without rain data the rain terms are zero: their weights change nothing
+    net.base_w[-cfg.base_rain :] = 0.0  # without rain data the rain terms are zero: their weights change nothing
     np.testing.assert_array_equal(fill_cube(net, sm_in, None, land), without)
+
+
+def test_the_linear_base_takes_the_rain_of_the_days_around_where_the_soil_shows_yesterdays():
+    from sgdsm_dask.training.anomaly import Cube, _hiding, fit_base
+    from sgdsm_dask.validation.simulated import hide
+
+    cfg = AnomalyConfig(window=1, per_map=2, width=6, feature=8, hidden=8)
+    train_sm, train_rain, land = _rainy_cube(0, lag=1)
+    net = AnomalyNet(cfg)
+    fit_base(net, [_hiding(Cube(train_sm, train_rain, land), cfg, 101 + k) for k in range(2)])
+    sm, rain, land = _rainy_cube(1, lag=1)
+    sm_in, hidden = hide(sm, land, 0)
+    hidden[0] = False  # the first day has no day before to take the rain of
+
+    def rmse(a):
+        return np.sqrt(np.mean((a[hidden] - sm[hidden]) ** 2))
+
+    fitted = rmse(fill_cube(net, sm_in, rain, land))
+    net.base_w[-(cfg.base_rain - 2) :] = 0.0  # the terms of the days around; the day's two are kept
+    assert fitted < 0.8 * rmse(fill_cube(net, sm_in, rain, land))
