@@ -262,6 +262,7 @@ def reconstruct(
     overwrite: bool = False,
     append: bool = False,
     uncertainty: bool = True,
+    prior_days: int | None = None,
     export_to: str | os.PathLike | None = None,
     cog: bool = False,
     metadata: ProductMetadata | str | os.PathLike | None = None,
@@ -298,6 +299,10 @@ def reconstruct(
         Write ``sm_uncertainty`` and the gap depths beside ``sm`` (σ fitted on
         the cube first); False: ``sm`` and ``flag`` only, the same values, a
         little faster.
+    prior_days
+        The 'anomaly' network only: its per-pixel prior is the mean of the
+        first ``prior_days`` days (default: all of them; ``append``: the
+        store's). One run with the store's ``prior_days`` equals an append.
     export_to, cog
         Also write the daily NetCDF files (and a GeoTIFF each with ``cog``) into this folder.
     metadata
@@ -342,6 +347,7 @@ def reconstruct(
         space_chunk=space_chunk,
         overlap=overlap,
         uncertainty=uncertainty,
+        prior_days=prior_days,
     )
     with _connection(client, connect) as c:
         summary = reconstruct_step(

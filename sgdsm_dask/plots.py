@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .flags import reconstructed
+
 
 def coverage_curve(ds: xr.Dataset) -> np.ndarray:
     """Daily land coverage rate: observed land cells over land cells (the paper's Fig. 2)."""
@@ -81,7 +83,7 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
     """Before and after maps of one day, and a time series at a pixel with its rain (paper Fig. 6 and 11)."""
     st = xr.open_zarr(staged, consolidated=False)
     rs = xr.open_zarr(result, consolidated=False)
-    days = np.flatnonzero((rs["flag"] == 1).any(("lat", "lon")).values)
+    days = np.flatnonzero(reconstructed(rs["flag"]).any(("lat", "lon")).values)
     if days.size == 0:
         raise ValueError(f"{result}: no reconstructed day to show")
     t = int(days[-1])
@@ -263,7 +265,7 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
     if not bool(at["land"]):
         raise InputError(staged, f"the pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E is not land")
     flag = res["flag"].values
-    filled = np.where(flag == 1, res["sm"].values, np.nan)
+    filled = np.where(reconstructed(flag), res["sm"].values, np.nan)
     fig = _figure(figsize=(13, 4))
     ax = fig.subplots()
     draw_series(
@@ -275,6 +277,6 @@ def product_series(staged: str, result: str, lon: float, lat: float, png: str | 
             "reconstructed days": (filled, {"color": "tab:green", "marker": "s", "ls": "none", "ms": 4}),
         },
         at["precip"].values,
-        f"pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E: {int((flag == 1).sum())} of {flag.size} days reconstructed",
+        f"pixel {float(at.lat):.3f} N, {float(at.lon):.3f} E: {int(reconstructed(flag).sum())} of {flag.size} days reconstructed",
     )
     return _save(fig, png, dpi=110)

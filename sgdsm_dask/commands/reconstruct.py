@@ -31,6 +31,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write sm and flag only: no sm_uncertainty nor gap depths, no calibration of sigma "
         "(default: both written)",
     )
+    p.add_argument(
+        "--prior-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the 'anomaly' network's per-pixel prior is the mean of the first N days (default: all days; "
+        "with --append: the store's, so that one run with it equals the append)",
+    )
     p.add_argument("--export", metavar="DIR", help="also write the daily files, overlapped (default: none)")
     p.add_argument("--cog", action="store_true", help="with --export: a Cloud-Optimized GeoTIFF per day as well")
     p.add_argument(
@@ -47,7 +55,16 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import progress_bar
 
     settings = options(
-        args, "checkpoint", "time_chunk", "space_chunk", "overlap", "overwrite", "append", "uncertainty", "cog"
+        args,
+        "checkpoint",
+        "time_chunk",
+        "space_chunk",
+        "overlap",
+        "overwrite",
+        "append",
+        "uncertainty",
+        "cog",
+        "prior_days",
     )
     reconstruct(
         args.store,

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
-from ..flags import Flag
+from ..flags import Flag, reconstructed
 from ..io import zarr_store
 from ..io.files import Folder
 from ..paths import is_url, local_or_url
@@ -109,7 +109,7 @@ def check_values(result: str, block: xr.Dataset) -> None:
     that verifies.
     """
     sm, flag = block["sm"].values, block["flag"].values
-    valued = (flag == Flag.OBSERVED) | (flag == Flag.FILLED)
+    valued = (flag == Flag.OBSERVED) | reconstructed(flag)
     without = valued & ~((sm >= 0) & (sm <= 1))  # NaN compares False
     stray = ~valued & ((flag != Flag.NOT_FILLED) | ~np.isnan(sm))
     for i, when in enumerate(block["time"].values):
@@ -136,7 +136,9 @@ def export_days(
     """One task: write days ``t0`` to ``t1`` (one time chunk) atomically.
 
     Returns, per day, ``{file name: {"bytes", "sha256"}}`` of its NetCDF
-    (and COG) for the manifest, hashed where they were written. A file kept
+    (and COG) for the manifest, hashed where they were written, with
+    ``"provisional": True`` where the day holds provisional values (written
+    again by the next export, :func:`~.folder.reuse`). A file kept
     from an earlier export is taken at the folder's previous manifest's word
     (``known``: :func:`~.folder.check`) where :func:`~.folder.reuse` trusts
     it, written again otherwise. A day without any observed or
@@ -165,5 +167,6 @@ def export_days(
             kept[final] = where.write(final, lambda tmp, ds=ds: write_netcdf(ds, tmp))
         if cog and tif not in kept:
             kept[tif] = where.write(tif, lambda tmp, ds=ds: write_cog(ds, tmp))
-        entries.append({name: kept[name] for name in wanted[i]})
+        late = {"provisional": True} if np.any(block["flag"].values[i] == Flag.PROVISIONAL) else {}
+        entries.append({name: {**kept[name], **late} for name in wanted[i]})
     return entries

@@ -33,7 +33,7 @@ _OURS = (
 #: The temporary files of an export's atomic writes: a stopped run's, removed by :func:`clear`.
 TEMPORARY = re.compile(r"\.(" + "|".join(_OURS) + r")\.part")
 
-#: Name -> ``{"sha256", "bytes", "listed_ns"}`` of the daily files an earlier export's manifest lists.
+#: Name -> ``{"sha256", "bytes", "listed_ns", "provisional"}`` of the daily files an earlier export's manifest lists.
 Known = dict[str, dict[str, Any]]
 
 
@@ -113,7 +113,7 @@ def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any])
 
 
 def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = None) -> Known:
-    """Name -> ``{"sha256", "bytes", "listed_ns"}`` of a manifest's daily files (none for None).
+    """Name -> ``{"sha256", "bytes", "listed_ns", "provisional"}`` of a manifest's daily files (none for None).
 
     ``listed_ns`` is the earliest moment ``out_dir``'s manifest file can have
     been written (0 without ``out_dir``): a file that cannot have changed
@@ -132,6 +132,7 @@ def recorded(doc: dict[str, Any] | None, out_dir: str | os.PathLike | None = Non
             "sha256": str(v["sha256"]).lower(),  # sha256sum and hashlib write lower case; others may not
             "bytes": v["bytes"] if isinstance(v.get("bytes"), int) else -1,
             "listed_ns": listed_ns,
+            "provisional": v.get("provisional") is True,  # written again by the next export (reuse)
         }
         for k, v in doc["files"].items()
         if manifest.SAFE_NAME.fullmatch(str(k)) and isinstance(v, dict) and "sha256" in v
@@ -145,7 +146,9 @@ def reuse(where: Folder, names: list[str], known: Known) -> dict[str, dict[str, 
     size matches and it cannot have changed since that manifest
     (:meth:`~sgdsm_dask.io.files.Folder.stat`); otherwise it is read and
     hashed, and removed (to be written again) if the manifest recorded
-    another hash.
+    another hash. A file the manifest lists as provisional (a day whose
+    look-ahead ran past the record's end) is removed and written again: an
+    append may have filled its day anew since.
     """
     kept = {}
     for name in names:
@@ -153,6 +156,9 @@ def reuse(where: Folder, names: list[str], known: Known) -> dict[str, dict[str, 
         if st is None:
             continue
         listed = known.get(name)
+        if listed and listed.get("provisional"):
+            where.remove(name)
+            continue
         if listed and st[0] == listed["bytes"] and st[2] <= listed["listed_ns"]:
             kept[name] = {"bytes": listed["bytes"], "sha256": listed["sha256"]}  # untouched since the manifest
             continue

@@ -34,6 +34,20 @@ class Layout:
     overlap: int  # cells by which neighbouring patches overlap
     context_days: int = 0  # days before and after each day the model reads (the 'anomaly' network; 0: none)
     prior_sigma: float = 0.0  # > 0: the model corrects a per-pixel prior over the record (sm_prior; neighbours' width)
+    prior_days: int = 0  # the prior is each pixel's mean over the first prior_days days (0: no prior)
+
+    def provisional(self, t: np.ndarray) -> np.ndarray:
+        """Whether the days ``t`` are filled with a look-ahead cut short by the record's end (refilled on append)."""
+        return np.asarray(t) + self.context_days >= self.days if self.context_days else np.zeros(np.shape(t), bool)
+
+    def first_to_redo(self, days_before: int) -> int:
+        """The first time chunk an append to a record of ``days_before`` days redoes.
+
+        The chunk that was short, and every chunk holding a provisional day
+        (:meth:`provisional`), are filled again over the grown record, from
+        the state stored before them: the values are those of one run.
+        """
+        return max(days_before - self.context_days, 0) // self.time_chunk
 
     @property
     def n_chunks(self) -> int:

@@ -34,6 +34,7 @@ class Provenance:
     days: int
     sgdsm_version: str = __version__
     uncertainty: bool = True  # sm_uncertainty and the gap depths written beside sm
+    prior_days: int | None = None  # the 'anomaly' network's prior: each pixel's mean over the first prior_days days
     # drawn when a store is created, kept when it is resumed or appended to (export folders tell stores by it)
     store_id: str | None = None
 
@@ -46,9 +47,19 @@ class Provenance:
         "overlap",
         "days",
         "uncertainty",
+        "prior_days",
     )
+    #: Keys of :data:`FINGERPRINT` added later, left out of it while None: older stores keep their fingerprint.
+    LATER: ClassVar[tuple[str, ...]] = ("prior_days",)
     #: What ``--append`` must find unchanged in the store.
-    APPEND: ClassVar[tuple[str, ...]] = ("checkpoint_sha256", "time_chunk", "space_chunk", "overlap", "uncertainty")
+    APPEND: ClassVar[tuple[str, ...]] = (
+        "checkpoint_sha256",
+        "time_chunk",
+        "space_chunk",
+        "overlap",
+        "uncertainty",
+        "prior_days",
+    )
     #: What makes two exports' files interchangeable, beside the staged cube's region and band.
     IDENTITY: ClassVar[tuple[str, ...]] = ("store_id", "checkpoint_sha256", "overlap", "time_chunk", "space_chunk")
 
@@ -60,7 +71,7 @@ class Provenance:
 
     def fingerprint(self) -> str:
         d = self.as_dict()
-        return outputs.fingerprint({k: d[k] for k in self.FINGERPRINT})
+        return outputs.fingerprint({k: d[k] for k in self.FINGERPRINT if k not in self.LATER or d[k] is not None})
 
     def attrs(self) -> dict[str, str]:
         """The result store's attributes that record it."""

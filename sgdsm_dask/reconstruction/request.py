@@ -27,6 +27,9 @@ class ReconstructRequest:
     space_chunk: int | None = None  # None: the staged cube's spatial chunk
     overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
     uncertainty: bool = True  # False: no sm_uncertainty nor gap depths (and no calibration of sigma)
+    prior_days: int | None = (
+        None  # the 'anomaly' network's prior over the first days; None: all (an append: the store's)
+    )
 
     def __post_init__(self) -> None:
         # the workers open these paths: each must mean there what it means where the command was typed

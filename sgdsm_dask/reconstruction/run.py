@@ -14,7 +14,7 @@ from ..paths import require_shared
 from ..runner import run_chains
 from ..training.checkpoint import Checkpoint, load
 from .layout import Layout
-from .provenance import Provenance
+from .provenance import Provenance, stored
 from .request import ReconstructRequest, plan_layout
 from .store import ResultStore
 from .task import ChunkKey, run_chunk
@@ -36,7 +36,24 @@ def provenance_of(req: ReconstructRequest, ck: Checkpoint, lay: Layout) -> Prove
         days=lay.days,
         sgdsm_version=__version__,
         uncertainty=req.uncertainty,
+        prior_days=lay.prior_days or None,
     )
+
+
+def prior_days_of(req: ReconstructRequest, days: int, append: bool) -> int:
+    """How many leading days the 'anomaly' network's prior is taken over: the request's, an appended store's, or all.
+
+    An append keeps the prior the store was made with, so that the days it
+    adds are filled around the same per-pixel levels as the days before; one
+    run over the grown cube with ``prior_days`` set to it gives the same values.
+    """
+    n = req.prior_days
+    if n is None and append and zarr_store.exists(req.out):
+        n = stored(zarr_store.read_attrs(req.out)).get("prior_days")
+    n = days if n is None else int(n)
+    if not 1 <= n <= days:
+        raise ConfigError(f"--prior-days {n}: the staged cube has {days} days (give 1 to {days})")
+    return n
 
 
 def run(
@@ -113,12 +130,10 @@ def reconstruct(
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):
-        if append:  # its prior is the whole record's: new days change every day's values
-            raise ConfigError(
-                f"{req.checkpoint_path()}: the 'anomaly' network corrects each pixel's mean over the whole "
-                "record, which new days change; reconstruct the grown cube into a new --out instead of --append"
-            )
-        lay = replace(lay, context_days=ck.config.window, prior_sigma=ck.config.prior_sigma)
+        prior_days = prior_days_of(req, lay.days, append)
+        lay = replace(lay, context_days=ck.config.window, prior_sigma=ck.config.prior_sigma, prior_days=prior_days)
+    elif req.prior_days is not None:
+        raise ConfigError(f"--prior-days: {req.checkpoint_path()} is a {ck.config.name!r} network, which has no prior")
     # --out is written only if it is absent, empty or a reconstruction store (outputs.claim); checked first
     store = ResultStore.claim(req.out, lay, provenance_of(req, ck, lay), overwrite=overwrite, append=append)
     if sink is not None:  # before anything is written: the folder may hold another reconstruction's files

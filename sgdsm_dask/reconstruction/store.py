@@ -137,9 +137,11 @@ class ResultStore:
         """Grow the store to the staged cube's days; return how many days were added.
 
         The days already reconstructed must be the first days of the staged
-        cube, with the same checkpoint and chunks. The last time chunk, if it
-        was short, is marked unfinished so that it is redone over its full
-        length from the state stored before it: the values are those of one run.
+        cube, with the same checkpoint, chunks and prior. The last time chunk,
+        if it was short, and every chunk with a provisional day
+        (:meth:`~.layout.Layout.first_to_redo`) are marked unfinished, so that
+        they are redone over the grown record from the state stored before
+        them: the values are those of one run.
         """
         lay, out = self.layout, self.path
         changed = self.provenance.changed_for_append(stored(zarr_store.read_attrs(out)))
@@ -161,10 +163,9 @@ class ResultStore:
             return 0
         nb_old = -(-n0 // lay.time_chunk)
         with zarr_store.writing(out):
-            # The short last chunk is unmarked first, so that a write failing below cannot leave a chunk
+            # The chunks to redo are unmarked first, so that a write failing below cannot leave a chunk
             # that must be redone marked as done.
-            if n0 % lay.time_chunk:
-                model["done"][nb_old - 1] = 0
+            model["done"][lay.first_to_redo(n0) : nb_old] = 0
             g["time"].resize((lay.days,))
             g["time"][n0:] = t_new[n0:]
             for name in ("sm", "flag", *(v for v in GAP_VARS if v in g)):  # none with --no-uncertainty
@@ -206,7 +207,7 @@ def _state_vars(lay: Layout) -> dict[str, tuple]:
 
 
 def _prior_vars(staged: xr.Dataset, sigma: float) -> dict[str, tuple]:
-    """Each pixel's prior over the whole staged record and its count of observations (the 'anomaly' network's).
+    """Each pixel's prior over the ``staged`` days given and its count of observations (the 'anomaly' network's).
 
     One pass over the cube (on the cluster when there is one); the tasks read
     the result from the store, so every time chunk corrects the same prior.
@@ -340,7 +341,7 @@ def model_vars(staged: xr.Dataset, lay: Layout, uncertainty: bool = True) -> xr.
     data = {
         **(_scale_var(staged) if uncertainty else {}),  # sigma's pixel scale
         **_state_vars(lay),
-        **(_prior_vars(staged, lay.prior_sigma) if lay.prior_sigma else {}),
+        **(_prior_vars(staged.isel(time=slice(0, lay.prior_days)), lay.prior_sigma) if lay.prior_sigma else {}),
     }
     ds = xr.Dataset(
         data,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..flags import Flag
+from ..flags import Flag, reconstructed
 from ..io import zarr_store
 from ..model.fill import PatchState
 from ..staging.status import DayStatus
@@ -87,6 +87,8 @@ def fill_block(
         filled, flag, (h, c) = filler.run_window(context, precip, land, prior, days, hc, (oy, ox))
         idx = np.asarray(days, dtype=np.int64) + c0 - t0
         out_sm[idx], out_flag[idx] = filled[own], flag[own]
+        late = lay.provisional(np.arange(t0, t1))[:, None, None] & (out_flag == Flag.FILLED)
+        out_flag[late] = Flag.PROVISIONAL  # its days after are not in the record yet
         return out_sm, out_flag, PatchState(h, c)
     days = np.flatnonzero(staged)
     if days.size:
@@ -151,7 +153,7 @@ def gap_values(
     before = np.maximum(np.asarray(dst["days_since_observed"][t0 - 1, rows, cols]), 0) if t0 else None
     days = days_since_observed(obs, before)
     dist = distance_to_observed(obs_m)[(slice(None), *own)]
-    filled = flag == Flag.FILLED
+    filled = reconstructed(flag)
     sigma = np.full(flag.shape, np.nan, np.float32)
     if filled.any():
         scale = np.broadcast_to(read_scale(internals, rows, cols), flag.shape)

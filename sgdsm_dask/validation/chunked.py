@@ -30,11 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..flags import SUBSETS
 from ..io import zarr_store
 from ..paths import local_or_url
 
-#: Pixels of each subset, by the product's ``flag`` (as :mod:`.insitu`); without a flag every pair counts.
-SUBSETS = {"observed": (0,), "reconstructed": (1,), "all": (0, 1)}
 #: The sums kept per subset, in this order.
 SUMS = ("n", "e", "e2", "ae", "x", "y", "x2", "y2", "xy")
 #: Per-pixel maps written per subset.

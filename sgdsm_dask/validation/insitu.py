@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..flags import SUBSETS
 from ..grid import RES
 from . import metrics
 
 #: Nominal local solar time of the descending overpass, hours.
 DESCENDING_OVERPASS = {"AMSR-E": 1.5, "AMSR2": 1.5, "WindSat": 6.0}
-SUBSETS = {"observed": (0,), "reconstructed": (1,), "all": (0, 1)}
 
 
 @dataclass

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import ndimage
 
 from sgdsm_dask.cli import main
+from sgdsm_dask.flags import Flag
 from sgdsm_dask.model.anomaly import AnomalyConfig, fill_cube
 from sgdsm_dask.testing import one_error_line
 from sgdsm_dask.training.anomaly import Cube, train
@@ -81,7 +84,53 @@ def test_the_dask_chains_give_what_the_whole_cube_gives_whatever_the_time_chunk(
     whole = fill_cube(net, sm["sm"].values, sm["precip"].values, sm["land"].values.astype(bool))
     np.testing.assert_allclose(a["sm"].values, whole, atol=1e-5)  # the chains fill as the cube held whole
     assert xr.open_zarr(one, group="model", consolidated=False)["sm_prior"].attrs["units"] == "m3 m-3"
-    before = sorted(p.name for p in one.rglob("*"))
-    assert _reconstruct(staged4, client, anomaly_ck, one, "--time-chunk", "1", "--append") == 2
-    assert "--append" in one_error_line(capsys.readouterr().err)
-    assert sorted(p.name for p in one.rglob("*")) == before
+
+
+def _stage(archive, client, out, end):
+    args = ["stage", "--lprm", str(archive / "lprm"), "--imerg", str(archive / "imerg"), "--out", str(out)]
+    args += ["--region=0,40,20,50", "--start", "2015-04-01", "--end", end, "--time-chunk", "2"]
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    return out
+
+
+def _flags_and_values(folder, day):
+    with xr.open_dataset(folder / f"SGD-SM2_{day}.nc") as ds:
+        return ds["flag"].values[0], ds["sm"].values[0]
+
+
+def test_append_refills_the_provisional_days_and_equals_one_run_with_the_same_prior(
+    archive, client, tmp_path, capsys, anomaly_ck
+):
+    window = load(anomaly_ck).config.window
+    first = _stage(archive, client, tmp_path / "first6.zarr", "2015-04-06")
+    grown = _stage(archive, client, tmp_path / "all10.zarr", "2015-04-10")
+    out, files = tmp_path / "rec.zarr", tmp_path / "daily"
+    assert _reconstruct(first, client, anomaly_ck, out, "--time-chunk", "2") == 0
+    flag = xr.open_zarr(out)["flag"].values
+    late = np.arange(6) >= 6 - window  # their days after are not in the cube yet
+    assert (flag[late] == Flag.PROVISIONAL).any() and not (flag[late] == Flag.FILLED).any()
+    assert not (flag[~late] == Flag.PROVISIONAL).any()
+    assert main(["export", "--store", str(out), "--out", str(files)]) == 0
+    assert (_flags_and_values(files, "20150406")[0] == Flag.PROVISIONAL).any()  # the files say so too
+
+    assert _reconstruct(grown, client, anomaly_ck, out, "--time-chunk", "2", "--append", "--prior-days", "5") == 2
+    assert "prior_days was 6, now 5" in one_error_line(capsys.readouterr().err)  # an append keeps its prior
+    capsys.readouterr()
+    assert _reconstruct(grown, client, anomaly_ck, out, "--time-chunk", "2", "--append") == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["days_appended"] == 4  # and the chunks holding a provisional day are redone
+
+    one = tmp_path / "one.zarr"  # one run over the grown cube, around the same prior
+    assert _reconstruct(grown, client, anomaly_ck, one, "--time-chunk", "2", "--prior-days", "6") == 0
+    a, b = xr.open_zarr(out), xr.open_zarr(one)
+    assert np.array_equal(a["flag"].values, b["flag"].values)
+    np.testing.assert_allclose(a["sm"].values, b["sm"].values, rtol=0, atol=2e-6)
+    flag = a["flag"].values
+    assert not (flag[:6] == Flag.PROVISIONAL).any() and (flag[:6] == Flag.FILLED).any()
+    assert (flag[10 - window :] == Flag.PROVISIONAL).any()
+
+    assert main(["export", "--store", str(out), "--out", str(files)]) == 0  # the provisional files are written again
+    got_flag, got_sm = _flags_and_values(files, "20150406")
+    assert np.array_equal(got_flag, a["flag"].values[5]) and not (got_flag == Flag.PROVISIONAL).any()
+    np.testing.assert_array_equal(got_sm, a["sm"].values[5])
+    assert main(["verify", str(files)]) == 0
