@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_metadata
-    from ..export import export, stac
+    from ..export import export
     from ..pipeline import progress_bar, set_total
 
     metadata = load_metadata(args.metadata) if args.metadata else None  # checked before a cluster starts
@@ -45,9 +45,8 @@ def run(args: argparse.Namespace) -> int:
             cog=args.cog,
             total=lambda n: set_total(bar, n),
             metadata=metadata,
+            catalogue=args.stac,
         )
-    if args.stac or stac.exists(summary["out"]):  # a catalogue that is not brought up to date would omit new days
-        summary["stac"] = stac.write_catalogue(summary["out"])["collection"]
     if summary["days_unfinished"]:
         print(
             f"warning: {summary['days_unfinished']} days of {args.store} are not reconstructed in every block yet "

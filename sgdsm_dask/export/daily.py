@@ -19,7 +19,7 @@ from ..config import ProductMetadata
 from ..io import zarr_store
 from ..paths import require_shared
 from ..runner import TaskPool
-from . import folder, manifest
+from . import folder, manifest, stac
 from .days import check_result, export_days, finished_chunks, open_result
 from .netcdf import product_attrs
 
@@ -70,23 +70,31 @@ class DailyFiles:
         self.pool.submit(export_days, self.result, self.out, t0, t1, self.cog, known, self.product)
         self._collect(wait=False)
 
-    def close(self) -> dict[str, Any]:
-        """Wait for every file, then write the manifest; the export's summary."""
+    def close(self, catalogue: bool = False) -> dict[str, Any]:
+        """Wait for every file, then write the manifest (and the STAC catalogue: :func:`finish`); the summary."""
         self._collect(wait=True)
-        return finish(self.result, self.out, self.entries)
+        return finish(self.result, self.out, self.entries, catalogue)
 
     def _collect(self, wait: bool) -> None:
         for _, days in self.pool.finished(wait):
             self.entries.extend(days)
 
 
-def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """Write the folder's manifest once every day's files are in place; the export's summary."""
+def finish(result: str, out_dir: str, entries: list[dict[str, Any] | None], catalogue: bool = False) -> dict[str, Any]:
+    """Write the folder's manifest once every day's files are in place; the export's summary.
+
+    A STAC catalogue the folder holds is brought up to date (a stale one
+    would omit the days just added), whichever command exported; with
+    ``catalogue``, one is written where there is none.
+    """
     out_dir = folder.location(out_dir)
     days = [e for e in entries if e is not None]
     files = {name: entry for day in days for name, entry in day.items()}
     path = manifest.write(out_dir, files, manifest.export_provenance(result))
-    return {"out": str(out_dir), "files": len(days), "cog_files": len(files) - len(days), "manifest": str(path)}
+    summary = {"out": str(out_dir), "files": len(days), "cog_files": len(files) - len(days), "manifest": str(path)}
+    if catalogue or stac.exists(out_dir):
+        summary["stac"] = stac.write_catalogue(out_dir)["collection"]
+    return summary
 
 
 def export(
@@ -97,6 +105,7 @@ def export(
     cog: bool = False,
     total: Callable[[int], None] | None = None,
     metadata: ProductMetadata | None = None,
+    catalogue: bool = False,
 ) -> dict[str, Any]:
     """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
 
@@ -104,6 +113,7 @@ def export(
     (``days_unfinished`` in the summary): a half-filled day is never written.
     ``total`` is told how many days ``progress`` will count (a bar's ETA).
     ``metadata`` names the files' creator and licence (default: :class:`ProductMetadata`'s).
+    ``catalogue``: write a STAC catalogue of the folder too (one it holds is always kept up to date).
     """
     sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress, metadata=metadata)
     check_result(result)
@@ -119,6 +129,6 @@ def export(
     for k, (t0, t1) in enumerate(chunks):
         if finished[k]:
             sink.chunk_finished(t0, t1)
-    summary = sink.close()
+    summary = sink.close(catalogue)
     summary["days_unfinished"] = sum(t1 - t0 for k, (t0, t1) in enumerate(chunks) if not finished[k])
     return summary
