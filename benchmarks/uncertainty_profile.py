@@ -5,11 +5,16 @@
 Without ``--store`` it writes and stages a synthetic archive of ``--days``
 days over ``--region`` (``benchmarks.reconstruct_bench``'s default region,
 its ``--quick`` length) into a temporary folder. Each way is run twice and
-the second run is profiled (the first imports and loads the model). Prints
-the two times and, for the run with sigma, the cumulative seconds of the
-parts that sigma adds: the calibration (``ensure_sigma``), the gap maps of
-the chunks (``gap_values``, of it the distance transform) and the pixel
-scale ``sm_std`` (``_scale_var``).
+the second run is profiled (the first imports and loads the model), with
+torch on one thread, as on each worker of ``benchmarks.reconstruct_bench``
+(torch's own threads on a shared machine made one run ten times slower).
+Prints the two times and the cumulative CPU seconds of the parts that sigma
+adds or makes larger, with sigma, without and the difference: the
+calibration (``ensure_sigma``: the window fills, reading the windows, the
+fit), the gap maps of the chunks (``gap_values``, of it the distance
+transform), the pixel scale ``sm_std`` (``_scale_var``), the chunks' writes
+to the result store (``write_chunk``) and the export (``export_days``, of it
+the NetCDF writes).
 """
 
 from __future__ import annotations
@@ -22,11 +27,17 @@ import tempfile
 import time
 from pathlib import Path
 
-PARTS = {
-    "calibration (ensure_sigma)": "ensure_sigma",
-    "gap maps (gap_values)": "gap_values",
-    "  of it, distance transform": "distance_to_observed",
-    "pixel scale sm_std (_scale_var)": "_scale_var",
+PARTS = {  # label: (the end of the function's file name, its name)
+    "calibration (ensure_sigma)": ("reconstruction/calibration.py", "ensure_sigma"),
+    "  of it, the window fills": ("uncertainty/calibration.py", "fill"),
+    "  of it, reading the windows": ("reconstruction/calibration.py", "cut"),
+    "  of it, the fit": ("uncertainty/calibration.py", "fit_windows"),
+    "gap maps (gap_values)": ("reconstruction/task.py", "gap_values"),
+    "  of it, distance transform": ("uncertainty/gaps.py", "distance_to_observed"),
+    "pixel scale sm_std (_scale_var)": ("reconstruction/store.py", "_scale_var"),
+    "chunk writes (write_chunk)": ("reconstruction/store.py", "write_chunk"),
+    "export (export_days)": ("export/days.py", "export_days"),
+    "  of it, NetCDF writes": ("export/netcdf.py", "write_netcdf"),
 }
 
 
@@ -54,29 +65,40 @@ def _staged(tmp: Path, days: int, region_text: str) -> str:
     return staged
 
 
-def _cumulative(stats: pstats.Stats, name: str) -> float:
-    return sum(v[3] for (_, _, func), v in stats.stats.items() if func == name)  # type: ignore[attr-defined]
+def _cumulative(stats: pstats.Stats, where: tuple[str, str]) -> float:
+    path, name = where
+    return sum(
+        v[3]
+        for (file, _, func), v in stats.stats.items()  # type: ignore[attr-defined]
+        if func == name and file.replace("\\", "/").endswith(path)
+    )
 
 
 def profile(staged: str, tmp: Path) -> dict[str, float]:
-    """Seconds of the second run each way, and of the parts sigma adds in the run with it."""
+    """Seconds of the second run each way, and CPU seconds of each part with sigma, without and the difference."""
+    import torch
+
     from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
 
+    torch.set_num_threads(1)
     out: dict[str, float] = {}
+    stats = {}
     for uncertainty in (False, True):
         for k in range(2):
             path = str(tmp / f"r_{uncertainty}_{k}.zarr")
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.process_time)
             t = time.perf_counter()
             prof.enable()
             reconstruct(ReconstructRequest(staged, path, uncertainty=uncertainty), None, export_to=path + ".daily")
             prof.disable()
             seconds = time.perf_counter() - t
         out["with sigma (s)" if uncertainty else "without (s)"] = seconds
-        if uncertainty:
-            stats = pstats.Stats(prof)
-            for label, name in PARTS.items():
-                out[label] = _cumulative(stats, name)
+        stats[uncertainty] = pstats.Stats(prof)
+    for label, where in PARTS.items():
+        on, off = _cumulative(stats[True], where), _cumulative(stats[False], where)
+        out[label] = on
+        out[label + " without"] = off
+        out[label + " added"] = on - off
     return out
 
 
@@ -91,8 +113,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         staged = args.store or _staged(Path(tmp), args.days, args.region)
         out = profile(staged, Path(tmp))
-    for label, seconds in out.items():
-        print(f"{label:34s} {seconds:7.2f}")
+    print(f"{'':34s} {'with':>7s} {'without':>7s} {'added':>7s}   (CPU s; the first two lines: wall s)")
+    for label in ("without (s)", "with sigma (s)"):
+        print(f"{label:34s} {out[label]:7.2f}")
+    for label in PARTS:
+        print(f"{label:34s} {out[label]:7.2f} {out[label + ' without']:7.2f} {out[label + ' added']:7.2f}")
     return out
 
 

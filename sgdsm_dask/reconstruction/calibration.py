@@ -16,7 +16,7 @@ import numpy as np
 
 from ..io import zarr_store
 from ..staging.status import DayStatus
-from ..uncertainty import SigmaModel, days_since_observed
+from ..uncertainty import SigmaModel
 from ..uncertainty.calibration import (
     Window,
     WindowData,
@@ -26,6 +26,7 @@ from ..uncertainty.calibration import (
     window_fill,
     windows,
 )
+from ..uncertainty.gaps import DAYS_CAP
 from .store import SIGMA_ATTR, open_model, read_prior, read_scale
 from .worker import worker_filler
 
@@ -45,11 +46,10 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
         on = staged[win.t0 : win.t1, None, None]
         sm = np.where(on, np.asarray(src["sm"][win.t0 : win.t1, rows, cols]), np.nan).astype(np.float32)
         precip = np.asarray(src["precip"][win.t0 : win.t1, rows, cols])
-        before = None
-        if win.t0:
-            seen = np.isfinite(np.asarray(src["sm"][: win.t0, rows, cols])) & staged[: win.t0, None, None]
-            before = days_since_observed(seen)[-1]
         land = np.asarray(src["land"][rows, cols]).astype(bool)
+        before = None
+        if win.t0:  # only the pixels the window observes are hidden: only their count matters
+            before = _days_before(src["sm"], staged, win.t0, rows, cols, land & np.isfinite(sm).any(axis=0))
         sums = None
         if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the chains give it
             prior, n = read_prior(internals, rows, cols)
@@ -57,6 +57,30 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
         return WindowData(sm, precip, land, before, read_scale(internals, rows, cols), sums)
 
     return cut
+
+
+def _days_before(sm: Any, staged: np.ndarray, t0: int, rows: slice, cols: slice, need: np.ndarray) -> np.ndarray:
+    """``days_since_observed`` of day ``t0 - 1`` over ``rows``, ``cols`` of the staged ``sm``: exact where ``need``.
+
+    Read back from ``t0`` a time chunk at a time, only until every pixel of
+    ``need`` was last observed (or the record starts), not the whole past;
+    a pixel outside ``need`` not observed by then gets a lower bound.
+    """
+    step = max(1, int(sm.chunks[0]))
+    out = np.zeros(need.shape, np.int16)
+    left = np.ones(need.shape, bool)  # pixels whose last observation before t0 is not found yet
+    stop = t0
+    while stop > 0 and (left & need).any() and t0 - stop < DAYS_CAP:
+        start = (stop - 1) // step * step
+        seen = np.isfinite(np.asarray(sm[start:stop, rows, cols])) & staged[start:stop, None, None]
+        last = stop - 1 - np.argmax(seen[::-1], axis=0)  # the last day observed in the block, where any
+        now = left & seen.any(axis=0)
+        out[now] = np.minimum(t0 - 1 - last[now], DAYS_CAP)
+        left &= ~now
+        stop = start
+    # not observed since day `stop`: exact from the record's start (as days_since_observed counts), else a bound
+    out[left] = min(t0 - stop, DAYS_CAP)
+    return out
 
 
 def window_task(req: ReconstructRequest, lay: Layout, sha256: str, win: Window, fallback: float) -> tuple:

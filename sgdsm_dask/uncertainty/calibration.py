@@ -132,6 +132,10 @@ def hidden_errors(
 
     ``fill(sm, precip, land, sums)`` fills the window; ``sums`` are the
     record's sums less the hidden pixels (None where the data has none).
+    A ``fill`` with the attribute ``causal`` true (each day's fill depends
+    on that day and the days before only: the LSTM-CNN, :func:`window_fill`)
+    is given the days up to the last one fitted on, not the look-ahead days
+    after it: the same errors for less work.
     """
     from ..validation.simulated import hide
 
@@ -143,7 +147,11 @@ def hidden_errors(
     if data.sums is not None:  # the record's prior, without the pixels hidden now
         gone = np.where(hidden, sm, 0.0).astype(np.float64)
         sums = (data.sums[0] - gone.sum(axis=0), data.sums[1] - hidden.sum(axis=0))
-    filled = fill(sm_in, data.precip, land, sums)
+    # a fill that runs forward in time leaves the days before the last one fitted on as they are without the
+    # days after it (the look-ahead days of a window, only ever filled for a fill that sees both ways)
+    n = data.inner[0].stop if getattr(fill, "causal", False) else None
+    sm, sm_in, hidden = sm[:n], sm_in[:n], hidden[:n]
+    filled = fill(sm_in, None if data.precip is None else data.precip[:n], land, sums)
     obs = np.isfinite(sm_in)
     days = days_since_observed(obs, data.before)
     dist = distance_to_observed(obs)
@@ -217,8 +225,10 @@ def window_fill(filler: object) -> Callable[..., np.ndarray]:
     """``fill(sm, precip, land, sums)`` of a window by ``filler`` (a Filler or the 'anomaly' network's CubeFiller).
 
     The 'anomaly' network corrects each pixel's prior; given ``sums``, it
-    is the record's (as in the chains), not the window's few days.
+    is the record's (as in the chains), not the window's few days. The
+    LSTM-CNN's fill is ``causal`` (:func:`hidden_errors`).
     """
+    from ..model.fill import Filler
 
     def fill(sm: np.ndarray, precip: np.ndarray | None, land: np.ndarray, sums: tuple | None) -> np.ndarray:
         if sums is None or not hasattr(filler, "run_window"):
@@ -233,4 +243,6 @@ def window_fill(filler: object) -> Callable[..., np.ndarray]:
         days = list(range(sm.shape[0]))
         return filler.run_window(sm, precip, land, prior, days, None, origins)[0]  # type: ignore[attr-defined]
 
+    # the LSTM-CNN fills day by day, from the days before only; the 'anomaly' network sees days on both sides
+    fill.causal = isinstance(filler, Filler) and not hasattr(filler, "run_window")  # type: ignore[attr-defined]
     return fill

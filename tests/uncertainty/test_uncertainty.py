@@ -103,3 +103,62 @@ def test_calibration_windows_are_seeded_inside_the_cube_on_land():
         assert land[w.r0 : w.r1, w.c0 : w.c1].mean() >= 0.25
     small = windows(np.ones((20, 30), bool), 5)  # smaller than a window: the whole cube, at other days
     assert all((w.r0, w.r1, w.c0, w.c1, w.t0, w.t1) == (0, 20, 0, 30, 0, 5) for w in small)
+
+
+def test_the_lstm_cnn_fills_a_window_without_its_look_ahead_days_and_its_errors_stay_the_same():
+    from sgdsm_dask.model.fill import Filler
+    from sgdsm_dask.uncertainty.calibration import Window, WindowData, hidden_errors, window_fill
+
+    rng = np.random.default_rng(5)
+    sm = np.where(rng.random((12, 48, 56)) < 0.4, rng.uniform(0.05, 0.45, (12, 48, 56)), np.nan).astype(np.float32)
+    precip = rng.gamma(0.5, 4.0, sm.shape).astype(np.float32)
+    data = WindowData(sm, precip, np.ones((48, 56), bool), np.full((48, 56), 2), np.full((48, 56), 0.05))
+    # a window inside a longer cube: 3 days of spin-up and 3 of look-ahead, neither fitted on
+    data.inner = Window(10, 22, 0, 48, 0, 56).inner((40, 48, 56), 8, 3)
+    filler = Filler.from_checkpoint(overlap=8)
+    fill, days_given = window_fill(filler), []
+
+    def whole(a, p, land, sums):  # the same model given every day of the window (no `causal`: nothing is cut)
+        return filler.run(a, p, land)[0]
+
+    def counted(a, p, land, sums):
+        days_given.append(a.shape[0])
+        return fill(a, p, land, sums)
+
+    counted.causal = fill.causal
+    got, want = hidden_errors(data, counted), hidden_errors(data, whole)
+    assert fill.causal and days_given == [9]  # days 0-8: the last fitted day is 8
+    assert want[0].size > 100 and all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_the_days_before_a_window_are_read_back_only_as_far_as_its_observed_pixels_need():
+    import zarr
+
+    from sgdsm_dask.reconstruction.calibration import _days_before
+
+    rng = np.random.default_rng(6)
+    sm = np.where(rng.random((60, 6, 7)) < 0.15, 0.3, np.nan).astype(np.float32)
+    sm[:, 0, 0] = np.nan  # never observed: the whole past counts, at no pixel the window observes
+    staged = rng.random(60) < 0.9
+    store = zarr.create_array(store={}, shape=sm.shape, chunks=(8, 6, 7), dtype="f4", fill_value=np.nan)
+    store[:] = sm
+    reads = []
+
+    class Counted:  # the staged array, counting the days read
+        chunks = store.chunks
+
+        def __getitem__(self, sel):
+            reads.append(sel[0].stop - sel[0].start)
+            return store[sel]
+
+    for t0 in (1, 8, 13, 59):
+        want = days_since_observed(np.isfinite(sm[:t0]) & staged[:t0, None, None])[-1]
+        every = np.ones((6, 7), bool)
+        assert np.array_equal(_days_before(store, staged, t0, slice(None), slice(None), every), want)
+        need = every.copy()
+        need[0, 0] = False
+        reads.clear()
+        got = _days_before(Counted(), staged, t0, slice(None), slice(None), need)
+        assert got.dtype == want.dtype and np.array_equal(got[need], want[need]) and (got <= want).all()
+        if t0 == 59:
+            assert sum(reads) < t0  # not the whole past: the pixel never observed is not waited for
