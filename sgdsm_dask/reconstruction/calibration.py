@@ -50,11 +50,12 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
         before = None
         if win.t0:  # only the pixels the window observes are hidden: only their count matters
             before = _days_before(src["sm"], staged, win.t0, rows, cols, land & np.isfinite(sm).any(axis=0))
-        sums = None
+        sums, in_prior = None, None
         if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the chains give it
             prior, n = read_prior(internals, rows, cols)
             sums = (prior.astype(np.float64) * n, n.astype(np.float64))
-        return WindowData(sm, precip, land, before, read_scale(internals, rows, cols), sums)
+            in_prior = np.arange(win.t0, win.t1) < lay.prior_days  # the days its sums count
+        return WindowData(sm, precip, land, before, read_scale(internals, rows, cols), sums, in_prior=in_prior)
 
     return cut
 

@@ -113,7 +113,9 @@ class WindowData:
     start); ``scale``: each pixel's standard deviation of its observations
     over the record; ``sums``: each pixel's sum and count of observations
     over the record (the 'anomaly' network's prior; the pixels the
-    calibration hides are taken out of them before the fill).
+    calibration hides are taken out of them before the fill); ``in_prior``:
+    which days of the window those sums count (None: all of them; a prior
+    over the first days of the record leaves the later ones out).
     """
 
     sm: np.ndarray
@@ -123,6 +125,7 @@ class WindowData:
     scale: np.ndarray
     sums: tuple[np.ndarray, np.ndarray] | None = None
     inner: tuple[slice, slice, slice] = (slice(None), slice(None), slice(None))  # the days and cells fitted on
+    in_prior: np.ndarray | None = None
 
 
 def hidden_errors(
@@ -144,9 +147,10 @@ def hidden_errors(
         return (np.zeros(0),) * 4  # type: ignore[return-value]
     sm_in, hidden = hide(sm, land, seed)
     sums = None
-    if data.sums is not None:  # the record's prior, without the pixels hidden now
-        gone = np.where(hidden, sm, 0.0).astype(np.float64)
-        sums = (data.sums[0] - gone.sum(axis=0), data.sums[1] - hidden.sum(axis=0))
+    if data.sums is not None:  # the record's prior, without the pixels hidden now (on the days it counts)
+        counted = hidden if data.in_prior is None else hidden & data.in_prior[:, None, None]
+        gone = np.where(counted, sm, 0.0).astype(np.float64)
+        sums = (data.sums[0] - gone.sum(axis=0), data.sums[1] - counted.sum(axis=0))
     # a fill that runs forward in time leaves the days before the last one fitted on as they are without the
     # days after it (the look-ahead days of a window, only ever filled for a fill that sees both ways)
     n = data.inner[0].stop if getattr(fill, "causal", False) else None

@@ -38,7 +38,7 @@ def test_export_one_cf_file_per_reconstructed_day(ten_days_reference, ten_days, 
         assert ds.rio.crs.to_epsg() == 4326 and ds["sm"].attrs["grid_mapping"] == "crs"
         assert ds.attrs["Conventions"] == "CF-1.8, ACDD-1.3"
         assert ds["flag"].attrs["flag_meanings"] == "observed reconstructed not_reconstructed reconstructed_provisional"
-        assert list(ds["flag"].attrs["flag_values"]) == [0, 1, 2]
+        assert list(ds["flag"].attrs["flag_values"]) == [0, 1, 2, 3]
         assert ds["sm"].encoding["zlib"] and str(ds["time"].values[0])[:10] == "2015-04-03"
         assert ds.attrs["time_coverage_start"] == "2015-04-03T00:00:00Z"
         np.testing.assert_array_equal(ds["sm"].values[0], sm[2])

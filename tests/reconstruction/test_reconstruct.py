@@ -18,7 +18,7 @@ from tests.conftest import write_run_file
 from tests.reconstruction.conftest import RESULT_PRODUCT, STAGED_PRODUCT, open_plainly, read
 
 _read = read
-FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag
+FLAG_OBSERVED, FLAG_FILLED, FLAG_NOT_FILLED = Flag.OBSERVED, Flag.FILLED, Flag.NOT_FILLED
 
 
 def test_observed_pixels_kept_land_filled_flags_match(staged, reference):

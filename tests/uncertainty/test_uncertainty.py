@@ -162,3 +162,27 @@ def test_the_days_before_a_window_are_read_back_only_as_far_as_its_observed_pixe
         assert got.dtype == want.dtype and np.array_equal(got[need], want[need]) and (got <= want).all()
         if t0 == 59:
             assert sum(reads) < t0  # not the whole past: the pixel never observed is not waited for
+
+
+def test_the_calibration_takes_out_of_a_prior_only_the_hidden_pixels_of_the_days_it_counts():
+    """A prior over the first days (``--prior-days``): a window's hidden pixels after them are not in its sums."""
+    from sgdsm_dask.uncertainty.calibration import CALIBRATION_SEED, WindowData, hidden_errors
+    from sgdsm_dask.validation.simulated import hide
+
+    rng = np.random.default_rng(0)
+    sm = rng.random((8, 12, 12)).astype(np.float32)
+    sm[rng.random(sm.shape) < 0.4] = np.nan
+    land, first = np.ones((12, 12), bool), 5
+    obs = np.isfinite(sm[:first])
+    sums = (np.where(obs, sm[:first], 0.0).sum(axis=0, dtype=np.float64), obs.sum(axis=0).astype(np.float64))
+    given = {}
+
+    def fill(sm_in, precip, land, s):
+        given["sums"] = s
+        return np.where(np.isfinite(sm_in), sm_in, 0.5).astype(np.float32)
+
+    data = WindowData(sm, None, land, None, np.full((12, 12), 0.1), sums, in_prior=np.arange(8) < first)
+    hidden_errors(data, fill)
+    kept = obs & ~hide(sm, land, CALIBRATION_SEED)[1][:first]
+    np.testing.assert_array_equal(given["sums"][1], kept.sum(axis=0))  # never below zero
+    np.testing.assert_allclose(given["sums"][0], np.where(kept, sm[:first], 0.0).sum(axis=0, dtype=np.float64))
