@@ -197,6 +197,25 @@ class RunReconstruct(Strict):
         return self
 
 
+class RunFit(Strict):
+    """The ``fit`` section of a ``sgdsm run`` file: learn the 'anomaly' network on the staged cube, then fill it.
+
+    Observed pixels of the staged cube are hidden with other days' gap
+    masks and the network learns to give them back (``sgdsm fit``); the
+    reconstruction then uses the checkpoint written to ``out``. A rerun
+    uses that checkpoint again where it was fitted on the same staged cube
+    with the same options, and refuses it otherwise (unless ``overwrite``).
+    """
+
+    out: str
+    steps: int = Field(200, ge=0, description="optimiser steps (0: the linear base alone)")
+    batch: int = Field(8, ge=1)
+    days: int = Field(20, ge=2, description="consecutive days per patch sequence")
+    lr: float = Field(0.002, gt=0)
+    seed: int = 0
+    overwrite: bool = False
+
+
 class RunExport(Strict):
     out: str
     cog: bool = False
@@ -274,11 +293,18 @@ class RunConfig(Strict):
     """``sgdsm run CONFIG``: stage, reconstruct and export from one YAML file (paths relative to it)."""
 
     stage: RunStage
+    fit: RunFit | None = None
     reconstruct: RunReconstruct
     export: RunExport | None = None
     metadata: ProductMetadata = Field(default_factory=ProductMetadata)
     cluster: str | None = None
     scheduler: str | None = None
+
+    @model_validator(mode="after")
+    def _one_checkpoint(self) -> RunConfig:
+        if self.fit is not None and self.reconstruct.checkpoint is not None:
+            raise ValueError("fit writes the checkpoint the reconstruction uses: give fit or reconstruct.checkpoint")
+        return self
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -300,4 +326,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         update={"out": rel(cfg.reconstruct.out), "checkpoint": rel(cfg.reconstruct.checkpoint)}
     )
     exp = cfg.export.model_copy(update={"out": rel(cfg.export.out)}) if cfg.export else None
-    return cfg.model_copy(update={"stage": stage, "reconstruct": rec, "export": exp, "cluster": rel(cfg.cluster)})
+    fit = cfg.fit.model_copy(update={"out": rel(cfg.fit.out)}) if cfg.fit else None
+    return cfg.model_copy(
+        update={"stage": stage, "fit": fit, "reconstruct": rec, "export": exp, "cluster": rel(cfg.cluster)}
+    )

@@ -185,6 +185,38 @@ def reconstruct_step(
     return summary
 
 
+def fit_step(cfg: Any, staged: str, *, progress: BarFactory | None = progress_bar, note: Note = stderr_note) -> str:
+    """Fit the 'anomaly' network on ``staged`` into ``cfg.out`` (a run file's ``fit``); its SHA-256.
+
+    A checkpoint already at ``cfg.out`` is used as it is when it was
+    fitted on this staged cube (its fingerprint) with the same options, as
+    a rerun of the same run file finds it; otherwise it is one line, unless
+    ``cfg.overwrite``.
+    """
+    from pathlib import Path
+
+    from .commands.fit import FIT_OPTIONS
+    from .errors import ConfigError
+    from .training.anomaly import fit, staged_fingerprints
+    from .training.checkpoint import load
+
+    options = {k: getattr(cfg, k) for k in FIT_OPTIONS}
+    if Path(cfg.out).exists() and not cfg.overwrite:
+        ck = load(cfg.out)
+        same = ck.provenance.get("staged") == staged_fingerprints([staged]) and all(
+            (ck.training or {}).get(k) == v for k, v in options.items()
+        )
+        if not same:
+            raise ConfigError(
+                f"{cfg.out} exists and was not fitted on {staged} with these fit options; "
+                "remove it, choose another fit: out, or set fit: overwrite: true"
+            )
+        note(f"{cfg.out}: fitted on this staged cube with these options by an earlier run; used as it is")
+        return ck.sha256
+    with (progress or _no_bar)(total=cfg.steps, desc="fit", unit="step") as bar:
+        return fit([staged], cfg.out, overwrite=cfg.overwrite, log=lambda step, loss: bar.update(10), **options)
+
+
 @dataclass(frozen=True)
 class PipelineSummary:
     """What one run did: the steps' summaries and the seconds each took."""
@@ -219,7 +251,7 @@ class Run:
         rreq = ReconstructRequest(
             staged=config.stage.out,
             out=rc.out,
-            checkpoint=rc.checkpoint,
+            checkpoint=config.fit.out if config.fit else rc.checkpoint,
             time_chunk=rc.time_chunk,
             space_chunk=rc.space_chunk,  # None: the staged cube's spatial chunk
             overlap=rc.overlap,
@@ -233,7 +265,11 @@ class Run:
         st, rc, ex = self.config.stage, self.config.reconstruct, self.config.export
         t = time.perf_counter()
         staged = stage_step(self.stage, client, overwrite=st.overwrite, progress=progress, note=note)
-        stage_s = time.perf_counter() - t
+        seconds = {"stage": time.perf_counter() - t}
+        if self.config.fit is not None:  # learn on the staged cube first; the reconstruction uses what it writes
+            t = time.perf_counter()
+            fit_step(self.config.fit, self.reconstruct.staged, progress=progress, note=note)
+            seconds["fit"] = time.perf_counter() - t
         t = time.perf_counter()
         result = reconstruct_step(
             self.reconstruct,
@@ -246,7 +282,7 @@ class Run:
             note=note,
             metadata=self.config.metadata,
         )
-        seconds = {"stage": stage_s, "reconstruct": time.perf_counter() - t}
+        seconds["reconstruct"] = time.perf_counter() - t
         return PipelineSummary(stage=staged, reconstruct=result, exported=ex is not None, seconds=seconds)
 
 

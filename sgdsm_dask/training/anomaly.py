@@ -183,8 +183,17 @@ def fit(
     cfg = cfg or AnomalyConfig()
     net = train([cube_from_store(s, region) for s in stores], cfg, log=log, **train_options)  # type: ignore[arg-type]
     norm = Normalisation(sm_scale=cfg.sm_scale, precip_scale=cfg.precip_scale)
-    prov = provenance(stores=[str(s) for s in stores], region=getattr(region, "bounds", None))
+    prov = provenance(
+        stores=[str(s) for s in stores], region=getattr(region, "bounds", None), staged=staged_fingerprints(stores)
+    )
     return save(out, Checkpoint(cfg, norm, net.state_dict(), prov, {"kind": "anomaly", **train_options}))
+
+
+def staged_fingerprints(stores: list[str]) -> list[str | None]:
+    """Each staged store's ``stage_fingerprint`` (what a checkpoint records it was fitted on; None: not staged)."""
+    from ..io import zarr_store
+
+    return [zarr_store.read_attrs(str(s)).get("stage_fingerprint") for s in stores]
 
 
 class FitFiller:

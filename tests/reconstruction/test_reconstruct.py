@@ -217,6 +217,38 @@ def test_sgdsm_run_stages_reconstructs_and_exports_from_one_file(archive, client
     assert "unknown" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_sgdsm_run_with_a_fit_section_learns_on_the_staged_cube_then_fills_it(archive, client, tmp_path, capsys):
+    from sgdsm_dask.model.anomaly import AnomalyConfig
+    from sgdsm_dask.reconstruction.provenance import stored
+    from sgdsm_dask.training.checkpoint import load
+
+    run = ["run", "--scheduler", client.scheduler.address]
+    both = write_run_file(tmp_path / "both.yaml", archive, 5, tail="fit:\n  out: fitted.pt\n  steps: 0\n")
+    both.write_text(both.read_text().replace("  out: result.zarr\n", "  out: result.zarr\n  checkpoint: x.pt\n"))
+    assert main([run[0], str(both), *run[1:]]) == 2  # which checkpoint? one line, before anything runs
+    assert "give fit or reconstruct.checkpoint" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "staged.zarr").exists()
+
+    cfg = write_run_file(tmp_path / "run.yaml", archive, 5, tail="fit:\n  out: fitted.pt\n  steps: 0\n")
+    assert main([run[0], str(cfg), *run[1:]]) == 0
+    ck = load(tmp_path / "fitted.pt")
+    staged = zarr_store.read_attrs(str(tmp_path / "staged.zarr"))["stage_fingerprint"]
+    assert isinstance(ck.config, AnomalyConfig) and ck.provenance["staged"] == [staged]
+    assert stored(zarr_store.read_attrs(str(tmp_path / "result.zarr")))["checkpoint_sha256"] == ck.sha256
+    assert len(list((tmp_path / "daily").glob("SGD-SM2_*.nc"))) == 9
+    # the same run file again: the checkpoint fitted on this cube is used as it is, the run resumes
+    written = (tmp_path / "fitted.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([run[0], str(cfg), *run[1:]]) == 0
+    assert "used as it is" in capsys.readouterr().err and (tmp_path / "fitted.pt").stat().st_mtime_ns == written
+    # other fit options: that checkpoint is not this run's; one line, nothing replaced
+    cfg.write_text(cfg.read_text().replace("steps: 0", "steps: 5"))
+    assert main([run[0], str(cfg), *run[1:]]) == 2
+    assert "was not fitted on" in one_error_line(capsys.readouterr().err)
+    assert (tmp_path / "fitted.pt").stat().st_mtime_ns == written
+
+
 def test_tasks_go_to_gpu_workers_when_the_cluster_declares_them(staged, reference, tmp_path):
     # A worker declaring GPU: 1 (as local-gpu / dask-cuda workers do) beside one that does not:
     # every reconstruct task must run on the first. (No GPU here: the resource is only declared,
