@@ -322,9 +322,11 @@ def load_run_config(path: str | Path) -> RunConfig:
         return str(base / p)
 
     stage = cfg.stage.model_copy(update={k: rel(getattr(cfg.stage, k)) for k in ("out", "lprm", "imerg", "cube")})
-    rec = cfg.reconstruct.model_copy(
-        update={"out": rel(cfg.reconstruct.out), "checkpoint": rel(cfg.reconstruct.checkpoint)}
-    )
+    from .training.checkpoint import SHIPPED
+
+    ck = cfg.reconstruct.checkpoint
+    named = ck in SHIPPED and not (base / ck).exists()  # a shipped checkpoint's name, unless a file there has it
+    rec = cfg.reconstruct.model_copy(update={"out": rel(cfg.reconstruct.out), "checkpoint": ck if named else rel(ck)})
     exp = cfg.export.model_copy(update={"out": rel(cfg.export.out)}) if cfg.export else None
     fit = cfg.fit.model_copy(update={"out": rel(cfg.fit.out)}) if cfg.fit else None
     return cfg.model_copy(

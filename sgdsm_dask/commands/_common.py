@@ -87,7 +87,12 @@ def model_options(p: argparse.ArgumentParser) -> None:
     """Which model fills the gaps, and how its patches tile the region (reconstruct and evaluate)."""
     from ..grid import DEFAULT_OVERLAP, PATCH
 
-    p.add_argument("--checkpoint", default=None, help="the model's weights (default: the shipped checkpoint)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="the model's weights: a checkpoint file, or a shipped one by name: default (the LSTM-CNN) or anomaly "
+        "(the 'anomaly' network, better than the baselines on real cubes: docs/model-card.md) (default: default)",
+    )
     p.add_argument(
         "--overlap",
         type=int,

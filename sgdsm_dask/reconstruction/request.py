@@ -12,7 +12,7 @@ from ..grid import DEFAULT_OVERLAP, PATCH
 from ..io import outputs, zarr_store
 from ..paths import absolute
 from ..staging.status import DayStatus
-from ..training.checkpoint import shipped_path
+from ..training.checkpoint import resolve, shipped_path
 from .layout import Layout, checked_layout
 
 
@@ -33,6 +33,8 @@ class ReconstructRequest:
 
     def __post_init__(self) -> None:
         # the workers open these paths: each must mean there what it means where the command was typed
+        if self.checkpoint is not None:  # a shipped checkpoint's name, as its file
+            object.__setattr__(self, "checkpoint", resolve(self.checkpoint))
         for name in ("staged", "out", "checkpoint"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, absolute(getattr(self, name)))

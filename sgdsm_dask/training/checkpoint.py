@@ -39,12 +39,26 @@ FORMAT = "sgdsm-checkpoint-1"
 #: The shipped checkpoints and their SHA-256 (see docs/model-card.md).
 SHIPPED: dict[str, str] = {
     "default": "4ce20680ba09e15816d029a71b2288cc0305dc0e8e0db4bd9300e98bac9b6e14",
+    # the 'anomaly' network's linear base, fitted on both real halves and a synthetic archive with rain
+    "anomaly": "fe41f84cf8d28bae03a7a6b2e4649b72b22a80de15a6c230c4148d6407f55357",
 }
 
 
 def shipped_path(name: str = "default") -> Path:
     """Path of a checkpoint shipped in ``sgdsm_dask/weights``."""
     return Path(str(resources.files("sgdsm_dask") / "weights" / f"{name}.pt"))
+
+
+def resolve(checkpoint: str | os.PathLike | None) -> str:
+    """The file ``checkpoint`` means: a path, or the name of a shipped one (:data:`SHIPPED`) where no file has it.
+
+    None is the shipped ``default``; ``--checkpoint anomaly`` is the shipped
+    'anomaly' network unless a file named ``anomaly`` is where it was typed.
+    """
+    if checkpoint is None:
+        return str(shipped_path("default"))
+    text = str(checkpoint)
+    return str(shipped_path(text)) if text in SHIPPED and not Path(text).exists() else text
 
 
 @dataclass
@@ -183,8 +197,8 @@ def _sidecar_hash(side: Path, name: str) -> str:
 
 
 def load(path: str | os.PathLike | None = None, *, check_hash: bool = True) -> Checkpoint:
-    """Load a checkpoint (the shipped ``default`` when ``path`` is None), checking its recorded hash and contents."""
-    p = Path(path) if path is not None else shipped_path("default")
+    """Load a checkpoint (:func:`resolve`: a path or a shipped name), checking its recorded hash and contents."""
+    p = Path(resolve(path))
     if not p.is_file():
         raise InputError(str(p), "checkpoint not found")
     digest = sha256(p)
