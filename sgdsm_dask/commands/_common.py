@@ -91,7 +91,7 @@ def model_options(p: argparse.ArgumentParser) -> None:
         "--checkpoint",
         default=None,
         help="the model's weights: a checkpoint file, or a shipped one by name: default (the LSTM-CNN) or anomaly "
-        "(the 'anomaly' network, better than the baselines on real cubes: docs/model-card.md) (default: default)",
+        "(the 'anomaly' network, better than the baselines on real cubes: docs/model-card.md) (default: the shipped default)",
     )
     p.add_argument(
         "--overlap",
