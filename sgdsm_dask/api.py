@@ -455,13 +455,13 @@ def fill(
     from . import __version__, cf
     from .reconstruction.graph import fill_arrays, layout_for
     from .staging.status import DayStatus
-    from .training.checkpoint import load, shipped_path
+    from .training.checkpoint import load, resolve
 
     ds, flipped = _grid(ds, "fill")
     sm = ds["sm"].transpose("time", "lat", "lon")
     lazy = sm.chunks is not None
     land = _land(ds, "fill")
-    path = str(checkpoint) if checkpoint is not None else str(shipped_path("default"))
+    path = resolve(checkpoint)  # a file, a shipped checkpoint's name, or the shipped default
     ck = load(path)
     days, rows, cols = sm.shape
     if time_chunk is None:

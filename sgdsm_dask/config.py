@@ -197,6 +197,10 @@ class RunReconstruct(Strict):
         return self
 
 
+#: The training schedule's options (``sgdsm fit``, ``evaluate --fit``, :class:`RunFit`): ``train``'s keywords.
+FIT_OPTIONS = ("steps", "batch", "days", "lr", "seed")
+
+
 class RunFit(Strict):
     """The ``fit`` section of a ``sgdsm run`` file: learn the 'anomaly' network on the staged cube, then fill it.
 

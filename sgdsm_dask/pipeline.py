@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import ProductMetadata, RunConfig, RunStage, StageConfig
+from .config import FIT_OPTIONS, ProductMetadata, RunConfig, RunStage, StageConfig
 from .errors import SgdsmError
 from .grid import Region
 
@@ -195,7 +195,6 @@ def fit_step(cfg: Any, staged: str, *, progress: BarFactory | None = progress_ba
     """
     from pathlib import Path
 
-    from .commands.fit import FIT_OPTIONS
     from .errors import ConfigError
     from .training.anomaly import fit, staged_fingerprints
     from .training.checkpoint import load

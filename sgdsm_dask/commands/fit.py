@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 
+from ..config import FIT_OPTIONS
 from ._common import region_option
 
 HELP = "train the 'anomaly' network on staged cubes (their own observations hidden and brought back)"
@@ -35,9 +36,6 @@ def fit_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--lr", type=float, default=0.002, help="initial learning rate, cosine decay (default: 0.002)")
     if seed:
         p.add_argument("--seed", type=int, default=0, help="seed of the hidings, patches and weights (default: 0)")
-
-
-FIT_OPTIONS = ("steps", "batch", "days", "lr", "seed")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -73,7 +73,7 @@ class AnomalyConfig(Strict):
 
     @property
     def base_rain(self) -> int:
-        """The rain terms of the linear base, its last features: 2 of the day, 2 a day before and after, the day before's."""
+        """The rain terms of the linear base, its last features: the day's 2, 2 per day of up to 3 around, the day before's."""
         k = min(3, self.window)
         return 2 + 2 * k + (self.window > 0) if self.base else 0
 
@@ -277,13 +277,16 @@ class AnomalyNet(nn.Module):
         return (base + self.out(y)) * land, state
 
 
+def _around(seq: torch.Tensor, t: int, window: int, beyond: float = 0.0) -> torch.Tensor:
+    """Days ``t - window`` to ``t + window`` of a sequence (N, T, P, P); days beyond the record are ``beyond``."""
+    n_t = seq.shape[1]
+    lo, hi = t - window, t + window + 1
+    return F.pad(seq[:, max(lo, 0) : min(hi, n_t)], (0, 0, 0, 0, max(0, -lo), max(0, hi - n_t)), value=beyond)
+
+
 def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Maps and masks of day ``t`` from sequence tensors ``a``, ``m`` (N, T, P, P) and ``static`` (N, 2, P, P)."""
-    n_t = inp["a"].shape[1]
-    lo, hi = t - window, t + window + 1
-    a, m = inp["a"][:, max(lo, 0) : min(hi, n_t)], inp["m"][:, max(lo, 0) : min(hi, n_t)]
-    pad = (0, 0, 0, 0, max(0, -lo), max(0, hi - n_t))
-    a, m = F.pad(a, pad), F.pad(m, pad)  # days beyond the record: nothing observed
+    a, m = _around(inp["a"], t, window), _around(inp["m"], t, window)  # days beyond the record: nothing observed
     land = inp["land"]
     static = inp["static"]
     x = torch.cat([a, static, inp["precip"][:, t : t + 1]], 1)
@@ -293,10 +296,7 @@ def day_maps(inp: dict[str, torch.Tensor], t: int, window: int) -> tuple[torch.T
 
 def window_rain(inp: dict[str, torch.Tensor], t: int, window: int) -> torch.Tensor:
     """Precipitation (N, 2 window + 1, P, P) of the days around ``t``; NO_RAIN_DATA beyond the record."""
-    n_t = inp["precip"].shape[1]
-    lo, hi = t - window, t + window + 1
-    pad = (0, 0, 0, 0, max(0, -lo), max(0, hi - n_t))
-    return F.pad(inp["precip"][:, max(lo, 0) : min(hi, n_t)], pad, value=NO_RAIN_DATA)
+    return _around(inp["precip"], t, window, NO_RAIN_DATA)
 
 
 def run_sequence(

@@ -12,7 +12,7 @@ from ..grid import DEFAULT_OVERLAP, PATCH
 from ..io import outputs, zarr_store
 from ..paths import absolute
 from ..staging.status import DayStatus
-from ..training.checkpoint import resolve, shipped_path
+from ..training.checkpoint import resolve
 from .layout import Layout, checked_layout
 
 
@@ -27,9 +27,7 @@ class ReconstructRequest:
     space_chunk: int | None = None  # None: the staged cube's spatial chunk
     overlap: int = DEFAULT_OVERLAP  # cells by which neighbouring patches overlap (blended); 0: edge to edge
     uncertainty: bool = True  # False: no sm_uncertainty nor gap depths (and no calibration of sigma)
-    prior_days: int | None = (
-        None  # the 'anomaly' network's prior over the first days; None: all (an append: the store's)
-    )
+    prior_days: int | None = None  # the 'anomaly' network's prior: the first days' mean (None: all, or the store's)
 
     def __post_init__(self) -> None:
         # the workers open these paths: each must mean there what it means where the command was typed
@@ -40,7 +38,7 @@ class ReconstructRequest:
                 object.__setattr__(self, name, absolute(getattr(self, name)))
 
     def checkpoint_path(self) -> str:
-        return self.checkpoint or str(shipped_path("default"))
+        return resolve(self.checkpoint)
 
 
 def check_staged(staged: str) -> Any:
