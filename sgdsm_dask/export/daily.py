@@ -116,6 +116,8 @@ def export(
     ``catalogue``: write a STAC catalogue of the folder too (one it holds is always kept up to date).
     """
     sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress, metadata=metadata)
+    if catalogue:  # a folder the catalogue cannot be written to: one line before any file, not after them all
+        stac.local_folder(sink.out)
     check_result(result)
     require_shared(result, client, "read")
     finished = finished_chunks(result)

@@ -26,9 +26,11 @@ from ..paths import absolute
 from . import manifest
 
 PREFIX = "SGD-SM2_"
+#: The STAC catalogue of a folder (:mod:`.stac`): its collection file and the folder of its Items.
+COLLECTION, ITEMS = "collection.json", "items"
 _OURS = (
     rf"{PREFIX}\d{{8}}\.(nc|tif)",
-    *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER, "collection.json")),
+    *map(re.escape, (manifest.MANIFEST, manifest.SUMS, manifest.MARKER, COLLECTION)),
 )
 #: The temporary files of an export's atomic writes: a stopped run's, removed by :func:`clear`.
 TEMPORARY = re.compile(r"\.(" + "|".join(_OURS) + r")\.part")
@@ -88,7 +90,7 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
             f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
             "choose another folder, or remove them to export here",
         )
-    theirs = [n for n in names if not TEMPORARY.fullmatch(n) and n not in ("collection.json", "items")]  # STAC
+    theirs = [n for n in names if not TEMPORARY.fullmatch(n) and n not in (COLLECTION, ITEMS)]
     if theirs:
         shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
         raise InputError(

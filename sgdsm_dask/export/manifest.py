@@ -34,7 +34,6 @@ from typing import Any
 from .. import __version__
 from ..errors import InputError
 from ..io.files import Folder, file_entry
-from ..paths import is_url, local_or_url
 from ..reconstruction.provenance import export_identity
 
 MANIFEST = "manifest.json"
@@ -162,7 +161,7 @@ def verify(out_dir: str | os.PathLike, progress: Callable[[int], None] | None = 
     Hashes compare regardless of case. ``out_dir`` may be an object
     store's URL (``s3://bucket/daily``): each object is read and hashed there.
     """
-    out = _folder(out_dir if is_url(str(out_dir)) else Path(local_or_url(str(out_dir))))
+    out = _folder(out_dir)
     path = out.file(MANIFEST)
     if not out.is_dir():
         raise InputError(out.path, "no such folder")

@@ -34,8 +34,7 @@ from ..io.files import atomic_write
 from ..paths import absolute, is_url
 from . import folder, manifest
 
-COLLECTION = "collection.json"
-ITEMS = "items"
+COLLECTION, ITEMS = folder.COLLECTION, folder.ITEMS
 #: The Item files of :data:`ITEMS`: a daily file's name with ``.json`` (only digits come from data).
 ITEM_NAME = re.compile(rf"{folder.PREFIX}\d{{8}}\.json")
 _DAILY = re.compile(rf"({folder.PREFIX}(\d{{8}}))\.(nc|tif)")
@@ -69,7 +68,7 @@ def write_catalogue(out_dir: str | os.PathLike) -> dict[str, Any]:
     """
     import pystac
 
-    out = _local(out_dir)
+    out = local_folder(out_dir)
     doc = manifest.previous(out)
     if doc is None:
         raise InputError(str(out), f"no {manifest.MANIFEST} of a finished sgdsm export: run sgdsm export into it first")
@@ -104,7 +103,7 @@ def check(out_dir: str | os.PathLike, listed: Mapping[str, Any]) -> list[tuple[s
     that is not a file the manifest lists, and a daily NetCDF file of the
     manifest without an Item.
     """
-    out = _local(out_dir)
+    out = local_folder(out_dir)
     if not (out / COLLECTION).is_file():
         return []
     problems: list[tuple[str, str]] = []
@@ -136,7 +135,7 @@ def check(out_dir: str | os.PathLike, listed: Mapping[str, Any]) -> list[tuple[s
     return problems
 
 
-def _local(out_dir: str | os.PathLike) -> Path:
+def local_folder(out_dir: str | os.PathLike) -> Path:
     """The export folder as a plain absolute path, as the caller means it; one line for an object store's URL."""
     where = absolute(str(out_dir))
     if is_url(where):

@@ -225,3 +225,11 @@ def test_items_validate_against_the_projection_extension_schema(daily_a, tmp_pat
     bad["properties"]["proj:shape"] = ["many", "rows"]
     with pytest.raises(pystac.STACValidationError):
         validator.validate_extension(bad, pystac.STACObjectType.ITEM, bad["stac_version"], uri)
+
+
+def test_an_object_store_export_with_stac_is_refused_before_any_file_is_written(rec_a):
+    from sgdsm_dask.errors import InputError
+    from sgdsm_dask.export import export
+
+    with pytest.raises(InputError, match="local folders only"):  # not after every day is uploaded
+        export(str(rec_a), "s3://no-such-bucket/daily", catalogue=True)
