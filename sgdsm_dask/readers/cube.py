@@ -15,7 +15,11 @@ day a cube lacks. Every problem is an :class:`InputError` naming the cube;
 those the metadata or a sample of days show come from :func:`inspect_cube`,
 before any store is created.
 
-A folder (or glob) of files is a cube of its files' days. It is opened
+A folder (or glob) of files is a cube of its files' days, on a local disk
+or an object store (``s3://bucket/esa-cci/``, any fsspec URL): a file by
+URL is fetched whole, in one request, and opened from memory by the same
+netCDF4 library as a local file (:mod:`.ncfile`), so both give the same
+values bit for bit. It is opened
 whole once, by :func:`inspect_cube` on the client, which also notes which
 file holds each day (:class:`FileMap`); :func:`read_cube_block` then opens
 only the files of the days it reads, so staging a folder of N daily files
@@ -31,12 +35,15 @@ import glob as globmod
 import os
 from dataclasses import dataclass
 
+import dask
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendEntrypoint
 
 from ..errors import InputError
 from ..grid import Region, locate
-from ..paths import is_url, local_or_url
+from ..paths import filesystem, is_url, local_or_url
+from .ncfile import _fetch
 from .units import check_precip, check_sm, precip_factor, sm_divisor
 
 SM_NAMES = ("sm", "soil_moisture", "SM")
@@ -129,9 +136,12 @@ class CubeInfo:
 
 
 def _expand(path: str) -> list[str] | str:
+    """A cube's files: the sorted ``.nc``/``.nc4`` files of a folder or a glob, else the file or store itself."""
     path = local_or_url(path)
-    if is_url(path) or path.rstrip("/").endswith(".zarr"):
+    if path.rstrip("/").endswith(".zarr"):
         return path
+    if is_url(path):
+        return _expand_url(path)
     if os.path.isdir(path):
         files = sorted(globmod.glob(os.path.join(path, "*.nc")) + globmod.glob(os.path.join(path, "*.nc4")))
         if not files:
@@ -145,6 +155,68 @@ def _expand(path: str) -> list[str] | str:
     if not os.path.exists(path):
         raise InputError(path, "file not found")
     return path
+
+
+def _expand_url(url: str) -> list[str] | str:
+    """:func:`_expand` on an object store: a prefix's files or a glob's, listed with fsspec (no cache), as URLs."""
+    fs, key = filesystem(url)
+    try:
+        if any(c in key for c in "*?["):
+            files = sorted(fs.unstrip_protocol(k) for k in fs.glob(key) if k.endswith((".nc", ".nc4")))
+            if not files:
+                raise InputError(url, "pattern matches no file")
+            return files
+        if fs.isdir(key):
+            found = fs.ls(key, detail=True)
+            names = [e["name"] for e in found if e.get("type") == "file" and e["name"].endswith((".nc", ".nc4"))]
+            if not names:
+                raise InputError(url, "folder holds no .nc or .nc4 files")
+            return sorted(fs.unstrip_protocol(k) for k in names)
+        if not fs.exists(key):
+            raise InputError(url, "file not found")
+    except InputError:
+        raise
+    except (OSError, ValueError) as exc:  # the store refused the listing: no bucket, no rights
+        raise InputError(url, f"cannot be listed ({exc.__class__.__name__}: {exc})") from None
+    return url
+
+
+class _FetchedNetCDF(BackendEntrypoint):
+    """xarray's netCDF4 backend for a file named by an fsspec URL: fetched whole, opened from memory.
+
+    The decoding is the netCDF4 backend's own (:class:`StoreBackendEntrypoint`
+    on a :class:`NetCDF4DataStore`), so a file gives the same dataset from
+    an object store as from a local disk; ``xr.open_mfdataset`` combines
+    such files exactly as it combines local ones.
+    """
+
+    description = "NetCDF4/HDF5 by fsspec URL, fetched whole (sgdsm)"
+
+    def open_dataset(self, filename_or_obj, *, drop_variables=None, **decoders) -> xr.Dataset:  # type: ignore[override]
+        import netCDF4
+        from xarray.backends.netCDF4_ import NetCDF4DataStore
+        from xarray.backends.store import StoreBackendEntrypoint
+
+        url = str(filename_or_obj)
+        data = _fetch(url)
+        try:
+            nc = netCDF4.Dataset(url.rsplit("/", 1)[-1] or "file", "r", memory=data)
+        except (OSError, RuntimeError) as exc:
+            raise InputError(
+                url, f"not a readable NetCDF4/HDF5 file ({len(data)} bytes), truncated or corrupt ({exc})"
+            ) from None
+        store = NetCDF4DataStore(nc)
+        try:
+            return StoreBackendEntrypoint().open_dataset(store, drop_variables=drop_variables, **decoders)
+        except Exception:
+            store.close()
+            raise
+
+
+def _engine(path: str | list[str]) -> type[BackendEntrypoint] | None:
+    """The backend for ``path`` (or a list of files): :class:`_FetchedNetCDF` for URLs, xarray's choice locally."""
+    first = path[0] if isinstance(path, list) else path
+    return _FetchedNetCDF if is_url(first) else None
 
 
 def _open(path: str, seen: list[tuple[str, dict]] | None = None, target: list[str] | str | None = None) -> xr.Dataset:
@@ -174,10 +246,11 @@ def _open(path: str, seen: list[tuple[str, dict]] | None = None, target: list[st
                 compat="no_conflicts",
                 join="outer",
                 preprocess=note,
+                engine=_engine(target),
             )
         if str(target).rstrip("/").endswith(".zarr"):
             return xr.open_zarr(target, chunks={})
-        return xr.open_dataset(target, chunks={}, decode_timedelta=False)
+        return xr.open_dataset(target, chunks={}, decode_timedelta=False, engine=_engine(target))
     except InputError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -379,7 +452,10 @@ def _read(ds: xr.Dataset, info: CubeInfo, days: slice | list[int], region: Regio
         picks = {t: days, y: _index(np.asarray(layout.rows)[rows]), x: _index(np.asarray(layout.cols)[cols])}
         da = ds[layout.name].transpose(t, y, x).isel(picks)
         try:
-            values = np.asarray(da.values, dtype=np.float32)
+            # read here, in this thread: a task's (or the client's) block is never sent on to a cluster, and a
+            # file fetched into memory (:class:`_FetchedNetCDF`) is read from this process's copy
+            with dask.config.set(scheduler="synchronous"):
+                values = np.asarray(da.values, dtype=np.float32)
         except (OSError, ValueError, RuntimeError) as exc:
             raise InputError(info.path, f"{layout.name} days {_days_text(days)} cannot be read ({exc})") from None
         out[key] = _checked(info.path, info, key, layout, values)
@@ -406,11 +482,15 @@ def read_cube_block(info: CubeInfo, t0: int, t1: int, region: Region) -> dict[st
 
 
 def _open_file(path: str) -> xr.Dataset:
-    """One file of a folder cube, opened as :func:`_open` opens each (its arrays read on demand)."""
+    """One file of a folder cube, opened as :func:`_open` opens each (its arrays read on demand; a URL's fetched)."""
     try:
-        return xr.open_dataset(path, decode_timedelta=False)
+        return xr.open_dataset(path, decode_timedelta=False, engine=_engine(path))
+    except InputError as exc:
+        if is_url(path) and exc.problem == "file not found":
+            raise InputError(path, "file not found (it was there when the folder was inspected)") from None
+        raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        if not os.path.exists(path):
+        if not is_url(path) and not os.path.exists(path):
             raise InputError(path, "file not found (it was there when the folder was inspected)") from None
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(path, f"cannot be opened as a NetCDF file, truncated or corrupt? ({why})") from None

@@ -176,3 +176,86 @@ def test_the_whole_job_on_s3_equals_a_local_run_bit_for_bit(s3, tmp_path, capsys
         assert SECRET.encode() not in path.read_bytes(), path
     doc = json.loads(_cat(Folder(f"{there}/daily"), manifest.MANIFEST))
     assert doc["provenance"]["result_store"] == f"{there}/result.zarr"
+
+
+def _same_stores(mine: str | Path, theirs: str, product: set[str]) -> None:
+    """Two Zarr stores hold the same variables, bit for bit (``product`` among them)."""
+    a, b = xr.open_zarr(mine, consolidated=False), xr.open_zarr(theirs, consolidated=False)
+    assert sorted(a.variables) == sorted(b.variables) and product <= set(a.variables)
+    for name in a.variables:
+        assert _same_bits(a[name].values, b[name].values), f"{theirs} {name}"
+
+
+def _no_secret(said: list[str], where: Path, s3) -> None:
+    """The secret key is in no output, no object of the bucket and no file under ``where``."""
+    assert all(SECRET not in text for text in said)
+    for key in s3.find(BUCKET):
+        assert SECRET.encode() not in s3.cat_file(key), key
+    for path in (p for p in where.rglob("*") if p.is_file()):
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_folder_cube_on_s3_stages_as_the_same_folder_on_disk(s3, tmp_path, capsys):
+    from benchmarks.stage_folder import write_daily_files
+    from sgdsm_dask.cli import main
+    from sgdsm_dask.grid import Region
+    from tests.conftest import real
+
+    # ESA CCI SM daily files: two real global days, and nine synthetic ones in their layout on a box of France
+    cci = real("esa_cci")
+    here = tmp_path / "synthetic"
+    write_daily_files(here, 9, Region.parse("2,46,6,50"))
+    s3.put(str(cci), f"{BUCKET}/cube/cci", recursive=True)
+    s3.put(str(here), f"{BUCKET}/cube/synthetic", recursive=True)
+    s3.pipe_file(f"{BUCKET}/cube/synthetic/README.txt", b"not a day")  # a folder's other files are left out
+    chunks = ["--time-chunk", "2", "--space-chunk", "40"]
+    for local, url, box in ((cci, "cci", "--region=0,40,10,50"), (here, "synthetic", "--region=2,46,6,50")):
+        there = f"s3://{BUCKET}/cube/{url}"
+        assert main(["stage", "--cube", str(local), box, *chunks, "--out", str(tmp_path / f"{url}.zarr")]) == 0
+        assert main(["stage", "--cube", there, box, *chunks, "--out", f"s3://{BUCKET}/staged/{url}.zarr"]) == 0
+        _same_stores(tmp_path / f"{url}.zarr", f"s3://{BUCKET}/staged/{url}.zarr", {"sm", "precip", "land"})
+    said = [capsys.readouterr().out]
+
+    # a glob of a prefix's files, and one file alone, stage as their days on disk do
+    one = "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20160608000000-fv05.2.nc"
+    for local, url in ((f"{here}/*2016010[1-4]*.nc", f"{BUCKET}/cube/synthetic/*2016010[1-4]*.nc"), (cci / one, None)):
+        url = url or f"{BUCKET}/cube/cci/{one}"
+        name = Path(url).name.replace("*", "_").replace("[", "_").replace("]", "_")
+        main(["stage", "--cube", str(local), *chunks, "--region=2,46,6,50", "--out", str(tmp_path / f"{name}.zarr")])
+        main(["stage", "--cube", f"s3://{url}", *chunks, "--region=2,46,6,50", "--out", f"s3://{BUCKET}/{name}.zarr"])
+        _same_stores(tmp_path / f"{name}.zarr", f"s3://{BUCKET}/{name}.zarr", {"sm"})
+    assert xr.open_zarr(f"s3://{BUCKET}/{name}.zarr", consolidated=False).sizes["time"] == 1
+
+    said.append(capsys.readouterr().out)
+    _no_secret(said, tmp_path, s3)
+
+
+def test_a_task_fetches_only_its_own_days_files_from_s3(s3, tmp_path, monkeypatch):
+    from benchmarks.stage_folder import write_daily_files
+    from sgdsm_dask.grid import Region
+    from sgdsm_dask.readers import cube
+
+    box = Region.parse("2,46,6,50")
+    files = write_daily_files(tmp_path / "days", 9, box)
+    s3.put(str(tmp_path / "days"), f"{BUCKET}/tasks/days", recursive=True)
+    fetched: list[str] = []
+    real_fetch = cube._fetch
+    monkeypatch.setattr(cube, "_fetch", lambda url: fetched.append(Path(url).name) or real_fetch(url))
+    info = cube.inspect_cube(f"s3://{BUCKET}/tasks/days")
+    assert sorted(fetched) == sorted(f.name for f in files)  # the client's inspection: each file once
+    assert info.file_map.files == tuple(f"s3://{BUCKET}/tasks/days/{f.name}" for f in files)
+    for t0 in range(0, 9, 2):
+        fetched.clear()
+        t1 = min(t0 + 2, 9)
+        block = cube.read_cube_block(info.for_days(t0, t1), t0, t1, box)
+        assert fetched == [f.name for f in files[t0:t1]]  # its own days' files, once each, and no other
+        with xr.open_mfdataset(files[t0:t1], combine="by_coords") as ds:
+            assert _same_bits(block["sm"], ds["sm"].values.astype(np.float32))
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/tasks/none: file not found"):
+        cube.inspect_cube(f"s3://{BUCKET}/tasks/none")
+    s3.pipe_file(f"{BUCKET}/tasks/text/notes.txt", b"no day")
+    with pytest.raises(InputError, match=f"s3://{BUCKET}/tasks/text: folder holds no .nc or .nc4 files"):
+        cube.inspect_cube(f"s3://{BUCKET}/tasks/text")
+    s3.rm_file(f"{BUCKET}/tasks/days/{files[3].name}")  # gone since the folder was inspected: named
+    with pytest.raises(InputError, match=f"{files[3].name}: file not found .it was there when"):
+        cube.read_cube_block(info.for_days(2, 4), 2, 4, box)
