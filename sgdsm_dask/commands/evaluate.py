@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import model_options, region_option
+from ._common import cluster_options, connected, model_options, region_option
 from .fit import FIT_OPTIONS, fit_options
 
 HELP = "hide observed pixels with other days' gaps; score model and baselines"
@@ -47,6 +47,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ismn", default=None, metavar="ARCHIVE", help="add in-situ scores of --product to the report (default: none)"
     )
+    g = p.add_argument_group("on Dask, one slab of days at a time (records larger than memory)")
+    g.add_argument(
+        "--chunked",
+        action="store_true",
+        help="hide, fill and score slab by slab on a cluster, in memory bounded by the slab: the same table "
+        "(docs/validation.md) (default: the whole cube in this process)",
+    )
+    g.add_argument(
+        "--maps",
+        default=None,
+        metavar="STORE",
+        help="with --chunked: each method's per-pixel RMSE into this Zarr store",
+    )
+    g.add_argument(
+        "--work",
+        default=None,
+        metavar="DIR",
+        help="with --chunked: the folder of the work store, the hidden cube (default: a temporary one, removed)",
+    )
+    g.add_argument("--time-chunk", type=int, default=8, metavar="DAYS", help="with --chunked: days per slab")
+    cluster_options(p)
 
 
 def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
@@ -83,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--product and --ismn go into the report: add --report DIR")
     if args.fit and args.checkpoint:
         raise ConfigError("--fit trains a network on the cube; give it or --checkpoint, not both")
+    if args.chunked:
+        return _chunked(args)
+    for name in ("maps", "work"):
+        if getattr(args, name):
+            raise ConfigError(f"--{name} goes with --chunked")
     ck = None if args.fit else load(args.checkpoint)
     if args.fit:
         from ..training.anomaly import FitFiller
@@ -106,4 +132,39 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text + "\n")
     if args.report:
         print(f"report: {report(args, ev, ck)}")
+    return 0
+
+
+def _chunked(args: argparse.Namespace) -> int:
+    """``--chunked``: :func:`~sgdsm_dask.validation.chunked_eval.evaluate_chunked` on the cluster the options name."""
+    from ..errors import ConfigError
+    from ..validation.chunked_eval import evaluate_chunked
+
+    for name in ("fit", "report", "product", "ismn"):
+        if getattr(args, name):
+            raise ConfigError(
+                f"--{name} reads the filled cubes whole; leave it out with --chunked (which writes --maps instead)"
+            )
+    with connected(args) as client:
+        ev = evaluate_chunked(
+            args.store,
+            args.checkpoint,
+            overlap=args.overlap,
+            seed=args.seed,
+            truth=args.truth,
+            region=args.region,
+            spin_up=args.spin_up,
+            dct=not args.no_dct_pls,
+            maps=args.maps,
+            work=args.work,
+            time_chunk=args.time_chunk,
+            chains=max(1, len(client.scheduler_info()["workers"])),
+        )
+    text = ev.table()
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    if args.maps:
+        print(f"per-pixel RMSE: {args.maps}")
     return 0

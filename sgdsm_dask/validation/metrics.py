@@ -61,14 +61,12 @@ def all_scores(est: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None
     }
 
 
-def seam_score(filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarray, edges_x: np.ndarray) -> float:
-    """Mean jump between neighbouring cells across patch borders over the mean jump elsewhere.
+def seam_sums(
+    filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarray, edges_x: np.ndarray
+) -> tuple[float, int, float, int]:
+    """``(sum, count)`` of the jumps across patch borders, then of those elsewhere: :func:`seam_score`'s parts.
 
-    ``filled`` is (..., H, W); only pairs of neighbours that are both
-    ``reconstructed`` count (observed pixels carry the sensor's own noise).
-    ``edges_y`` / ``edges_x`` are the first cells after a border (a pair
-    (i - 1, i) crosses a border when i is in the list). About 1: no seam;
-    well above 1: patch borders show.
+    Sums of whole days add up: a record scored slab by slab gets the score of the whole.
     """
     f = filled.astype(np.float64)
     across, other = [], []
@@ -85,6 +83,23 @@ def seam_score(filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarra
         across.append(d[ok & at_edge])
         other.append(d[ok & ~at_edge])
     a, o = np.concatenate(across), np.concatenate(other)
-    if not a.size or not o.size or o.mean() == 0:
+    return float(a.sum()), int(a.size), float(o.sum()), int(o.size)
+
+
+def seam_from_sums(across: float, n_across: int, other: float, n_other: int) -> float:
+    """The mean jump across borders over the mean elsewhere, from :func:`seam_sums` (NaN without both)."""
+    if not n_across or not n_other or other == 0:
         return float("nan")
-    return float(a.mean() / o.mean())
+    return float((across / n_across) / (other / n_other))
+
+
+def seam_score(filled: np.ndarray, reconstructed: np.ndarray, edges_y: np.ndarray, edges_x: np.ndarray) -> float:
+    """Mean jump between neighbouring cells across patch borders over the mean jump elsewhere.
+
+    ``filled`` is (..., H, W); only pairs of neighbours that are both
+    ``reconstructed`` count (observed pixels carry the sensor's own noise).
+    ``edges_y`` / ``edges_x`` are the first cells after a border (a pair
+    (i - 1, i) crosses a border when i is in the list). About 1: no seam;
+    well above 1: patch borders show.
+    """
+    return seam_from_sums(*seam_sums(filled, reconstructed, edges_y, edges_x))

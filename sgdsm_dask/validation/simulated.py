@@ -242,17 +242,8 @@ class Evaluation:
         return metrics.rmse(self.sm, self.truth, seen) if seen.any() else None
 
     def table(self) -> str:
-        """:func:`table` of the scores, with the chosen parameters (and the reliability of sigma)."""
-        text = table(self.scores, self.choices)
-        noise = self.retrieval_error()
-        if noise is not None:
-            text += (
-                f"\n\nRetrieval error of the observations against the truth: RMSE {noise:.4f} "
-                "(part of every score on hidden observed pixels; the truth columns are without it)."
-            )
-        if self.uncertainty is not None:
-            text += "\n\n" + self.uncertainty.text()
-        return text
+        """:func:`table_text` of the scores, with the chosen parameters (and the reliability of sigma)."""
+        return table_text(self.scores, self.choices, self.retrieval_error(), self.uncertainty)
 
     def pixel_rmse(self, min_days: int = 3) -> dict[str, np.ndarray]:
         """Per method, each pixel's RMSE over its scored days (NaN where fewer than ``min_days``)."""
@@ -323,6 +314,21 @@ def run_evaluation(
         wf = (lambda a, p, lnd, _sums: fill(a, p, lnd)) if window_fill is None else window_fill
         ev.uncertainty = model_uncertainty(sm, sm_in, precip, land, est["LSTM-CNN"], scored, wf)
     return ev
+
+
+def table_text(
+    scores: list[Score], choices: dict[str, Any], noise: float | None, uncertainty: Uncertainty | None
+) -> str:
+    """What ``sgdsm evaluate`` prints: :func:`table`, the retrieval error ``noise`` and the reliability of sigma."""
+    text = table(scores, choices)
+    if noise is not None:
+        text += (
+            f"\n\nRetrieval error of the observations against the truth: RMSE {noise:.4f} "
+            "(part of every score on hidden observed pixels; the truth columns are without it)."
+        )
+    if uncertainty is not None:
+        text += "\n\n" + uncertainty.text()
+    return text
 
 
 def best_baseline(score: Score, model: str = "LSTM-CNN") -> str | None:
