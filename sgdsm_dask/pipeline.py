@@ -193,14 +193,12 @@ def fit_step(cfg: Any, staged: str, *, progress: BarFactory | None = progress_ba
     a rerun of the same run file finds it; otherwise it is one line, unless
     ``cfg.overwrite``.
     """
-    from pathlib import Path
-
     from .errors import ConfigError
     from .training.anomaly import fit, staged_fingerprints
-    from .training.checkpoint import load
+    from .training.checkpoint import exists, load
 
     options = {k: getattr(cfg, k) for k in FIT_OPTIONS}
-    if Path(cfg.out).exists() and not cfg.overwrite:
+    if exists(cfg.out) and not cfg.overwrite:  # a path or a URL
         ck = load(cfg.out)
         same = ck.provenance.get("staged") == staged_fingerprints([staged]) and all(
             (ck.training or {}).get(k) == v for k, v in options.items()

@@ -22,7 +22,7 @@ HELP = "train the 'anomaly' network on staged cubes (their own observations hidd
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", action="append", required=True, metavar="STORE", help="staged cube (repeatable)")
-    p.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write")
+    p.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write (a path or a URL)")
     region_option(p, "train on this W,S,E,N box of every store only (default: all of it)")
     fit_options(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint file")
@@ -39,10 +39,14 @@ def fit_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..pipeline import progress_bar
     from ..training.anomaly import fit
+    from ..training.checkpoint import exists
 
     options = {k: getattr(args, k) for k in FIT_OPTIONS}
+    if exists(args.out) and not args.overwrite:  # an object on a store too, before a step is taken
+        raise ConfigError(f"{args.out} exists; give --overwrite to replace it")
     with progress_bar(args.steps, "fit", unit="step") as bar:
         digest = fit(
             args.store,

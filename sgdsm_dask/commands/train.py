@@ -19,7 +19,9 @@ HELP = "train the LSTM-CNN on staged cubes (paper sect. 3.2)"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", action="append", required=True, metavar="STORE", help="staged cube (repeatable)")
-    p.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write or resume")
+    p.add_argument(
+        "--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write or resume (a path or a URL)"
+    )
     p.add_argument(
         "--config", default="default", metavar="NAME_OR_FILE", help="paper, default, paper-small, tiny or a YAML file"
     )
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..model.network import get_config
     from ..pipeline import progress_bar
+    from ..training.checkpoint import working_copy
     from ..training.train import TrainConfig, choose_device, train
 
     cfg = get_config(args.config)
@@ -120,19 +123,21 @@ def run(args: argparse.Namespace) -> int:
     )
     prov = provenance(args, reqs, len(samples), device)
     print(f"training {cfg.name!r} on {len(samples)} samples ({device}) -> {args.out}", file=sys.stderr)
-    with progress_bar(args.epochs, "train", unit="epoch") as bar:
+    # on an object store: trained into a local copy (what --out holds, to resume), uploaded after every epoch
+    with working_copy(args.out) as (local, publish), progress_bar(args.epochs, "train", unit="epoch") as bar:
         history = train(
             samples,
             cfg,
             tcfg,
-            args.out,
+            local,
             samples_fp=fp,
             provenance=prov,
             device=device,
             overwrite=args.overwrite,
-            log=bar.write,
-            progress=bar.update,
+            log=lambda line: bar.write(line.replace(local, args.out)),  # the local copy named as --out
+            progress=lambda n: (publish(), bar.update(n)),
         )
+        publish()
     last = history[-1] if history else {}
     print(json.dumps({"checkpoint": args.out, "config": cfg.name, "samples": len(samples), **last}))
     return 0

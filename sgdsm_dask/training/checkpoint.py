@@ -6,6 +6,12 @@ runs from the file). Beside it, ``NAME.sha256`` records its hash; loading
 refuses a file whose hash differs. The checkpoint shipped with the package
 has its hash recorded in the code as well (:data:`SHIPPED`).
 
+A checkpoint may lie on an object store (an fsspec URL, ``s3://bucket/x.pt``):
+it is written as every object of sgdsm is (:func:`~sgdsm_dask.io.files.atomic_write`:
+a local file, uploaded under a temporary key, copied to its name), its
+``.sha256`` beside it, and loaded by fetching both whole; the hash is
+checked on the bytes fetched, the same as on a local file's.
+
 Whatever a loaded file holds is checked once, in :func:`load`, before any
 run uses it: the expected entries, tensors of the configuration's names,
 shapes and dtypes, and finite values. Each fault is one line naming the
@@ -16,10 +22,16 @@ reconstructed pixels.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import math
 import os
 import re
+import shutil
+import tempfile
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +45,7 @@ from ..errors import InputError
 from ..io.files import atomic_write, sha256
 from ..model.anomaly import AnomalyConfig, AnomalyNet
 from ..model.network import LSTMCNN, ModelConfig, Normalisation
+from ..paths import filesystem, is_url, join, local_or_url
 
 FORMAT = "sgdsm-checkpoint-1"
 
@@ -133,11 +146,14 @@ def network(config: ModelConfig | AnomalyConfig) -> LSTMCNN | AnomalyNet:
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> str:
     """Write ``ckpt`` atomically (temporary name, then rename) and its ``.sha256``; return the hash.
 
+    ``path`` may be an fsspec URL: the file is then uploaded whole
+    (:func:`~sgdsm_dask.io.files.atomic_write`), then its ``.sha256``.
     Weights that are not finite are refused: :func:`load` would refuse the file.
     """
-    path = Path(path)
+    path = _location(path)
     Checkpoint(ckpt.config, ckpt.normalisation, ckpt.state_dict, {"path": str(path)}).check_finite()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "config": ckpt.config.model_dump(),
@@ -154,34 +170,114 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> str:
 
     atomic_write(path, write)
     digest = hashed["digest"]
-    side = path.with_name(path.name + ".sha256")
-    atomic_write(side, lambda tmp: tmp.write_text(f"{digest}  {path.name}\n"))
+    atomic_write(_sidecar(path), lambda tmp: tmp.write_text(f"{digest}  {_name(path)}\n"))
     return digest
+
+
+def _location(path: str | os.PathLike) -> Path | str:
+    """A local checkpoint as a :class:`~pathlib.Path`, one on an object store as its URL (``Path`` would spoil it)."""
+    text = local_or_url(str(path))
+    return text if is_url(text) else Path(text)
+
+
+def _name(path: Path | str) -> str:
+    return path.name if isinstance(path, Path) else path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _sidecar(path: Path | str) -> Path | str:
+    """The ``.sha256`` file beside the checkpoint ``path`` (a path or a URL)."""
+    if isinstance(path, Path):
+        return path.with_name(path.name + ".sha256")
+    return join(path.rstrip("/").rsplit("/", 1)[0], _name(path) + ".sha256")
+
+
+def _fetch(url: str) -> bytes | None:
+    """The bytes of the object ``url``; None where there is none; one line naming it where it cannot be read."""
+    fs, key = filesystem(url)
+    try:
+        return bytes(fs.cat_file(key))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise InputError(url, f"cannot be read ({exc.__class__.__name__}: {exc})") from None
+
+
+@contextmanager
+def working_copy(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A local file to train into for the checkpoint ``path``, and ``publish()``, which puts it at ``path``.
+
+    For a local ``path`` that is ``path`` itself and ``publish`` does
+    nothing. For an fsspec URL it is a file in a temporary folder, which
+    starts as the checkpoint (and its ``.sha256``) already at the URL, so a
+    training resumes from it; ``publish`` uploads both, each whole
+    (:func:`~sgdsm_dask.io.files.atomic_write`), the checkpoint first, as
+    :func:`save` writes them. The folder is removed at the end.
+    """
+    where = _location(path)
+    if isinstance(where, Path):
+        yield str(where), lambda: None
+        return
+    here = Path(tempfile.mkdtemp(prefix="sgdsm-checkpoint-"))
+    local = here / _name(where)
+    try:
+        for remote, mine in ((where, local), (_sidecar(where), _sidecar(local))):
+            data = _fetch(str(remote))
+            if data is not None:
+                Path(mine).write_bytes(data)
+
+        def publish() -> None:
+            if local.exists():
+                for remote, mine in ((where, local), (_sidecar(where), _sidecar(local))):
+                    atomic_write(remote, lambda tmp, mine=mine: shutil.copyfile(mine, tmp))
+
+        yield str(local), publish
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """Whether a checkpoint file is at ``path`` (a path or an fsspec URL), as ``--overwrite`` needs to know."""
+    where = _location(path)
+    if isinstance(where, Path):
+        return where.exists()
+    fs, key = filesystem(where)
+    return bool(fs.isfile(key))
 
 
 #: A line of a ``.sha256`` file: the hash, then optionally the file's name (``sha256sum``: two spaces, or `` *``).
 _HASH_LINE = re.compile(r"([0-9a-fA-F]{64})(?:\s+\*?(\S.*))?")
 
 
-def recorded_hash(path: Path) -> str | None:
-    """The SHA-256 recorded for ``path`` in lower case: the shipped one, else its ``.sha256`` file's; None if neither."""
+def recorded_hash(path: Path | str) -> str | None:
+    """The SHA-256 recorded for ``path`` in lower case: the shipped one, else its ``.sha256`` file's; None if neither.
+
+    ``path``: a local file, or a checkpoint's URL (its ``.sha256`` is fetched).
+    """
+    path = _location(path)
+    if not isinstance(path, Path):
+        data = _fetch(str(_sidecar(path)))
+        return None if data is None else _sidecar_hash(str(_sidecar(path)), path, data)
     for name, digest in SHIPPED.items():
         if digest and path.resolve() == shipped_path(name).resolve():
             return digest
-    side = path.with_name(path.name + ".sha256")
+    side = _sidecar(path)
     if side.exists():
-        return _sidecar_hash(side, path.name)
+        try:
+            data = side.read_bytes()
+        except OSError as exc:
+            raise InputError(str(side), f"cannot be read ({exc.strerror or exc})") from None
+        return _sidecar_hash(str(side), path, data)
     return None
 
 
-def _sidecar_hash(side: Path, name: str) -> str:
-    """The hash in a ``.sha256`` file, as ``sha256sum`` writes it (or the bare hash), any case and blank lines."""
+def _sidecar_hash(side: str, path: Path | str, data: bytes) -> str:
+    """The hash in a ``.sha256`` file (its bytes ``data``), as ``sha256sum`` writes it (or the bare hash), any case
+    and blank lines."""
+    name, side_name = _name(path), side.rstrip("/").rsplit("/", 1)[-1]
     try:
-        lines = [ln.strip() for ln in side.read_text().splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in data.decode().splitlines() if ln.strip()]
     except UnicodeDecodeError:
         lines = ["?"]
-    except OSError as exc:
-        raise InputError(str(side), f"cannot be read ({exc.strerror or exc})") from None
     hashes = [m for m in map(_HASH_LINE.fullmatch, lines) if m]
     found = hashes if len(hashes) < 2 else [m for m in hashes if m.group(2) and Path(m.group(2)).name == name]
     if len(found) != 1:  # several files' hashes (a SHA256SUMS list) need exactly one line naming this file
@@ -189,41 +285,53 @@ def _sidecar_hash(side: Path, name: str) -> str:
             "is empty" if not lines else f"holds no single hash line for {name}" if hashes else "is not a SHA-256 line"
         )
         raise InputError(
-            str(side),
+            side,
             f"{what}; expected {name}'s SHA-256 (64 hex digits, optionally then the name), "
-            f"as `sha256sum {name} > {side.name}` writes it",
+            f"as `sha256sum {name} > {side_name}` writes it",
         )
     return found[0].group(1).lower()
 
 
 def load(path: str | os.PathLike | None = None, *, check_hash: bool = True) -> Checkpoint:
-    """Load a checkpoint (:func:`resolve`: a path or a shipped name), checking its recorded hash and contents."""
-    p = Path(resolve(path))
-    if not p.is_file():
-        raise InputError(str(p), "checkpoint not found")
-    digest = sha256(p)
+    """Load a checkpoint (:func:`resolve`: a path, an fsspec URL or a shipped name), checking its recorded hash and
+    contents.
+
+    A checkpoint by URL is fetched whole, once; its hash is that of the bytes
+    fetched, and those bytes are what is loaded.
+    """
+    p = _location(resolve(path))
+    if isinstance(p, Path):
+        if not p.is_file():
+            raise InputError(str(p), "checkpoint not found")
+        digest, source = sha256(p), p
+    else:
+        data = _fetch(p)
+        if data is None:
+            raise InputError(p, "checkpoint not found")
+        digest, source = hashlib.sha256(data).hexdigest(), io.BytesIO(data)
     if check_hash:
         want = recorded_hash(p)
         if want is None:
-            raise InputError(str(p), f"no recorded SHA-256 ({p.name}.sha256 is missing); refusing an unverified file")
+            raise InputError(str(p), f"no recorded SHA-256 ({_name(p)}.sha256 is missing); refusing an unverified file")
         if want != digest:
             raise InputError(str(p), f"SHA-256 {digest[:12]}... differs from the recorded {want[:12]}...")
-    ck = _checked(p, _unpickle(p))
+    ck = _checked(p, _unpickle(p, source))
     ck.sha256 = digest
     return ck
 
 
-def _unpickle(p: Path) -> Any:
-    """``torch.load(weights_only=True)``: tensors and plain values only; any other file is one line naming it."""
+def _unpickle(p: Path | str, source: Path | io.BytesIO) -> Any:
+    """``torch.load(weights_only=True)`` of ``source`` (the file ``p``, or its bytes): tensors and plain values only;
+    any other file is one line naming ``p``."""
     try:
         with warnings.catch_warnings():  # torch warns of newer pickle protocols with advice meant for its developers
             warnings.simplefilter("ignore")
-            return torch.load(p, map_location="cpu", weights_only=True)
+            return torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         raise InputError(str(p), f"not a loadable checkpoint{_why(exc)}") from None
 
 
-def _checked(p: Path, raw: Any) -> Checkpoint:
+def _checked(p: Path | str, raw: Any) -> Checkpoint:
     """The checkpoint in ``raw`` (what the file unpickled to), once every part of it is what a run needs."""
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise InputError(str(p), f"not an sgdsm checkpoint (format {FORMAT} expected)")

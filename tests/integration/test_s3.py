@@ -259,3 +259,95 @@ def test_a_task_fetches_only_its_own_days_files_from_s3(s3, tmp_path, monkeypatc
     s3.rm_file(f"{BUCKET}/tasks/days/{files[3].name}")  # gone since the folder was inspected: named
     with pytest.raises(InputError, match=f"{files[3].name}: file not found .it was there when"):
         cube.read_cube_block(info.for_days(2, 4), 2, 4, box)
+
+
+@pytest.fixture(scope="module")
+def staged_box(s3, tmp_path_factory) -> tuple[Path, str, Path]:
+    """A synthetic archive's box staged on disk and the same store uploaded: (local store, its URL, the archive)."""
+    from sgdsm_dask.cli import main
+
+    where = tmp_path_factory.mktemp("staged-box")
+    archive = where / "archive"
+    assert main(["synth", str(archive), "--start", "2015-04-01", "--days", str(DAYS), "--seed", "5", REGION]) == 0
+    lprm, imerg = str(archive / "lprm"), str(archive / "imerg")
+    stage = ["stage", "--lprm", lprm, "--imerg", imerg, REGION, "--time-chunk", "4", "--workers", "1"]
+    assert main([*stage, "--out", str(where / "s.zarr")]) == 0
+    s3.put(str(where / "s.zarr"), f"{BUCKET}/box/staged.zarr", recursive=True)
+    return where / "s.zarr", f"s3://{BUCKET}/box/staged.zarr", archive
+
+
+def _weights(path: str):
+    from sgdsm_dask.training import checkpoint
+
+    return checkpoint.load(path).state_dict
+
+
+def test_fit_and_reconstruct_with_the_checkpoint_on_s3_equal_local(s3, staged_box, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+
+    store, url, _ = staged_box
+    there = f"s3://{BUCKET}/fitted"
+    fit = ["fit", "--steps", "0", "--days", "4"]
+    assert main([*fit, "--store", str(store), "--out", str(tmp_path / "a.pt")]) == 0
+    assert main([*fit, "--store", url, "--out", f"{there}/a.pt"]) == 0
+    # the checkpoint and its hash beside it, whole, no temporary key; the same weights as fitted from disk
+    assert sorted(s3.ls(f"{BUCKET}/fitted", detail=False)) == [f"{BUCKET}/fitted/a.pt", f"{BUCKET}/fitted/a.pt.sha256"]
+    mine, theirs = _weights(str(tmp_path / "a.pt")), _weights(f"{there}/a.pt")
+    assert sorted(mine) == sorted(theirs) and all(_same_bits(mine[k].numpy(), theirs[k].numpy()) for k in mine)
+    said = [capsys.readouterr().out]
+    # an existing checkpoint on the store is replaced only with --overwrite, as on disk
+    assert main([*fit, "--store", url, "--out", f"{there}/a.pt"]) == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == f"sgdsm: error: {there}/a.pt exists; give --overwrite to replace it"
+    )
+
+    chunks = ["--time-chunk", "4", "--workers", "1"]
+    local = ["reconstruct", "--store", str(store), "--checkpoint", str(tmp_path / "a.pt"), *chunks]
+    assert main([*local, "--out", str(tmp_path / "r.zarr")]) == 0
+    remote = ["reconstruct", "--store", url, "--checkpoint", f"{there}/a.pt", *chunks]
+    assert main([*remote, "--out", f"{there}/r.zarr"]) == 0
+    _same_stores(tmp_path / "r.zarr", f"{there}/r.zarr", {"sm", "flag", "sm_uncertainty"})
+    said.append(capsys.readouterr().out)
+
+    # the hash is checked on the bytes fetched: a checkpoint changed on the store is refused, in one line
+    s3.pipe_file(f"{BUCKET}/fitted/a.pt.sha256", b"0" * 64 + b"  a.pt\n")
+    assert main([*remote, "--out", f"{there}/r2.zarr"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"sgdsm: error: {there}/a.pt: SHA-256 ") and "differs from the recorded 000000000000" in err
+    assert (
+        main(["reconstruct", "--store", url, "--checkpoint", f"{there}/none.pt", *chunks, "--out", f"{there}/r3.zarr"])
+        == 2
+    )
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"sgdsm: error: {there}/none.pt: checkpoint not found"
+    assert not s3.exists(f"{BUCKET}/fitted/r2.zarr") and not s3.exists(f"{BUCKET}/fitted/r3.zarr")
+    _no_secret(said, tmp_path, s3)
+
+
+def test_train_reads_a_staged_store_on_s3_and_resumes_its_checkpoint_there(s3, staged_box, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+
+    store, url, _ = staged_box
+    out = f"s3://{BUCKET}/trained/t.pt"
+    train = ["train", "--config", "tiny", "--mode", "incomplete", "--samples", "12", "--batch", "4", "--days", "4"]
+    train += ["--workers", "1"]
+    assert main([*train, "--epochs", "1", "--store", str(store), "--out", str(tmp_path / "t.pt")]) == 0
+    assert main([*train, "--epochs", "1", "--store", url, "--out", out]) == 0
+    mine, theirs = _weights(str(tmp_path / "t.pt")), _weights(out)
+    assert all(_same_bits(mine[k].numpy(), theirs[k].numpy()) for k in mine)
+    # asked for more epochs, it resumes from the checkpoint on the store, as from one on disk
+    assert main([*train, "--epochs", "2", "--store", str(store), "--out", str(tmp_path / "t.pt")]) == 0
+    assert main([*train, "--epochs", "2", "--store", url, "--out", out]) == 0
+    said = capsys.readouterr()
+    assert (said.out + said.err).count(f"resuming {out} after epoch 1") == 1  # named as the user named it
+    from sgdsm_dask.training import checkpoint
+
+    ck = checkpoint.load(out)
+    assert len(ck.training["history"]) == 2 and ck.provenance["path"] == out
+    mine = _weights(str(tmp_path / "t.pt"))
+    assert all(_same_bits(mine[k].numpy(), ck.state_dict[k].numpy()) for k in mine)
+    assert sorted(s3.ls(f"{BUCKET}/trained", detail=False)) == [
+        f"{BUCKET}/trained/t.pt",
+        f"{BUCKET}/trained/t.pt.sha256",
+    ]
+    _no_secret([said.out, said.err], tmp_path, s3)
