@@ -70,6 +70,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cluster_options(p)
 
 
+def show(text: str, out: str | None) -> None:
+    """Print the table; with ``out`` (a file or an fsspec URL), write it there too, whole or not at all."""
+    from ..io.files import atomic_write
+    from ..paths import is_url
+
+    print(text)
+    if out:
+        if not is_url(out):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))
+
+
 def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
     """Write the report folder: the scores, the settings, and the in-situ scores with ``--ismn``."""
     from ..validation.report import write_report
@@ -125,11 +137,7 @@ def run(args: argparse.Namespace) -> int:
         spin_up=args.spin_up,
         dct=not args.no_dct_pls,
     )
-    text = ev.table()
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    show(ev.table(), args.out)
     if args.report:
         print(f"report: {report(args, ev, ck)}")
     return 0
@@ -160,11 +168,7 @@ def _chunked(args: argparse.Namespace) -> int:
             time_chunk=args.time_chunk,
             chains=max(1, len(client.scheduler_info()["workers"])),
         )
-    text = ev.table()
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    show(ev.table(), args.out)
     if args.maps:
         print(f"per-pixel RMSE: {args.maps}")
     return 0
