@@ -7,6 +7,12 @@ solar time; WindSat: 06:00), and compared with the product's 0.25 deg
 pixel holding the station. R, RMSE, MAE, ubRMSE, bias and N are reported
 per station and on average, separately for observed pixels (flag 0), for
 reconstructed pixels (flag 1) and for both.
+
+The output folder may be an object store's prefix (``s3://bucket/val``):
+everything is written into a local temporary folder, then each table and
+plot is uploaded whole (:class:`~sgdsm_dask.io.files.Folder`); such a
+prefix is written only if it is absent, empty or holds only what
+``sgdsm validate`` writes (:func:`claim_folder`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import csv
 import math
 import re
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +33,35 @@ import pandas as pd
 from ..errors import InputError
 from ..flags import SUBSETS
 from ..grid import RES
+from ..io.files import Folder
 from . import metrics
 
 #: Nominal local solar time of the descending overpass, hours.
 DESCENDING_OVERPASS = {"AMSR-E": 1.5, "AMSR2": 1.5, "WindSat": 6.0}
+
+
+#: What ``sgdsm validate`` writes into its ``--out`` (ISMN tables, plots and metadata; a reference's tables and maps).
+OURS = re.compile(r"ismn_validation\.(csv|md)|scatter_[A-Za-z0-9_.-]+\.png|ismn_metadata|store_scores\.(md|json)|scores\.zarr")
+
+
+def claim_folder(out_dir: str) -> Folder:
+    """The output folder ``out_dir``, once it may be written; one line naming it otherwise, nothing written.
+
+    An object store's prefix is written only if it is absent, empty or
+    holds nothing but what ``sgdsm validate`` writes (:data:`OURS`), the
+    rule of every folder sgdsm writes on a store (docs/cloud.md); a local
+    folder is taken as it is (its tables and plots are replaced).
+    """
+    where = Folder(out_dir)
+    if where.remote:
+        foreign = [n for n in where.names() if not OURS.fullmatch(n)]
+        if foreign:
+            raise InputError(
+                out_dir,
+                f"holds files sgdsm validate did not write ({len(foreign)}, such as {foreign[0]}); nothing was "
+                "written: give another --out",
+            )
+    return where
 
 
 @dataclass
@@ -147,7 +179,11 @@ def pixel_series(product: Any, pixels: list[tuple[int, int]]) -> tuple[np.ndarra
 
 
 def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 0.1, sensor: str = "AMSR2") -> dict:
-    """Score a reconstruction store against an ISMN archive; CSV, Markdown and scatter plots into ``out_dir``."""
+    """Score a reconstruction store against an ISMN archive; CSV, Markdown and scatter plots into ``out_dir``.
+
+    ``out_dir``: a folder, or an fsspec URL (:func:`claim_folder`; the files
+    are made locally, then uploaded). The summary names the files where they are.
+    """
     from ..export import open_result
 
     try:  # the inputs are checked before anything is written
@@ -157,7 +193,28 @@ def validate(product_store: str, archive: str, out_dir: str, max_depth: float = 
     missing = {"sm", "flag"} - set(product.variables)
     if missing:
         raise InputError(product_store, f"missing variable(s) {', '.join(sorted(missing))}")
-    out = Path(out_dir)
+    where = claim_folder(out_dir)
+    if where.remote:  # made here, then uploaded: the ismn package, CSV and matplotlib write local files
+        work = Path(tempfile.mkdtemp(prefix="sgdsm-validate-"))
+        try:
+            summary = _validate(product, product_store, archive, work, max_depth, sensor)
+            for key in ("csv", "markdown"):
+                summary[key] = _upload(where, Path(summary[key]))
+            summary["plots"] = [_upload(where, Path(p)) for p in summary["plots"]]
+            return summary
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return _validate(product, product_store, archive, Path(out_dir), max_depth, sensor)
+
+
+def _upload(where: Folder, local: Path) -> str:
+    """The file ``local`` put whole into ``where`` under its own name; its URL."""
+    where.write(local.name, lambda tmp: shutil.copyfile(local, tmp))
+    return str(where.file(local.name))
+
+
+def _validate(product: Any, product_store: str, archive: str, out: Path, max_depth: float, sensor: str) -> dict:
+    """:func:`validate` into the local folder ``out``."""
     stations = read_stations(archive, str(out), max_depth, DESCENDING_OVERPASS.get(sensor, 1.5))
     rows, skipped, series = [], [], {}
     inside = []

@@ -351,3 +351,87 @@ def test_train_reads_a_staged_store_on_s3_and_resumes_its_checkpoint_there(s3, s
         f"{BUCKET}/trained/t.pt.sha256",
     ]
     _no_secret([said.out, said.err], tmp_path, s3)
+
+
+def test_validate_against_a_reference_writes_its_tables_and_maps_under_a_prefix(s3, staged_box, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+
+    store, url, archive = staged_box
+    s3.put(str(archive / "truth.zarr"), f"{BUCKET}/val/truth.zarr", recursive=True)
+    there = f"s3://{BUCKET}/val/scores"
+    args = ["validate", "--min-days", "1", "--workers", "1"]
+    assert (
+        main([*args, "--product", str(store), "--reference", str(archive / "truth.zarr"), "--out", str(tmp_path / "v")])
+        == 0
+    )
+    assert main([*args, "--product", url, "--reference", f"s3://{BUCKET}/val/truth.zarr", "--out", there]) == 0
+    said = [capsys.readouterr().out]
+    assert Folder(there).names() == ["scores.zarr", "store_scores.json", "store_scores.md"]  # no temporary key
+    mine, theirs = (
+        json.loads((tmp_path / "v" / "store_scores.json").read_text()),
+        json.loads(_cat(Folder(there), "store_scores.json")),
+    )
+    assert theirs["scores"] == mine["scores"] and theirs["days"] == DAYS and theirs["map"] == f"{there}/scores.zarr"
+    _same_stores(tmp_path / "v" / "scores.zarr", f"{there}/scores.zarr", {"rmse_all", "n_all", "daily_rmse_all"})
+
+    # a second run into the prefix is refused, and so is a prefix of the user's objects: one line, nothing written
+    before = sorted(s3.find(f"{BUCKET}/val/scores"))
+    assert main([*args, "--product", url, "--reference", f"s3://{BUCKET}/val/truth.zarr", "--out", there]) == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == f"sgdsm: error: {there}/scores.zarr: already exists; give another --out (nothing was written)"
+    )
+    assert sorted(s3.find(f"{BUCKET}/val/scores")) == before
+    s3.pipe_file(f"{BUCKET}/val/users/thesis.pdf", b"%PDF")
+    assert (
+        main(
+            [
+                *args,
+                "--product",
+                url,
+                "--reference",
+                f"s3://{BUCKET}/val/truth.zarr",
+                "--out",
+                f"s3://{BUCKET}/val/users",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        f"sgdsm: error: s3://{BUCKET}/val/users: holds files sgdsm validate did not write (1, such as thesis.pdf); "
+        "nothing was written: give another --out"
+    )
+    assert s3.find(f"{BUCKET}/val/users") == [f"{BUCKET}/val/users/thesis.pdf"]
+    _no_secret(said, tmp_path, s3)
+
+
+def test_validate_against_ismn_stations_writes_its_tables_and_plots_under_a_prefix(s3, tmp_path, capsys):
+    from sgdsm_dask.cli import main
+    from sgdsm_dask.validation.insitu import read_stations
+    from tests.conftest import real
+    from tests.validation.test_insitu import _product
+
+    archive = real("ismn/Data_seperate_files_header_20170810_20180809.zip")
+    product = _product(read_stations(str(archive), str(tmp_path / "meta"), max_depth=0.25), str(tmp_path / "p.zarr"))
+    s3.put(product, f"{BUCKET}/ismn/p.zarr", recursive=True)
+    there = f"s3://{BUCKET}/ismn/val"
+    args = ["validate", "--ismn", str(archive), "--max-depth", "0.25"]
+    assert main([*args, "--product", product, "--out", str(tmp_path / "v")]) == 0
+    local_out = capsys.readouterr().out
+    assert main([*args, "--product", f"s3://{BUCKET}/ismn/p.zarr", "--out", there]) == 0
+    out = capsys.readouterr().out
+    names = Folder(there).names()  # the tables and plots only: the ismn package's index stays local
+    assert names == sorted(n for n in Folder(str(tmp_path / "v")).names() if n != "ismn_metadata")
+    assert {"ismn_validation.csv", "ismn_validation.md", "scatter_COSMOS_ARM-1.png"} <= set(names)
+    assert _cat(Folder(there), "ismn_validation.csv") == (tmp_path / "v" / "ismn_validation.csv").read_bytes()
+    text = _cat(Folder(there), "ismn_validation.md").decode()
+    assert text == (tmp_path / "v" / "ismn_validation.md").read_text() and text in out and text in local_out
+    assert json.loads(out.strip().splitlines()[-1])["csv"] == f"{there}/ismn_validation.csv"
+    # a rerun into its own prefix replaces its files; a prefix of the user's objects is refused, untouched
+    assert main([*args, "--product", f"s3://{BUCKET}/ismn/p.zarr", "--out", there]) == 0
+    s3.pipe_file(f"{BUCKET}/ismn/mine/data.csv", b"a,b\n")
+    assert main([*args, "--product", f"s3://{BUCKET}/ismn/p.zarr", "--out", f"s3://{BUCKET}/ismn/mine"]) == 2
+    assert f"s3://{BUCKET}/ismn/mine: holds files sgdsm validate did not write" in capsys.readouterr().err
+    assert s3.find(f"{BUCKET}/ismn/mine") == [f"{BUCKET}/ismn/mine/data.csv"]
+    _no_secret([out], tmp_path, s3)
