@@ -435,3 +435,59 @@ def test_validate_against_ismn_stations_writes_its_tables_and_plots_under_a_pref
     assert f"s3://{BUCKET}/ismn/mine: holds files sgdsm validate did not write" in capsys.readouterr().err
     assert s3.find(f"{BUCKET}/ismn/mine") == [f"{BUCKET}/ismn/mine/data.csv"]
     _no_secret([out], tmp_path, s3)
+
+
+def _run_file(path: Path, at: str, archive: str) -> Path:
+    """An ``sgdsm run`` file whose every input and output lies under ``at`` or ``archive`` (folders or URLs)."""
+    path.write_text(
+        f"""
+stage:
+  lprm: {archive}/lprm
+  imerg: {archive}/imerg
+  out: {at}/staged.zarr
+  region: "0,40,10,50"
+  time_chunk: 4
+fit:
+  out: {at}/fitted.pt
+  steps: 0
+  days: 4
+reconstruct:
+  out: {at}/result.zarr
+  time_chunk: 4
+export:
+  out: {at}/daily
+"""
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_run_file_with_every_path_on_s3_equals_the_same_run_on_disk(s3, staged_box, tmp_path):
+    _, _, archive = staged_box
+    s3.put(str(archive / "lprm"), f"{BUCKET}/runs/archive/lprm", recursive=True)
+    s3.put(str(archive / "imerg"), f"{BUCKET}/runs/archive/imerg", recursive=True)
+    there = f"s3://{BUCKET}/runs/out"
+    local = _run_file(tmp_path / "local.yaml", str(tmp_path / "out"), str(archive))
+    remote = _run_file(tmp_path / "s3.yaml", there, f"s3://{BUCKET}/runs/archive")
+    said = [run("run", str(local), "--workers", "2").stdout]
+    proc = run("run", str(remote), "--workers", "2")
+    said += [proc.stdout, proc.stderr]
+    assert f"daily files: {there}/daily" in proc.stdout
+    for store, product in (("staged.zarr", {"sm", "precip"}), ("result.zarr", {"sm", "flag", "sm_uncertainty"})):
+        _same_stores(tmp_path / "out" / store, f"{there}/{store}", product)
+    mine, theirs = _weights(str(tmp_path / "out" / "fitted.pt")), _weights(f"{there}/fitted.pt")
+    assert all(_same_bits(mine[k].numpy(), theirs[k].numpy()) for k in mine)
+    local_days = _daily_sm(Folder(str(tmp_path / "out" / "daily")), tmp_path / "from-local")
+    s3_days = _daily_sm(Folder(f"{there}/daily"), tmp_path / "from-s3")
+    assert len(local_days) == DAYS and sorted(s3_days) == sorted(local_days)
+    assert all(_same_bits(local_days[name], s3_days[name]) for name in local_days)
+    # run again, it finds every step done: the checkpoint on the store is used as it is, nothing is redone
+    again = run("run", str(remote), "--workers", "2")
+    assert f"{there}/fitted.pt: fitted on this staged cube with these options by an earlier run" in again.stderr
+    assert _weights(f"{there}/fitted.pt").keys() == theirs.keys()
+    from sgdsm_dask.cli import main
+    from sgdsm_dask.export import manifest
+
+    assert main(["verify", f"{there}/daily"]) == 0
+    _no_secret([*said, again.stdout, again.stderr], tmp_path, s3)
+    assert manifest.MANIFEST in Folder(f"{there}/daily").names()
