@@ -41,6 +41,7 @@ memory of 365 global days against 30.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ class Cube:
     truth: str | None
     work: str
     others: np.ndarray  # the day whose gaps hide each day's pixels (simulated.other_days)
+    others2: np.ndarray  # the same for the second hidden set the baselines' parameters are chosen on
     spin_up: int = 0
 
     @property
@@ -101,23 +103,54 @@ class Cube:
 # --- step 1: hide, and the per-pixel sums --------------------------------------------------------------------
 
 
-def _hide_slab(cube: Cube, t0: int, t1: int, sums: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...]:
-    """Hide the slab's pixels, write ``sm_in`` and ``hidden`` to the work store; add to the sums.
+def _hide_slab(
+    cube: Cube, second: bool, t0: int, t1: int, sums: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, ...]:
+    """Hide the slab's pixels, write the cube and the hidden pixels to the work store; add to the sums.
 
     The same pixels as :func:`.simulated.hide` of the whole cube: observed
-    land pixels that are gaps on day ``others[t]``.
+    land pixels that are gaps on day ``others[t]``. ``second``: the second
+    set of :func:`.tuning.second_set`, hidden from ``sm_in`` with the days
+    of seed + 1, into ``sm_in2`` and ``hidden2``.
     """
     from ..io import zarr_store
 
-    sm = cube.read("sm", t0, t1)
-    gap_elsewhere = np.stack([~np.isfinite(cube.read("sm", int(u), int(u) + 1)[0]) for u in cube.others[t0:t1]])
+    def read(u0: int, u1: int) -> np.ndarray:
+        return zarr_store.read_array(cube.work, "sm_in", (slice(u0, u1),)) if second else cube.read("sm", u0, u1)
+
+    others = cube.others2 if second else cube.others
+    sm = read(t0, t1)
+    gap_elsewhere = np.stack([~np.isfinite(read(int(u), int(u) + 1)[0]) for u in others[t0:t1]])
     hidden = np.isfinite(sm) & gap_elsewhere & cube.land[None]
     sm_in = np.where(hidden, np.nan, sm).astype(np.float32)
-    zarr_store.write_region(cube.work, {"sm_in": sm_in, "hidden": hidden}, t0)
+    names = ("sm_in2", "hidden2") if second else ("sm_in", "hidden")
+    zarr_store.write_region(cube.work, dict(zip(names, (sm_in, hidden), strict=True)), t0)
     obs = np.isfinite(sm_in)
     v = np.where(obs, sm_in, 0.0).astype(np.float64)
     part = (v.sum(0), (v**2).sum(0), obs.sum(0).astype(np.int64))
     return part if sums is None else tuple(a + b for a, b in zip(sums, part, strict=True))
+
+
+def _tune_slab(
+    cube: Cube, clim2: np.ndarray, sigmas: tuple[float, ...], t0: int, t1: int, acc: np.ndarray | None
+) -> np.ndarray:
+    """Add the slab's (n, sum of squared errors) of each candidate ``sigma`` on the second hidden set to ``acc``.
+
+    As :func:`.tuning.choose` scores them: the second-set pixels that every
+    candidate filled, against ``sm_in``.
+    """
+    from ..io import zarr_store
+
+    sel = (slice(t0, t1),)
+    sm_in = zarr_store.read_array(cube.work, "sm_in", sel)
+    cube2 = zarr_store.read_array(cube.work, "sm_in2", sel)
+    common = zarr_store.read_array(cube.work, "hidden2", sel) & np.isfinite(sm_in)
+    fills = [baselines.neighbour_anomaly(cube2, sg, clim=clim2) for sg in sigmas]
+    for f in fills:
+        common &= np.isfinite(f)
+    ref = sm_in[common].astype(np.float64)
+    part = np.array([[common.sum(), ((f[common].astype(np.float64) - ref) ** 2).sum()] for f in fills])
+    return part if acc is None else acc + part
 
 
 def _add(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
@@ -350,8 +383,9 @@ def _work_store(cube: Cube, chunk: tuple[int, int, int]) -> None:
 
     g = zarr.open_group(cube.work, mode="w", zarr_format=3)
     shape = (cube.days, *cube.land.shape)
-    g.create_array("sm_in", shape=shape, chunks=chunk, dtype="f4", fill_value=np.nan)
-    g.create_array("hidden", shape=shape, chunks=chunk, dtype="bool", fill_value=False)
+    for name in ("", "2"):
+        g.create_array(f"sm_in{name}", shape=shape, chunks=chunk, dtype="f4", fill_value=np.nan)
+        g.create_array(f"hidden{name}", shape=shape, chunks=chunk, dtype="bool", fill_value=False)
     n = len(cube.slabs)
     g.create_array("after_value", shape=(n, *shape[1:]), chunks=(1, *chunk[1:]), dtype="f4", fill_value=np.nan)
     g.create_array("after_day", shape=(n, *shape[1:]), chunks=(1, *chunk[1:]), dtype="i4", fill_value=cube.days)
@@ -434,6 +468,7 @@ def evaluate_chunked(
         truth,
         str(folder / "work.zarr"),
         simulated.other_days(days, seed),
+        simulated.other_days(days, seed + 1),
         spin_up,
     )
     try:
@@ -475,23 +510,30 @@ def _run(
     precip = da.from_zarr(g["precip"])[:, cube.rows, cube.cols]
 
     # 1. hide; the per-pixel sums (and whether the cube has any rain)
-    ends = _in_chains(slabs, chains, _hide_slab, cube)
+    ends = _in_chains(slabs, chains, _hide_slab, cube, False)
     (total, total_sq, count), rainy = dask.compute(dask.delayed(_add)(*ends), da.isfinite(precip).any())
     clim = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
-    # 2. the baselines' parameters, on a second hidden set of a sample of days
-    a = max(0, (cube.days - tune_days) // 2)
-    b = min(cube.days, a + tune_days)
-    sample = zarr_store.read_array(cube.work, "sm_in", (slice(a, b),))
-    _, neighbour = tuning.neighbour_anomaly(sample, cube.land, seed)
+    # 2. the baselines' parameters, on a second set of pixels hidden from sm_in
+    t = time.perf_counter()
+    (total2, _, count2) = dask.compute(dask.delayed(_add)(*_in_chains(slabs, chains, _hide_slab, cube, True)))[0]
+    clim2 = np.where(count2 > 0, total2 / np.maximum(count2, 1), np.nan).astype(np.float32)
+    sigmas = tuning.SIGMA_GRID
+    (acc,) = dask.compute(dask.delayed(sum)(_in_chains(slabs, chains, _tune_slab, cube, clim2, sigmas)))
+    n = int(acc[0, 0])
+    rmse = {sg: float(np.sqrt(e2 / n)) if n else float("nan") for sg, (_, e2) in zip(sigmas, acc, strict=True)}
+    best = min(sigmas, key=lambda sg: rmse[sg]) if n else sigmas[0]
+    neighbour = tuning.neighbour_choice(best, rmse, n, time.perf_counter() - t, sigmas)
     choices = {NEIGHBOUR: neighbour}
-    if dct:
+    if dct:  # on a sample of days read whole: DCT-PLS solves its cube at once
+        a = max(0, (cube.days - tune_days) // 2)
+        b = min(cube.days, a + tune_days)
+        sample = zarr_store.read_array(cube.work, "sm_in", (slice(a, b),))
         _, choices["DCT-PLS"] = tuning.dct_pls(sample, cube.land, seed)
-    if (a, b) != (0, cube.days):
-        for c in choices.values():
-            c.note = f"{c.note}; " if c.note else ""
-            c.note += f"chosen on days {a} to {b - 1} of {cube.days}"
-    del sample
+        if (a, b) != (0, cube.days):
+            c = choices["DCT-PLS"]
+            c.note += f"; chosen on days {a} to {b - 1} of {cube.days}"
+        del sample
 
     # 3. each slab's next observations (backwards), and DCT-PLS on its moving window
     work = zarr_store.open_group(cube.work)

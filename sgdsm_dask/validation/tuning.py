@@ -107,11 +107,17 @@ def neighbour_anomaly(
     t0 = time.perf_counter()
     best, rmse, n = choose(sm_in, land, seed, baselines.neighbour_anomaly, list(sigmas))
     filled = baselines.neighbour_anomaly(sm_in, best)
-    seconds = time.perf_counter() - t0
+    return filled, neighbour_choice(best, rmse, n, time.perf_counter() - t0, sigmas)
+
+
+def neighbour_choice(
+    best: float, rmse: dict[float, float], n: int, seconds: float, sigmas: Sequence[float] = SIGMA_GRID
+) -> Choice:
+    """The :class:`Choice` of the neighbour anomaly's ``sigma``: ``best`` of ``rmse`` (per candidate) on ``n`` pixels."""
     table = {(float(k),): v for k, v in rmse.items()}
     choice = Choice("climatology + neighbour anomaly", {"sigma": float(best)}, table, n, seconds, unit="cells")
     choice.at_edge = ["sigma"] if n and _ends(best, sigmas) else []
-    return filled, choice
+    return choice
 
 
 def dct_pls(
