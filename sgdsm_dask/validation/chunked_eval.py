@@ -44,7 +44,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +56,8 @@ TUNE_DAYS = 64
 #: DCT-PLS's moving window (:func:`.lazy.dct_pls`): days, rows and columns of a block, and the margin of each
 #: read around it. A cube of at most 64 days and 512 x 512 cells is one block: the in-memory fill.
 DCT_BLOCK, DCT_HALO = (64, 512, 512), (16, 64, 64)
+#: The work store's name in ``--work`` (the hidden cubes, the look-ahead, DCT-PLS's fill), removed at the end.
+WORK_STORE = "sgdsm-evaluate-work.zarr"
 #: The model's name in the tables.
 MODEL = "LSTM-CNN"
 #: The per-set sums: pixels, then per method the sum of the errors and of their squares.
@@ -381,7 +382,9 @@ def _bands(lat: np.ndarray, width: float = 10.0) -> tuple[np.ndarray, list[str]]
 def _work_store(cube: Cube, chunk: tuple[int, int, int]) -> None:
     import zarr
 
-    g = zarr.open_group(cube.work, mode="w", zarr_format=3)
+    from ..paths import local_or_url
+
+    g = zarr.open_group(local_or_url(cube.work), mode="w", zarr_format=3)
     shape = (cube.days, *cube.land.shape)
     for name in ("", "2"):
         g.create_array(f"sm_in{name}", shape=shape, chunks=chunk, dtype="f4", fill_value=np.nan)
@@ -430,7 +433,9 @@ def evaluate_chunked(
     ``checkpoint``: the model (a file or a shipped name; None: the shipped
     default); ``maps``: also write each method's per-pixel RMSE there (a
     Zarr store; refused if it exists); ``work``: the folder of the work
-    store (default: a temporary one, removed at the end); ``chains``: how
+    store (default: a temporary one; a folder or fsspec URL that every
+    worker sees on a cluster of several machines; the store is refused if
+    it is there already, and removed at the end); ``chains``: how
     many chains hide in parallel (the workers); ``time_chunk``: the days of a
     slab and of a task of the model's chains. The other arguments are
     :func:`.simulated.evaluate_store`'s; the steps are this module's.
@@ -438,6 +443,7 @@ def evaluate_chunked(
     from ..errors import InputError
     from ..grid import PATCH
     from ..io import zarr_store
+    from ..paths import filesystem, join
     from ..reconstruction.graph import layout_for
     from ..training.checkpoint import load, resolve
     from ..training.samples import store_window
@@ -455,7 +461,9 @@ def evaluate_chunked(
     space = zarr_store.open_group(store, mode="r")["sm"].chunks[1]
     lay = layout_for(ck, (days, *land.shape), time_chunk, -(-space // PATCH) * PATCH, overlap)
     tmp = tempfile.TemporaryDirectory(prefix="sgdsm-evaluate-") if work is None else None
-    folder = Path(tmp.name if tmp is not None else str(work))
+    scratch = join(tmp.name if tmp is not None else str(work), WORK_STORE)
+    if tmp is None and zarr_store.exists(scratch):
+        raise InputError(scratch, "already exists; remove it or give another --work (nothing was written)")
     cube = Cube(
         store,
         rows,
@@ -466,7 +474,7 @@ def evaluate_chunked(
         zarr_store.read_array(store, "lon", (cols,)),
         lay.time_chunk,
         truth,
-        str(folder / "work.zarr"),
+        scratch,
         simulated.other_days(days, seed),
         simulated.other_days(days, seed + 1),
         spin_up,
@@ -476,6 +484,9 @@ def evaluate_chunked(
     finally:
         if tmp is not None:
             tmp.cleanup()
+        elif zarr_store.exists(scratch):  # ours, made by this call: never a store that was there before
+            fs, where = filesystem(scratch)
+            fs.rm(where, recursive=True)
 
 
 def _run(

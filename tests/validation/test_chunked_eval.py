@@ -73,9 +73,13 @@ def test_linear_interpolation_of_slabs_with_their_carried_ends_is_that_of_the_wh
 def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_what_it_cannot_do(
     staged10, client, tmp_path, capsys
 ):
-    maps = tmp_path / "m.zarr"
+    maps, work = tmp_path / "m.zarr", tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("a file of the user's")
     base = ["evaluate", "--store", str(staged10), "--no-dct-pls", "--scheduler", client.scheduler.address]
-    assert main([*base, "--chunked", "--maps", str(maps), "--time-chunk", "4", "--out", str(tmp_path / "t.md")]) == 0
+    args = ["--chunked", "--maps", str(maps), "--time-chunk", "4", "--out", str(tmp_path / "t.md"), "--work", str(work)]
+    assert main([*base, *args]) == 0
+    assert [p.name for p in work.iterdir()] == ["mine.txt"]  # the work store is gone, the user's file kept
     out = capsys.readouterr().out
     assert "| LSTM-CNN |" in out and "Ratio LSTM-CNN RMSE / best baseline RMSE" in out
     assert (tmp_path / "t.md").read_text().strip() in out
@@ -84,3 +88,8 @@ def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_wha
         assert main([*base, *extra]) == 2
         assert word in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.zarr").exists()
+    (work / "sgdsm-evaluate-work.zarr").mkdir()
+    (work / "sgdsm-evaluate-work.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    assert main([*base, "--chunked", "--work", str(work)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (work / "sgdsm-evaluate-work.zarr" / "zarr.json").exists()
