@@ -41,7 +41,9 @@ DESCENDING_OVERPASS = {"AMSR-E": 1.5, "AMSR2": 1.5, "WindSat": 6.0}
 
 
 #: What ``sgdsm validate`` writes into its ``--out`` (ISMN tables, plots and metadata; a reference's tables and maps).
-OURS = re.compile(r"ismn_validation\.(csv|md)|scatter_[A-Za-z0-9_.-]+\.png|ismn_metadata|store_scores\.(md|json)|scores\.zarr")
+OURS = re.compile(
+    r"ismn_validation\.(csv|md)|scatter_[A-Za-z0-9_.-]+\.png|ismn_metadata|store_scores\.(md|json)|scores\.zarr"
+)
 
 
 def claim_folder(out_dir: str) -> Folder:
