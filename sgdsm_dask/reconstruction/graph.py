@@ -95,6 +95,7 @@ def fill_arrays(
         n, total = da.isfinite(sm).sum(axis=0), da.nan_to_num(sm).sum(axis=0, dtype=np.float64)
         prior = dask.delayed(prior_from_sums)(total, n, land, lay.prior_sigma)
     task = dask.delayed(fill_task, nout=3, pure=True)
+    layout = dask.delayed(lay, pure=True)  # one key each, not a copy in every task of a long record
     nby, nbx = lay.n_blocks
     out_sm: list[list[list[Any]]] = [[[None] * nbx for _ in range(nby)] for _ in range(lay.n_chunks)]
     out_flag: list[list[list[Any]]] = [[[None] * nbx for _ in range(nby)] for _ in range(lay.n_chunks)]
@@ -102,6 +103,7 @@ def fill_arrays(
         rs, cs = lay.cells(bi, bj)
         wr, wc, _, _ = lay.window(bi, bj)
         window_prior = None if prior is None else dask.delayed(_window_of, pure=True)(prior, wr, wc)
+        window_land = dask.delayed(land[wr, wc], pure=True)
         state = None
         for k in range(lay.n_chunks):
             t0, t1 = lay.chunk_days(k)
@@ -109,11 +111,11 @@ def fill_arrays(
             f, g, state = task(
                 path,
                 sha256,
-                lay,
+                layout,
                 ChunkKey(k, bi, bj),
                 sm[c0:c1, wr, wc],
                 precip[c0:c1, wr, wc],
-                land[wr, wc],
+                window_land,
                 staged[c0:c1],
                 window_prior,
                 state,

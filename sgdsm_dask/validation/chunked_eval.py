@@ -521,16 +521,17 @@ def _run(
     precip = da.from_zarr(g["precip"])[:, cube.rows, cube.cols]
 
     # 1. hide; the per-pixel sums (and whether the cube has any rain)
-    ends = _in_chains(slabs, chains, _hide_slab, cube, False)
+    shared = dask.delayed(cube, pure=True)  # one key in the graph, not a copy of the land mask per task
+    ends = _in_chains(slabs, chains, _hide_slab, shared, False)
     (total, total_sq, count), rainy = dask.compute(dask.delayed(_add)(*ends), da.isfinite(precip).any())
     clim = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
     # 2. the baselines' parameters, on a second set of pixels hidden from sm_in
     t = time.perf_counter()
-    (total2, _, count2) = dask.compute(dask.delayed(_add)(*_in_chains(slabs, chains, _hide_slab, cube, True)))[0]
+    (total2, _, count2) = dask.compute(dask.delayed(_add)(*_in_chains(slabs, chains, _hide_slab, shared, True)))[0]
     clim2 = np.where(count2 > 0, total2 / np.maximum(count2, 1), np.nan).astype(np.float32)
     sigmas = tuning.SIGMA_GRID
-    (acc,) = dask.compute(dask.delayed(sum)(_in_chains(slabs, chains, _tune_slab, cube, clim2, sigmas)))
+    (acc,) = dask.compute(dask.delayed(sum)(_in_chains(slabs, chains, _tune_slab, shared, dask.delayed(clim2), sigmas)))
     n = int(acc[0, 0])
     rmse = {sg: float(np.sqrt(e2 / n)) if n else float("nan") for sg, (_, e2) in zip(sigmas, acc, strict=True)}
     best = min(sigmas, key=lambda sg: rmse[sg]) if n else sigmas[0]
@@ -551,7 +552,7 @@ def _run(
     later: Any = (np.full((h, w), np.nan, np.float32), np.full((h, w), cube.days, np.int32))
     step = dask.delayed(_look_ahead_slab, pure=False)
     for k in range(len(slabs) - 1, -1, -1):
-        later = step(cube, k, later)
+        later = step(shared, k, later)
     todo = [later]
     if dct:
         from .lazy import dct_pls
@@ -581,10 +582,11 @@ def _run(
         scale=scale,
         methods=[MODEL, "linear in time", "climatology", NEIGHBOUR] + (["DCT-PLS"] if dct else []),
     )
-    state: Any = dask.delayed(_start)(cube, const)
+    const_d = dask.delayed(const, pure=True)
+    state: Any = dask.delayed(_start)(shared, const_d)
     score = dask.delayed(_score_slab, pure=False)
     for t0, t1 in slabs:
-        state = score(state, cube, const, t0, model[t0:t1], dct)
+        state = score(state, shared, const_d, t0, model[t0:t1], dct)
     (state,) = dask.compute(state)
     return _finish(cube, const, state, choices, sigma_model, maps)
 
