@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--maps",
         default=None,
         metavar="STORE",
-        help="with --chunked: each method's per-pixel RMSE into this Zarr store",
+        help="with --chunked: each method's per-pixel RMSE into this Zarr store (default: none)",
     )
     g.add_argument(
         "--work",
@@ -66,7 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="with --chunked: the folder of the work store, the hidden cube (default: a temporary one, removed)",
     )
-    g.add_argument("--time-chunk", type=int, default=8, metavar="DAYS", help="with --chunked: days per slab")
+    g.add_argument(
+        "--time-chunk", type=int, default=8, metavar="DAYS", help="with --chunked: days per slab (default: 8)"
+    )
     cluster_options(p)
 
 
