@@ -116,7 +116,7 @@ def write_staged(folder: Path, days: int, ny: int = NY, nx: int = NX) -> str:
         for v in ("sm", "precip")
     }
     y, x = np.deg2rad(lat)[:, None], np.deg2rad(lon)[None]
-    land = (np.sin(3 * x) * np.cos(2 * y) + 0.6 * np.cos(5 * y + x) > 0.2) & (np.abs(lat)[:, None] < 80)
+    land = np.sin(3 * x) * np.cos(2 * y) + 0.6 * np.cos(5 * y + x) > 0.2
     g.create_array("land", shape=(ny, nx), chunks=chunks[1:], dtype="bool")[:] = land
     g.create_array("lat", shape=(ny,), dtype="f8", dimension_names=("lat",))[:] = lat
     g.create_array("lon", shape=(nx,), dtype="f8", dimension_names=("lon",))[:] = lon

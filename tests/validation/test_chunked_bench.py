@@ -27,5 +27,8 @@ def test_measure_reports_the_ratio_of_the_two_runs(tmp_path):
     r = evaluate_memory.measure(3, 9, workers=1, folder=str(tmp_path), grid=(40, 80))
     short, long_ = r["runs"]
     assert (short["days"], long_["days"]) == (3, 9)
+    assert r["validate_memory_ratio_long_over_short"] == round(long_["peak_total_mib"] / short["peak_total_mib"], 3)
+    short, long_ = r["evaluate_runs"]  # sgdsm evaluate --chunked of a staged cube of the same lengths
+    assert (short["days"], long_["days"]) == (3, 9) and long_["n_scored"] > short["n_scored"] > 0
     assert r["evaluate_memory_ratio_long_over_short"] == round(long_["peak_total_mib"] / short["peak_total_mib"], 3)
     assert list(tmp_path.iterdir()) == []  # the stores are removed
