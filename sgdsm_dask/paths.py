@@ -47,6 +47,17 @@ def require_shared(store: str, client: object | None, use: str = "write") -> Non
         raise InputError(store, f"a memory:// store lives in this process only; Dask worker processes cannot {use} it")
 
 
+def exists(path: str) -> bool:
+    """Whether anything is at ``path``: a file, folder or link on a disk, an object or a prefix on a store."""
+    import os
+
+    local = local_or_url(path)
+    if not is_url(local):
+        return os.path.lexists(local)
+    fs, key = filesystem(local)
+    return bool(fs.exists(key))
+
+
 def filesystem(path: str) -> tuple[Any, str]:
     """The fsspec filesystem of ``path`` and the path within it; credentials come from the environment.
 

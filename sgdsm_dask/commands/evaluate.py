@@ -146,15 +146,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _chunked(args: argparse.Namespace) -> int:
-    """``--chunked``: :func:`~sgdsm_dask.validation.chunked_eval.evaluate_chunked` on the cluster the options name."""
+    """``--chunked``: :func:`~sgdsm_dask.validation.chunked_eval.evaluate_chunked` on the cluster the options name.
+
+    The table is printed (and written to ``--out``) before the maps are
+    written, so a store that refuses the maps does not lose it.
+    """
     from ..errors import ConfigError
-    from ..validation.chunked_eval import evaluate_chunked
+    from ..validation.chunked_eval import evaluate_chunked, refuse_existing, write_maps
 
     for name in ("fit", "report", "product", "ismn"):
         if getattr(args, name):
             raise ConfigError(
                 f"--{name} reads the filled cubes whole; leave it out with --chunked (which writes --maps instead)"
             )
+    refuse_existing(args.maps)  # before a cluster starts
     with connected(args) as client:
         ev = evaluate_chunked(
             args.store,
@@ -165,12 +170,12 @@ def _chunked(args: argparse.Namespace) -> int:
             region=args.region,
             spin_up=args.spin_up,
             dct=not args.no_dct_pls,
-            maps=args.maps,
             work=args.work,
             time_chunk=args.time_chunk,
             chains=max(1, len(client.scheduler_info()["workers"])),
         )
     show(ev.table(), args.out)
     if args.maps:
+        write_maps(args.maps, ev)
         print(f"per-pixel RMSE: {args.maps}")
     return 0

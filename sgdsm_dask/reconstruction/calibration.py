@@ -49,7 +49,7 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
         land = np.asarray(src["land"][rows, cols]).astype(bool)
         before = None
         if win.t0:  # only the pixels the window observes are hidden: only their count matters
-            before = _days_before(src["sm"], staged, win.t0, rows, cols, land & np.isfinite(sm).any(axis=0))
+            before = days_before(src["sm"], staged, win.t0, rows, cols, land & np.isfinite(sm).any(axis=0))
         sums, in_prior = None, None
         if lay.prior_sigma:  # the 'anomaly' network: the record's prior, as the chains give it
             prior, n = read_prior(internals, rows, cols)
@@ -60,7 +60,7 @@ def _cutter(req: ReconstructRequest, lay: Layout) -> Any:
     return cut
 
 
-def _days_before(sm: Any, staged: np.ndarray, t0: int, rows: slice, cols: slice, need: np.ndarray) -> np.ndarray:
+def days_before(sm: Any, staged: np.ndarray, t0: int, rows: slice, cols: slice, need: np.ndarray) -> np.ndarray:
     """``days_since_observed`` of day ``t0 - 1`` over ``rows``, ``cols`` of the staged ``sm``: exact where ``need``.
 
     Read back from ``t0`` a time chunk at a time, only until every pixel of

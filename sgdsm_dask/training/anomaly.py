@@ -172,13 +172,11 @@ def fit(
 
     An existing ``out`` is replaced only with ``overwrite``.
     """
-    from pathlib import Path
-
     from ..errors import ConfigError
     from ..model.network import Normalisation
-    from .checkpoint import Checkpoint, provenance, save
+    from .checkpoint import Checkpoint, exists, provenance, save
 
-    if Path(out).exists() and not overwrite:
+    if exists(out) and not overwrite:
         raise ConfigError(f"{out} exists; give --overwrite to replace it")
     cfg = cfg or AnomalyConfig()
     net = train([cube_from_store(s, region) for s in stores], cfg, log=log, **train_options)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError
 from ..flags import SUBSETS
 from ..io import zarr_store
-from ..paths import filesystem, is_url, local_or_url
+from ..paths import exists, is_url, local_or_url
 
 #: The sums kept per subset, in this order.
 SUMS = ("n", "e", "e2", "ae", "x", "y", "x2", "y2", "xy")
@@ -86,15 +86,6 @@ def _sub(idx: Any, a: int, b: int) -> Any:
 def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
     edges = np.cumsum((0, *chunks))
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def _exists(path: str) -> bool:
-    """Whether anything is at ``path``: a file, folder or link on a disk, an object or a prefix on a store."""
-    local = local_or_url(path)
-    if not is_url(local):
-        return os.path.lexists(local)
-    fs, key = filesystem(local)
-    return bool(fs.exists(key))
 
 
 def _open(store: str, what: str, chunks: dict | None = None):
@@ -327,7 +318,7 @@ def score_stores(
     import dask.array as da
     import xarray as xr
 
-    if out is not None and _exists(out):
+    if out is not None and exists(out):
         raise InputError(out, "already exists; give a new path for the score maps (nothing was written)")
     inp = open_inputs(product, reference, variable, reference_variable, days_per_task)
     subsets = inp.subsets

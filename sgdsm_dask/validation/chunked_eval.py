@@ -11,9 +11,11 @@ border carried from one slab's task to the next:
    (:func:`.simulated.hide`; each slab reads the days it takes the gaps
    of), and the hidden cube ``sm_in`` is written to a work store, with the
    sums each pixel's climatology and scale come from.
-2. **Choose** the baselines' parameters on a second hidden set of a sample
-   of at most ``tune_days`` days read into memory (:mod:`.tuning`, as in
-   memory: on a cube of at most that many days, the same choice).
+2. **Choose** the baselines' parameters on a second set of pixels hidden
+   from ``sm_in`` (:mod:`.tuning`): for the neighbour anomaly, hidden,
+   summed and scored slab by slab like the first set, so the choice is the
+   in-memory one on a cube of any length; for DCT-PLS, on a sample of at
+   most ``tune_days`` days read whole (on a cube no longer, the same).
 3. **Look ahead** (a chain backwards in time): for each slab, every pixel's
    first observation after it, for linear interpolation; and DCT-PLS on a
    moving window (:func:`.lazy.dct_pls`, blocks of days and cells with a
@@ -33,8 +35,8 @@ border carried from one slab's task to the next:
 The sums give the table of ``sgdsm evaluate``. On a cube of at most
 ``tune_days`` days whose DCT-PLS fits in one block it equals the
 in-memory table (``tests/validation/test_chunked_eval.py``); on a longer
-one the baselines' parameters are chosen on the sample and DCT-PLS runs
-on the moving window. ``benchmarks/evaluate_memory.py`` measures the peak
+one DCT-PLS's parameters are chosen on the sample and it runs on the
+moving window. ``benchmarks/evaluate_memory.py`` measures the peak
 memory of 365 global days against 30.
 """
 
@@ -362,6 +364,7 @@ class ChunkedEvaluation:
     noise: float | None
     uncertainty: Any | None
     pixel_rmse: dict[str, np.ndarray]
+    pixel_n: np.ndarray  # scored days of each pixel
     coords: dict[str, np.ndarray]
 
     def table(self) -> str:
@@ -384,7 +387,7 @@ def _work_store(cube: Cube, chunk: tuple[int, int, int]) -> None:
 
     from ..paths import local_or_url
 
-    g = zarr.open_group(local_or_url(cube.work), mode="w", zarr_format=3)
+    g = zarr.open_group(local_or_url(cube.work), mode="w-", zarr_format=3)  # nothing is there (checked)
     shape = (cube.days, *cube.land.shape)
     for name in ("", "2"):
         g.create_array(f"sm_in{name}", shape=shape, chunks=chunk, dtype="f4", fill_value=np.nan)
@@ -443,13 +446,12 @@ def evaluate_chunked(
     from ..errors import InputError
     from ..grid import PATCH
     from ..io import zarr_store
-    from ..paths import filesystem, join
+    from ..paths import exists, filesystem, join
     from ..reconstruction.graph import layout_for
     from ..training.checkpoint import load, resolve
     from ..training.samples import store_window
 
-    if maps is not None and zarr_store.exists(maps):
-        raise InputError(maps, "already exists; give another --maps (nothing was written)")
+    refuse_existing(maps)
     rows, cols, days = store_window(store, region)
     land = zarr_store.read_array(store, "land", (rows, cols)).astype(bool)
     if truth is not None:
@@ -462,7 +464,7 @@ def evaluate_chunked(
     lay = layout_for(ck, (days, *land.shape), time_chunk, -(-space // PATCH) * PATCH, overlap)
     tmp = tempfile.TemporaryDirectory(prefix="sgdsm-evaluate-") if work is None else None
     scratch = join(tmp.name if tmp is not None else str(work), WORK_STORE)
-    if tmp is None and zarr_store.exists(scratch):
+    if tmp is None and exists(scratch):
         raise InputError(scratch, "already exists; remove it or give another --work (nothing was written)")
     cube = Cube(
         store,
@@ -480,13 +482,25 @@ def evaluate_chunked(
         spin_up,
     )
     try:
-        return _run(cube, ck, path, lay, seed, dct, maps, chains, tune_days, sigma, dct_block, dct_halo)
+        ev = _run(cube, ck, path, lay, seed, dct, chains, tune_days, sigma, dct_block, dct_halo)
     finally:
         if tmp is not None:
             tmp.cleanup()
-        elif zarr_store.exists(scratch):  # ours, made by this call: never a store that was there before
+        elif exists(scratch):  # this call's: nothing was there before it
             fs, where = filesystem(scratch)
             fs.rm(where, recursive=True)
+    if maps is not None:
+        write_maps(maps, ev)
+    return ev
+
+
+def refuse_existing(maps: str | None) -> None:
+    """An InputError if anything is at ``maps`` (a store, a file, a folder): the maps are written only where nothing is."""
+    from ..errors import InputError
+    from ..paths import exists
+
+    if maps is not None and exists(maps):
+        raise InputError(maps, "already exists; give another --maps (nothing was written)")
 
 
 def _run(
@@ -496,7 +510,6 @@ def _run(
     lay: Any,
     seed: int,
     dct: bool,
-    maps: str | None,
     chains: int,
     tune_days: int,
     sigma: bool,
@@ -588,7 +601,7 @@ def _run(
     for t0, t1 in slabs:
         state = score(state, shared, const_d, t0, model[t0:t1], dct)
     (state,) = dask.compute(state)
-    return _finish(cube, const, state, choices, sigma_model, maps)
+    return _finish(cube, const, state, choices, sigma_model)
 
 
 def _calibrate(
@@ -597,19 +610,21 @@ def _calibrate(
     """sigma fitted as :func:`.simulated.model_uncertainty` fits it, its windows read from the work store."""
     from ..io import zarr_store
     from ..model.fill import Filler
+    from ..reconstruction.calibration import days_before
     from ..uncertainty.calibration import Window, WindowData, calibrate, window_fill
-    from ..uncertainty.gaps import days_since_observed
 
     fill = window_fill(Filler.from_checkpoint(ck, overlap=overlap))
+    work = zarr_store.open_group(cube.work, mode="r")
+    staged = np.ones(cube.days, bool)  # the evaluation feeds every day to every method
 
     def cut(win: Window) -> WindowData:
         rows, cols = win.cells
         t = slice(win.t0, win.t1)
         sm_in = zarr_store.read_array(cube.work, "sm_in", (t, rows, cols))
         before = None
-        if win.t0:
-            seen = np.isfinite(zarr_store.read_array(cube.work, "sm_in", (slice(0, win.t0), rows, cols)))
-            before = days_since_observed(seen)[-1]
+        if win.t0:  # back from the window a time chunk at a time, as far as its observed pixels need
+            need = cube.land[rows, cols] & np.isfinite(sm_in).any(axis=0)
+            before = days_before(work["sm_in"], staged, win.t0, rows, cols, need)
         pr = cube.read_box("precip", t, rows, cols) if rainy else None
         sums = (total[rows, cols], count[rows, cols].astype(np.float64))
         return WindowData(sm_in, pr, cube.land[rows, cols], before, scale[rows, cols], sums)
@@ -618,9 +633,9 @@ def _calibrate(
 
 
 def _finish(
-    cube: Cube, const: Constants, state: State, choices: dict[str, Any], sigma_model: Any | None, maps: str | None
+    cube: Cube, const: Constants, state: State, choices: dict[str, Any], sigma_model: Any | None
 ) -> ChunkedEvaluation:
-    """The scores from the sums; the per-pixel maps written to ``maps``."""
+    """The scores and the per-pixel RMSE from the sums."""
     from ..uncertainty.sigma import DEPTH_NAMES, Reliability
     from .metrics import seam_from_sums
 
@@ -659,26 +674,31 @@ def _finish(
         rho = float(spearmanr([r["mean_sigma"] for r in full], [r["rmse"] for r in full])[0]) if len(full) >= 3 else nan
         uncertainty = simulated.Uncertainty(None, None, sigma_model, Reliability(rows, rho))
     coords = {"lat": cube.lat, "lon": cube.lon}
-    if maps is not None:
-        _write_maps(maps, pixel_rmse, n, coords)
-    return ChunkedEvaluation(scores, choices, noise, uncertainty, pixel_rmse, coords)
+    return ChunkedEvaluation(scores, choices, noise, uncertainty, pixel_rmse, n, coords)
 
 
-def _write_maps(maps: str, pixel_rmse: dict[str, np.ndarray], n: np.ndarray, coords: dict[str, np.ndarray]) -> None:
+def write_maps(maps: str, ev: ChunkedEvaluation) -> None:
+    """Each method's per-pixel RMSE of ``ev`` and the scored days into the new Zarr store ``maps``.
+
+    Nothing may be at ``maps`` (:func:`refuse_existing`); a failed write is
+    one :class:`~sgdsm_dask.errors.WriteError` naming it.
+    """
     import xarray as xr
 
     from ..io import zarr_store
     from ..paths import local_or_url
 
+    refuse_existing(maps)
     ds = xr.Dataset(
         {
-            "pixel_rmse": (("fill_method", "lat", "lon"), np.stack(list(pixel_rmse.values())).astype(np.float32)),
-            "n": (("lat", "lon"), n.astype(np.int32)),
+            "pixel_rmse": (("fill_method", "lat", "lon"), np.stack(list(ev.pixel_rmse.values())).astype(np.float32)),
+            "n": (("lat", "lon"), ev.pixel_n.astype(np.int32)),
         },
-        coords={"fill_method": np.array(list(pixel_rmse), dtype=object), **coords},
+        coords={"fill_method": np.array(list(ev.pixel_rmse), dtype=object), **ev.coords},
         attrs={"title": "sgdsm evaluate: each pixel's RMSE on its hidden observed pixels (NaN: fewer than 3)"},
     )
     ds["pixel_rmse"].attrs = {"units": "m3 m-3", "long_name": "RMSE of the fill on the pixel's scored days"}
     ds["n"].attrs = {"long_name": "scored days of the pixel"}
-    ds.to_zarr(local_or_url(maps), mode="w-", zarr_format=3, consolidated=False)
+    with zarr_store.writing(maps):
+        ds.to_zarr(local_or_url(maps), mode="w-", zarr_format=3, consolidated=False)
     zarr_store.consolidate(maps)

@@ -131,10 +131,10 @@ def test_the_lstm_cnn_fills_a_window_without_its_look_ahead_days_and_its_errors_
     assert want[0].size > 100 and all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
-def test_the_days_before_a_window_are_read_back_only_as_far_as_its_observed_pixels_need():
+def test_thedays_before_a_window_are_read_back_only_as_far_as_its_observed_pixels_need():
     import zarr
 
-    from sgdsm_dask.reconstruction.calibration import _days_before
+    from sgdsm_dask.reconstruction.calibration import days_before
 
     rng = np.random.default_rng(6)
     sm = np.where(rng.random((60, 6, 7)) < 0.15, 0.3, np.nan).astype(np.float32)
@@ -154,11 +154,11 @@ def test_the_days_before_a_window_are_read_back_only_as_far_as_its_observed_pixe
     for t0 in (1, 8, 13, 59):
         want = days_since_observed(np.isfinite(sm[:t0]) & staged[:t0, None, None])[-1]
         every = np.ones((6, 7), bool)
-        assert np.array_equal(_days_before(store, staged, t0, slice(None), slice(None), every), want)
+        assert np.array_equal(days_before(store, staged, t0, slice(None), slice(None), every), want)
         need = every.copy()
         need[0, 0] = False
         reads.clear()
-        got = _days_before(Counted(), staged, t0, slice(None), slice(None), need)
+        got = days_before(Counted(), staged, t0, slice(None), slice(None), need)
         assert got.dtype == want.dtype and np.array_equal(got[need], want[need]) and (got <= want).all()
         if t0 == 59:
             assert sum(reads) < t0  # not the whole past: the pixel never observed is not waited for

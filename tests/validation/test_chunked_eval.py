@@ -88,8 +88,20 @@ def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_wha
         assert main([*base, *extra]) == 2
         assert word in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.zarr").exists()
+    # a folder of the user's where the work store or the maps would go (not a Zarr store) is refused, kept
     (work / "sgdsm-evaluate-work.zarr").mkdir()
-    (work / "sgdsm-evaluate-work.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
-    assert main([*base, "--chunked", "--work", str(work)]) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert (work / "sgdsm-evaluate-work.zarr" / "zarr.json").exists()
+    (work / "sgdsm-evaluate-work.zarr" / "mine.txt").write_text("kept")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "mine.txt").write_text("kept")
+    for extra in (["--work", str(work)], ["--maps", str(tmp_path / "theirs")]):
+        assert main([*base, "--chunked", *extra]) == 2
+        assert "already exists" in capsys.readouterr().err
+    assert (work / "sgdsm-evaluate-work.zarr" / "mine.txt").read_text() == "kept"
+    assert (tmp_path / "theirs" / "mine.txt").read_text() == "kept"
+    # maps that cannot be written: the table is printed and written first, then one line names the store
+    (tmp_path / "a_file").write_text("")
+    bad = str(tmp_path / "a_file" / "m.zarr")
+    assert main([*base, "--chunked", "--maps", bad, "--out", str(tmp_path / "t2.md")]) == 2
+    printed = capsys.readouterr()
+    assert "| LSTM-CNN |" in printed.out and (tmp_path / "t2.md").read_text().strip() in printed.out
+    assert bad in printed.err.strip().splitlines()[-1]
