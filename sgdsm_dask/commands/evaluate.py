@@ -84,8 +84,42 @@ def show(text: str, out: str | None) -> None:
         atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))
 
 
-def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
-    """Write the report folder: the scores, the settings, and the in-situ scores with ``--ismn``."""
+def report(args: argparse.Namespace, ev: Any, ck: Any) -> str:
+    """Write the report folder: the scores, the settings, and the in-situ scores with ``--ismn``.
+
+    On an object store (``--report s3://...``) the report is made in a
+    temporary folder, then each file is put whole under the prefix, which
+    must be absent or empty (checked before the evaluation runs).
+    """
+    from ..paths import is_url
+
+    if not is_url(args.report):
+        return str(_report(args, ev, ck, args.report))
+    import tempfile
+
+    from ..io.files import Folder
+
+    where = Folder(args.report)
+    with tempfile.TemporaryDirectory(prefix="sgdsm-report-") as tmp:
+        made = _report(args, ev, ck, tmp)
+        for f in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+            where.write(f.relative_to(tmp).as_posix(), lambda dst, src=f: dst.write_bytes(src.read_bytes()))
+    return str(where.file(made.name))
+
+
+def claim_report(folder: str | None) -> None:
+    """An InputError unless an object store's ``--report`` prefix is absent or empty (local folders: as they are)."""
+    from ..errors import InputError
+    from ..io.files import Folder
+    from ..paths import is_url
+
+    if folder and is_url(folder) and Folder(folder).names():
+        raise InputError(
+            folder, "holds objects already; give an empty or new prefix for the report (nothing was written)"
+        )
+
+
+def _report(args: argparse.Namespace, ev: Any, ck: Any, folder: str) -> Path:
     from ..validation.report import write_report
 
     settings = {
@@ -102,8 +136,8 @@ def report(args: argparse.Namespace, ev: Any, ck: Any) -> Path:
     if args.ismn:
         from ..validation.insitu import validate
 
-        insitu = validate(args.product, args.ismn, str(Path(args.report) / "ismn"))
-    return write_report(args.report, ev, args.store, settings, product=args.product, insitu=insitu)
+        insitu = validate(args.product, args.ismn, str(Path(folder) / "ismn"))
+    return write_report(folder, ev, args.store, settings, product=args.product, insitu=insitu)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--ismn needs --product RESULT (the reconstruction to score against the stations)")
     if (args.ismn or args.product) and not args.report:
         raise ConfigError("--product and --ismn go into the report: add --report DIR")
+    claim_report(args.report)
     if args.fit and args.checkpoint:
         raise ConfigError("--fit trains a network on the cube; give it or --checkpoint, not both")
     if args.chunked:

@@ -71,7 +71,15 @@ def test_evaluate_in_memory_reads_s3_and_writes_its_table_there(staged, s3, caps
     local, url = staged
     assert main(["evaluate", "--store", str(local), "--no-dct-pls"]) == 0
     on_disk = capsys.readouterr().out
-    assert main(["evaluate", "--store", url, "--no-dct-pls", "--out", f"s3://{BUCKET}/m/table.md"]) == 0
+    report = f"s3://{BUCKET}/m/report"
+    args = ["evaluate", "--store", url, "--no-dct-pls", "--out", f"s3://{BUCKET}/m/table.md", "--report", report]
+    assert main(args) == 0
     printed = capsys.readouterr().out
-    assert lines(printed) == lines(on_disk)
-    assert lines(fs.cat_file(f"{BUCKET}/m/table.md").decode()) == lines(printed)
+    assert lines(printed) == lines(on_disk) + [f"report: {report}/report.md"]
+    assert lines(fs.cat_file(f"{BUCKET}/m/table.md").decode()) == lines(on_disk)
+    # the report and every picture it links to are objects under the prefix
+    text = fs.cat_file(f"{BUCKET}/m/report/report.md").decode()
+    pictures = re.findall(r"!\[[^]]*\]\(([^)]+\.png)\)", text)
+    assert pictures and all(fs.exists(f"{BUCKET}/m/report/{p}") for p in pictures)
+    assert main(args) == 2  # a prefix that holds objects already is refused
+    assert "holds objects already" in capsys.readouterr().err
