@@ -227,7 +227,7 @@ def measure(
             product, reference = write_stores(Path(tmp), n, *grid)
             write_s = time.perf_counter() - t
             _say(f"scoring {n} days on {workers} worker processes")
-            row = run_once(product, reference, str(Path(tmp) / f"scores{n}.zarr"), workers)
+            row = fresh("run_once", product, reference, str(Path(tmp) / f"scores{n}.zarr"), workers)
             row["write_s"] = round(write_s, 2)
             result["runs"].append(row)
             _say(f"{n} days: peak {row['peak_total_mib']} MiB, {row['wall_s']} s")
@@ -240,7 +240,7 @@ def measure(
             work = Path(tmp) / f"evaluate{n}"
             work.mkdir()
             _say(f"sgdsm evaluate --chunked of {n} days on {workers} worker processes")
-            row = run_evaluate_once(staged, workers, str(work))
+            row = fresh("run_evaluate_once", staged, workers, str(work))
             result["evaluate_runs"].append(row)
             _say(f"{n} days: peak {row['peak_total_mib']} MiB, {row['wall_s']} s")
             shutil.rmtree(staged)
@@ -252,6 +252,22 @@ def measure(
         s, lg = result["evaluate_runs"]
         result["evaluate_memory_ratio_long_over_short"] = round(lg["peak_total_mib"] / s["peak_total_mib"], 3)
     return result
+
+
+def fresh(name: str, *args: object) -> dict:
+    """``name(*args)`` (a run of this module) in a new Python process; its row.
+
+    Each run gets a process of its own, so its client's peak memory is its
+    own, not what earlier runs and the writing of the stores left resident
+    (freed memory often stays with the process).
+    """
+    import subprocess
+
+    code = f"import json, sys; from benchmarks import evaluate_memory as m; print(json.dumps(m.{name}(*{args!r})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> dict:
