@@ -86,16 +86,50 @@ def moto_server(timeout: float = 60.0) -> Iterator[S3Server]:
             proc.wait()
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    """Set (None: remove) ``values`` in this process's environment; forget the S3 filesystems made before.
+
+    fsspec keeps one filesystem per set of arguments, and a filesystem made
+    from the environment keeps the endpoint and the keys it found then: a
+    later server (another port) would otherwise be reached at the old one.
+    """
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        import s3fs
+    except ImportError:
+        return
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _current_client():
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
 @contextmanager
 def environment(env: dict[str, str]) -> Iterator[None]:
-    """``env`` set in this process (and so in every subprocess it starts) for the duration."""
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    """``env`` set in this process (so in every subprocess it starts) and in the workers of the current Dask client.
+
+    A session's client started before the server has worker processes that
+    did not inherit the credentials; they are given them here, and their
+    environment is put back at the end, as this process's is.
+    """
+    before: dict[str, str | None] = {k: os.environ.get(k) for k in env}
+    _set_environment(dict(env))
+    client = _current_client()
+    if client is not None:
+        client.run(_set_environment, dict(env))
     try:
         yield
     finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environment(before)
+        if client is not None and client.status == "running":
+            client.run(_set_environment, before)
