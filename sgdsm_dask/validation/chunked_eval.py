@@ -123,7 +123,16 @@ def _hide_slab(
 
     others = cube.others2 if second else cube.others
     sm = read(t0, t1)
-    gap_elsewhere = np.stack([~np.isfinite(read(int(u), int(u) + 1)[0]) for u in others[t0:t1]])
+    # the other days' masks, each time chunk of the source read once (not once per day it holds)
+    step = int(
+        zarr_store.open_group(cube.work if second else cube.store, mode="r")["sm_in" if second else "sm"].chunks[0]
+    )
+    wanted = others[t0:t1].astype(np.int64)
+    gap_elsewhere = np.empty(sm.shape, bool)
+    for c0 in np.unique(wanted // step * step):
+        block = ~np.isfinite(read(int(c0), int(min(cube.days, c0 + step))))
+        at = np.flatnonzero(wanted // step * step == c0)
+        gap_elsewhere[at] = block[wanted[at] - c0]
     hidden = np.isfinite(sm) & gap_elsewhere & cube.land[None]
     sm_in = np.where(hidden, np.nan, sm).astype(np.float32)
     names = ("sm_in2", "hidden2") if second else ("sm_in", "hidden")
