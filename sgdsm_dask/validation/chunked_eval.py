@@ -607,8 +607,12 @@ def _run(
     const_d = dask.delayed(const, pure=True)
     state: Any = dask.delayed(_start)(shared, const_d)
     score = dask.delayed(_score_slab, pure=False)
-    for t0, t1 in slabs:
-        state = score(state, shared, const_d, t0, model[t0:t1], dct)
+    # One delayed block per slab, taken from the one graph of the model's chains: a slice of the
+    # array handed to each task would be a collection of its own, its chain recomputed for every slab.
+    per_slab = model.rechunk({0: tuple(t1 - t0 for t0, t1 in slabs), 1: -1, 2: -1})
+    blocks = per_slab.to_delayed(optimize_graph=False)[:, 0, 0]
+    for (t0, _), block in zip(slabs, blocks, strict=True):
+        state = score(state, shared, const_d, t0, block, dct)
     (state,) = dask.compute(state)
     return _finish(cube, const, state, choices, sigma_model)
 

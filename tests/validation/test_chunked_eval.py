@@ -46,6 +46,28 @@ def test_the_chunked_table_is_the_in_memory_table_line_for_line(staged10, archiv
         evaluate_chunked(str(staged10), None, overlap=8, maps=str(maps), dct=False)
 
 
+def test_each_of_the_models_chunks_is_filled_once_whatever_the_number_of_slabs(staged10, monkeypatch):
+    """A slab's scoring takes its days of the one graph of chains, not a copy that runs them again from day 0."""
+    import collections
+
+    import dask
+
+    from sgdsm_dask.reconstruction import graph
+
+    calls: collections.Counter = collections.Counter()
+    fill_task = graph.fill_task
+
+    def counted(path, sha256, lay, key, *args):
+        calls[key] += 1
+        return fill_task(path, sha256, lay, key, *args)
+
+    monkeypatch.setattr(graph, "fill_task", counted)
+    with dask.config.set(scheduler="synchronous"):  # in this process, where the count is kept
+        evaluate_chunked(str(staged10), None, overlap=8, time_chunk=2, dct=False, sigma=False)
+    assert calls and set(calls.values()) == {1}, dict(calls)
+    assert len({key.chunk for key in calls}) == 5  # ten days in chunks of two: the chains crossed four borders
+
+
 def test_linear_interpolation_of_slabs_with_their_carried_ends_is_that_of_the_whole_record():
     rng = np.random.default_rng(4)
     sm = rng.random((23, 5, 6)).astype(np.float32)

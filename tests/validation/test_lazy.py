@@ -7,6 +7,8 @@ import pytest
 from sgdsm_dask.validation import dctpls, lazy
 
 nan = np.nan
+
+
 def gappy_cube(shape=(20, 30, 40), seed=0, smooth=False):
     """A soil-moisture cube with gaps in 5 x 5-cell patches (about 30 %) and on whole days (10 %), and a land mask.
 
