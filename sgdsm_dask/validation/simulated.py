@@ -337,6 +337,10 @@ def best_baseline(score: Score, model: str = "LSTM-CNN") -> str | None:
     return min(others, key=lambda m: score.rmse[m]) if others else None
 
 
+#: How every table of :func:`table` begins (``sgdsm evaluate --out`` replaces only a file that begins so).
+TABLE_START = "| method | RMSE "
+
+
 def table(scores: list[Score], choices: dict[str, Any] | None = None) -> str:
     """A Markdown table: one row per method, one column per pixel set; then the best baseline and the details.
 
@@ -344,7 +348,7 @@ def table(scores: list[Score], choices: dict[str, Any] | None = None) -> str:
     baselines were given. The seam score, when known, is the last line.
     """
     methods = list(scores[0].rmse)
-    head = "| method | " + " | ".join(f"RMSE {s.pixels} (n={s.n})" for s in scores) + " |"
+    head = "| method | " + " | ".join(f"RMSE {s.pixels} (n={s.n})" for s in scores) + " |"  # starts with TABLE_START
     rule = "|---|" + "---|" * len(scores)
     rows = [f"| {m} | " + " | ".join(f"{s.rmse[m]:.4f}" for s in scores) + " |" for m in methods]
     lines = [head, rule, *rows]

@@ -14,7 +14,7 @@ from sgdsm_dask.testing import SMALL_REGION
 from sgdsm_dask.training.checkpoint import load, resolve
 from sgdsm_dask.validation import baselines
 from sgdsm_dask.validation.chunked_eval import evaluate_chunked
-from sgdsm_dask.validation.simulated import evaluate_store
+from sgdsm_dask.validation.simulated import TABLE_START, evaluate_store
 
 TIMED = re.compile(r"; [0-9.]+ s with the fill")  # how long a tuning took: the one thing that may differ
 
@@ -105,6 +105,7 @@ def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_wha
     out = capsys.readouterr().out
     assert "| LSTM-CNN |" in out and "Ratio LSTM-CNN RMSE / best baseline RMSE" in out
     assert (tmp_path / "t.md").read_text().strip() in out
+    assert (tmp_path / "t.md").read_text().startswith(TABLE_START)  # what a rerun may replace
     assert xr.open_zarr(maps)["pixel_rmse"].sizes["fill_method"] == 4
     for extra, word in ((["--chunked", "--report", str(tmp_path / "r")], "--report"), (["--maps", "x.zarr"], "--maps")):
         assert main([*base, *extra]) == 2
@@ -120,10 +121,17 @@ def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_wha
         assert "already exists" in capsys.readouterr().err
     assert (work / "sgdsm-evaluate-work.zarr" / "mine.txt").read_text() == "kept"
     assert (tmp_path / "theirs" / "mine.txt").read_text() == "kept"
-    # maps that cannot be written: the table is printed and written first, then one line names the store
+    # a file of the user's at --out is refused before anything runs, and kept
+    (tmp_path / "notes.md").write_text("my notes")
+    assert main([*base, "--chunked", "--out", str(tmp_path / "notes.md")]) == 2
+    assert "not a table sgdsm evaluate wrote" in capsys.readouterr().err
+    assert (tmp_path / "notes.md").read_text() == "my notes"
+    # maps that cannot be written: the table is printed and written first (replacing the first run's table),
+    # then one line names the store
+    (tmp_path / "t.md").write_text("| method | RMSE an earlier run's table\n")
     (tmp_path / "a_file").write_text("")
     bad = str(tmp_path / "a_file" / "m.zarr")
-    assert main([*base, "--chunked", "--maps", bad, "--out", str(tmp_path / "t2.md")]) == 2
+    assert main([*base, "--chunked", "--maps", bad, "--out", str(tmp_path / "t.md")]) == 2
     printed = capsys.readouterr()
-    assert "| LSTM-CNN |" in printed.out and (tmp_path / "t2.md").read_text().strip() in printed.out
+    assert "| LSTM-CNN |" in printed.out and (tmp_path / "t.md").read_text().strip() in printed.out
     assert bad in printed.err.strip().splitlines()[-1]
