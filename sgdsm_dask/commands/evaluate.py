@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -131,15 +132,41 @@ def report(args: argparse.Namespace, ev: Any, ck: Any) -> str:
 
 
 def claim_report(folder: str | None) -> None:
-    """An InputError unless an object store's ``--report`` prefix is absent or empty (local folders: as they are)."""
+    """An InputError unless ``--report`` may be written (checked before the evaluation runs).
+
+    An object store's prefix must be absent or empty (its files are put one
+    by one). A local folder must be absent, empty, or hold a report of ours
+    (its ``report.md`` begins with the report's title), which is replaced:
+    a folder of the user's files is never written into.
+    """
     from ..errors import InputError
     from ..io.files import Folder
     from ..paths import is_url
+    from ..validation.report import TITLE
 
-    if folder and is_url(folder) and Folder(folder).names():
-        raise InputError(
-            folder, "holds objects already; give an empty or new prefix for the report (nothing was written)"
-        )
+    if not folder:
+        return
+    if is_url(folder):
+        if Folder(folder).names():
+            raise InputError(
+                folder, "holds objects already; give an empty or new prefix for the report (nothing was written)"
+            )
+        return
+    where = Path(folder)
+    if not where.exists():
+        return
+    if not where.is_dir():
+        raise InputError(folder, "is a file; --report names a folder (nothing was written)")
+    if not any(where.iterdir()):
+        return
+    mine = where / "report.md"
+    with contextlib.suppress(OSError):
+        if mine.is_file() and mine.read_bytes().startswith(TITLE.encode()):
+            return
+    raise InputError(
+        folder,
+        "holds files and no report of sgdsm evaluate; give an empty or new folder for the report (nothing was written)",
+    )
 
 
 def _report(args: argparse.Namespace, ev: Any, ck: Any, folder: str) -> Path:

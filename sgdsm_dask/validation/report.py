@@ -52,10 +52,14 @@ def write_report(
     return path
 
 
+#: The first line of every ``report.md`` (a local ``--report`` folder holding one is a report of ours, replaced).
+TITLE = "# SGD-SM 2.0 evaluation report"
+
+
 def _header(ev: Evaluation, store: str, settings: dict[str, Any]) -> list[str]:
     """The settings and the table of scores on the simulated gaps."""
     return [
-        "# SGD-SM 2.0 evaluation report",
+        TITLE,
         "",
         f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by sgdsm-dask {__version__}.",
         "",

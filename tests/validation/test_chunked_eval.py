@@ -9,11 +9,13 @@ import pytest
 import xarray as xr
 
 from sgdsm_dask.cli import main
+from sgdsm_dask.commands.evaluate import claim_report
 from sgdsm_dask.model.fill import Filler
 from sgdsm_dask.testing import SMALL_REGION
 from sgdsm_dask.training.checkpoint import load, resolve
 from sgdsm_dask.validation import baselines
 from sgdsm_dask.validation.chunked_eval import evaluate_chunked
+from sgdsm_dask.validation.report import TITLE
 from sgdsm_dask.validation.simulated import TABLE_START, evaluate_store
 
 TIMED = re.compile(r"; [0-9.]+ s with the fill")  # how long a tuning took: the one thing that may differ
@@ -126,6 +128,15 @@ def test_sgdsm_evaluate_chunked_prints_the_table_writes_the_maps_and_refuses_wha
     assert main([*base, "--chunked", "--out", str(tmp_path / "notes.md")]) == 2
     assert "not a table sgdsm evaluate wrote" in capsys.readouterr().err
     assert (tmp_path / "notes.md").read_text() == "my notes"
+    # a local --report folder of the user's is refused before anything runs, and kept; a report of ours is not
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "report.md").write_text("# my own report")
+    assert main([*base, "--report", str(tmp_path / "papers")]) == 2
+    assert "no report of sgdsm evaluate" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "papers").iterdir()] == ["report.md"]
+    assert (tmp_path / "papers" / "report.md").read_text() == "# my own report"
+    (tmp_path / "papers" / "report.md").write_text(TITLE + "\n\nan earlier report")
+    claim_report(str(tmp_path / "papers"))  # a rerun may replace it
     # maps that cannot be written: the table is printed and written first (replacing the first run's table),
     # then one line names the store
     (tmp_path / "t.md").write_text("| method | RMSE an earlier run's table\n")
