@@ -14,6 +14,39 @@ import xarray as xr
 
 from .flags import reconstructed
 
+#: The PNG text "Software" of every picture sgdsm draws begins so: ``sgdsm series`` replaces only such a file.
+SOFTWARE = "sgdsm-dask"
+
+
+def png_metadata() -> dict[str, str]:
+    from . import __version__
+
+    return {"Software": f"{SOFTWARE} {__version__}"}
+
+
+def ours(png: str | Path) -> bool:
+    """Whether ``png`` is a PNG file that sgdsm drew (its text chunk "Software" names sgdsm-dask)."""
+    try:
+        from PIL import Image
+
+        with Image.open(png) as im:
+            return im.format == "PNG" and str(im.text.get("Software", "")).startswith(SOFTWARE)  # type: ignore[attr-defined]
+    except (OSError, ValueError):
+        return False
+
+
+def claim_png(png: str | Path, option: str) -> None:
+    """An InputError unless ``png`` is absent or a picture of ours (checked before anything is drawn)."""
+    from .errors import InputError
+
+    path = Path(png)
+    if path.exists() or path.is_symlink():
+        if path.is_dir() or not ours(path):
+            raise InputError(
+                str(png),
+                f"exists and is not a picture sgdsm drew; give another {option} or move it (nothing was written)",
+            )
+
 
 def coverage_curve(ds: xr.Dataset) -> np.ndarray:
     """Daily land coverage rate: observed land cells over land cells (the paper's Fig. 2)."""
@@ -65,7 +98,7 @@ def stage_quicklook(store: str, png: str | Path, truth: str | None = None) -> Pa
     ax.set_title("daily coverage rate of land (cf. paper Fig. 2)")
     ax.set_ylim(0, 100)
     png = Path(png)
-    fig.savefig(png, dpi=90)
+    fig.savefig(png, dpi=90, metadata=png_metadata())
     return png
 
 
@@ -120,7 +153,7 @@ def reconstruction_quicklook(staged: str, result: str, png: str | Path, truth: s
         legend_outside=False,
     )
     out = Path(png)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, metadata=png_metadata())
     return out
 
 
@@ -134,7 +167,7 @@ def _save(fig: Any, png: str | Path, dpi: int) -> Path:
     """Lay ``fig`` out tightly, write it to ``png`` at ``dpi`` and return the path."""
     fig.tight_layout()
     out = Path(png)
-    fig.savefig(out, dpi=dpi)
+    fig.savefig(out, dpi=dpi, metadata=png_metadata())
     return out
 
 

@@ -35,16 +35,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..plots import product_series
+    from ..plots import claim_png, product_series
 
     lon, lat = args.at
     out = Path(args.out or f"series_{lat:.3f}N_{lon:.3f}E.png")
+    png = Path(args.map_out or f"uncertainty_{args.map_day}.png") if args.map_day else None
+    claim_png(out, "--out")  # a file of the user's at either name is kept, before anything is drawn
+    if png is not None:
+        claim_png(png, "--map-out")
     out.parent.mkdir(parents=True, exist_ok=True)
     print(product_series(args.store, args.result, lon, lat, out))
-    if args.map_day:
+    if png is not None:
         from ..uncertainty_plots import result_day_map
 
-        png = Path(args.map_out or f"uncertainty_{args.map_day}.png")
         png.parent.mkdir(parents=True, exist_ok=True)
         print(result_day_map(args.result, args.map_day, png))
     return 0

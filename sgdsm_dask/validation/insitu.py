@@ -306,6 +306,8 @@ def scatter_plots(series: dict[str, dict], out: Path) -> list[Path]:
     """One scatter per station (Fig. 8): product against in situ, observed and reconstructed pixels apart."""
     from matplotlib.figure import Figure  # not pyplot: no display, and a notebook's backend stays as it was
 
+    from ..plots import png_metadata
+
     paths = []
     for name, s in series.items():
         fig = Figure(figsize=(4.5, 4.5))
@@ -317,6 +319,6 @@ def scatter_plots(series: dict[str, dict], out: Path) -> list[Path]:
         ax.set(xlim=(0, 0.6), ylim=(0, 0.6), xlabel="in situ (m3/m3)", ylabel="product (m3/m3)", title=name)
         ax.legend(loc="upper left", fontsize=8)
         path = out / f"scatter_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"  # never a path out of ``out``
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=110, bbox_inches="tight", metadata=png_metadata())
         paths.append(path)
     return paths

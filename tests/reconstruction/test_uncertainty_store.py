@@ -75,8 +75,18 @@ def test_series_draws_a_days_uncertainty_map(staged, reference, tmp_path, capsys
     args = ["series", "--store", staged, "--result", reference, "--at=10.1,45.1", "--out", str(tmp_path / "s.png")]
     assert main([*args, "--map-day", "2015-04-03", "--map-out", str(png)]) == 0
     assert png.stat().st_size > 10000
-    assert main([*args, "--map-day", "2016-01-01", "--map-out", str(png)]) == 2
+    assert main([*args, "--map-day", "2016-01-01", "--map-out", str(png)]) == 2  # its own pictures: drawn again
     assert "has no day 2016-01-01" in capsys.readouterr().err
+    # a file of the user's at either name is refused before anything is drawn, and kept
+    for option, name in (("--out", "s.png"), ("--map-out", "map.png")):
+        mine = tmp_path / f"mine_{name}"
+        mine.write_bytes(b"a picture of the user's")
+        again = [*args, "--map-day", "2015-04-03", "--map-out", str(png)]
+        again[again.index(option) + 1] = str(mine)
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+        assert main(again) == 2
+        assert "is not a picture sgdsm drew" in capsys.readouterr().err
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
 def test_no_uncertainty_writes_the_same_values_without_sigma_and_its_files_say_so(staged, reference, client, tmp_path):
