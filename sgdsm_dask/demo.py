@@ -15,7 +15,7 @@ from typing import Any
 from .config import RunConfig, RunExport, RunReconstruct, RunStage
 from .grid import Region
 from .pipeline import pipeline, progress_bar
-from .plots import reconstruction_quicklook, stage_quicklook
+from .plots import claim_png, reconstruction_quicklook, stage_quicklook
 from .synth import SynthRequest, write_archive
 
 DEMO_REGION = Region.from_bounds(-20.0, -36.0, 52.0, 60.0)
@@ -40,6 +40,9 @@ def demo_config(out_dir: Path) -> RunConfig:
 
 def run_demo(out_dir: Path, client: Any, days: int = 30) -> dict[str, str]:
     """Run the demo into ``out_dir``; returns what was written where."""
+    pictures = out_dir / "quicklook.png", out_dir / "reconstruction.png"
+    for picture in pictures:  # a file of the user's at these names is kept (the stores are claimed as they open)
+        claim_png(picture, "folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / "archive"
     req = SynthRequest(str(archive), DEMO_START, days, DEMO_REGION, seed=2015)
@@ -48,8 +51,8 @@ def run_demo(out_dir: Path, client: Any, days: int = 30) -> dict[str, str]:
     config = demo_config(out_dir)
     pipeline(config, client)
     store, result, truth = config.stage.out, config.reconstruct.out, str(archive / "truth.zarr")
-    png = stage_quicklook(store, out_dir / "quicklook.png", truth=truth)
-    after = reconstruction_quicklook(store, result, out_dir / "reconstruction.png", truth=truth)
+    png = stage_quicklook(store, pictures[0], truth=truth)
+    after = reconstruction_quicklook(store, result, pictures[1], truth=truth)
     return {
         "archive": str(archive),
         "staged cube": store,

@@ -246,3 +246,19 @@ def test_a_failed_write_says_what_to_do_for_its_cause(code, advice):
 
     text = str(WriteError.from_os("/data/out.zarr", OSError(code, os.strerror(code))))
     assert text.startswith(f"/data/out.zarr: cannot be written ({os.strerror(code)})") and advice in text
+
+
+def test_the_demo_runs_again_in_its_folder_and_keeps_a_picture_of_the_users(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "reconstruction.png").write_bytes(b"the user's picture")
+    assert main(["demo", str(out), "--days", "3", "--workers", "1"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(out / "reconstruction.png") in line and "not a picture sgdsm drew" in line
+    assert [p.name for p in out.iterdir()] == ["reconstruction.png"]  # refused before anything was written
+    assert (out / "reconstruction.png").read_bytes() == b"the user's picture"
+    # its own folder, again and again (before, the second run stopped at the export: "another reconstruction")
+    (out / "reconstruction.png").unlink()
+    for _ in range(2):
+        assert main(["demo", str(out), "--days", "3", "--workers", "1"]) == 0
+        assert main(["verify", str(out / "daily")]) == 0

@@ -22,6 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(a folder that has one keeps it up to date without the flag too)",
     )
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an export of another reconstruction that --out holds (its daily files only; "
+        "a folder holding anything else is still refused) (default: refuse it)",
+    )
+    p.add_argument(
         "--metadata",
         metavar="YAML",
         help="who made the files and their licence: a YAML file of the run file's metadata fields "
@@ -46,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             total=lambda n: set_total(bar, n),
             metadata=metadata,
             catalogue=args.stac,
+            replace=args.overwrite,
         )
     if summary["days_unfinished"]:
         print(

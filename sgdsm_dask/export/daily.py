@@ -35,8 +35,10 @@ class DailyFiles:
         client: Any | None = None,
         progress: Callable[[int], None] | None = None,
         metadata: ProductMetadata | None = None,
+        replace: bool = False,
     ) -> None:
         self.out = folder.location(out_dir)  # absolute on the client; an object store's URL as given
+        self.replace = replace  # an earlier export of another reconstruction of ours there is replaced
         require_shared(self.out, client)  # memory:// lives in this process only
         self.cog = cog
         self.metadata = metadata  # who made the files, their licence (None: the defaults)
@@ -46,12 +48,33 @@ class DailyFiles:
         self.provenance: dict[str, Any] | None = None
 
     def check(self, provenance: dict[str, Any]) -> None:
-        """Refuse a folder that is not this export's (:func:`folder.check`); changes nothing."""
-        self.known = folder.check(self.out, provenance)
+        """Refuse a folder that is not this export's (:func:`folder.check`); changes nothing.
+
+        With ``replace``, an export folder of another reconstruction of
+        sgdsm is taken instead (:func:`folder.earlier_export`): its files are
+        removed when the export opens.
+        """
+        from ..errors import InputError
+
+        self.stale: list[str] = []
+        try:
+            self.known = folder.check(self.out, provenance)
+        except InputError:
+            if not self.replace:
+                raise
+            self.stale, self.known = folder.earlier_export(self.out), {}
         self.provenance = provenance
 
     def open(self, result: str) -> None:
-        """Claim the folder for ``result`` (mark it, drop its manifest and temporaries); after :meth:`check`."""
+        """Claim the folder for ``result`` (mark it, drop its manifest and temporaries); after :meth:`check`.
+
+        The files of an earlier export being replaced go first, while its
+        manifest still names the folder as that export's; then the mark of
+        this one (:func:`folder.clear`).
+        """
+        where = folder.Folder(self.out)
+        for name in self.stale:
+            where.remove(name)
         folder.clear(self.out, self.provenance)
         self.result = result
         self.times = open_result(result)["time"].values
@@ -106,6 +129,7 @@ def export(
     total: Callable[[int], None] | None = None,
     metadata: ProductMetadata | None = None,
     catalogue: bool = False,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Write every reconstructed day of ``result`` into ``out_dir`` (and a COG per day with ``cog``), then the manifest.
 
@@ -114,8 +138,9 @@ def export(
     ``total`` is told how many days ``progress`` will count (a bar's ETA).
     ``metadata`` names the files' creator and licence (default: :class:`ProductMetadata`'s).
     ``catalogue``: write a STAC catalogue of the folder too (one it holds is always kept up to date).
+    ``replace``: an export folder of another reconstruction of sgdsm is replaced (:meth:`DailyFiles.check`).
     """
-    sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress, metadata=metadata)
+    sink = DailyFiles(out_dir, cog=cog, client=client, progress=progress, metadata=metadata, replace=replace)
     if catalogue:  # a folder the catalogue cannot be written to: one line before any file, not after them all
         stac.local_folder(sink.out)
     check_result(result)

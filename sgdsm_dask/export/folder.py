@@ -84,21 +84,51 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
             _same_reconstruction(out_dir, mark, now)
         return {}
     if daily:
-        raise InputError(
-            out_dir,
-            f"holds daily files of an export sgdsm cannot identify ({len(daily)}, such as {daily[0]}; "
-            f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
-            "choose another folder, or remove them to export here",
-        )
+        _unidentified(out_dir, daily)
     theirs = [n for n in names if not TEMPORARY.fullmatch(n) and n not in (COLLECTION, ITEMS)]
     if theirs:
-        shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
-        raise InputError(
-            out_dir,
-            f"is not an export folder of sgdsm (it holds {shown}, which no sgdsm export wrote); "
-            "nothing in it was touched: choose a new or empty folder",
-        )
+        _not_an_export(out_dir, theirs)
     return {}
+
+
+def _unidentified(out_dir: str, daily: list[str]) -> None:
+    raise InputError(
+        out_dir,
+        f"holds daily files of an export sgdsm cannot identify ({len(daily)}, such as {daily[0]}; "
+        f"no {manifest.MANIFEST} and no {manifest.MARKER}); nothing in it was touched: "
+        "choose another folder, or remove them to export here",
+    )
+
+
+def _not_an_export(out_dir: str, theirs: list[str]) -> None:
+    shown = ", ".join(repr(n) for n in theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+    raise InputError(
+        out_dir,
+        f"is not an export folder of sgdsm (it holds {shown}, which no sgdsm export wrote); "
+        "nothing in it was touched: choose a new or empty folder",
+    )
+
+
+def earlier_export(out_dir: str) -> list[str]:
+    """The daily files (and checksums) of the earlier export of sgdsm that ``out_dir`` holds, to replace it.
+
+    For a folder :func:`check` refuses as another reconstruction's, where
+    the request says to replace it (``sgdsm export --overwrite``, and the
+    demo, which rebuilds its reconstruction each run). Only a folder whose
+    manifest or marker shows it is an export of sgdsm, holding nothing but
+    an export's files, is replaced; anything else is the one line of
+    :func:`check`, nothing touched. Changes nothing itself.
+    """
+    out_dir = location(out_dir)
+    names = Folder(out_dir).names()
+    ours = re.compile("|".join(_OURS))
+    theirs = [n for n in names if not (ours.fullmatch(n) or TEMPORARY.fullmatch(n) or n == ITEMS)]
+    if theirs:
+        _not_an_export(out_dir, theirs)
+    daily = [n for n in names if manifest.SAFE_NAME.fullmatch(n)]
+    if manifest.previous(out_dir) is None and manifest.owner(out_dir) is None:  # nothing says it is an export
+        _unidentified(out_dir, daily) if daily else _not_an_export(out_dir, names)
+    return [*daily, *([manifest.SUMS] if manifest.SUMS in names else [])]
 
 
 def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any]) -> None:

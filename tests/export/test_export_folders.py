@@ -131,3 +131,23 @@ def test_a_staged_cube_or_a_store_that_is_no_reconstruction_is_one_line(staged, 
         line = one_error_line(capsys.readouterr().err)
         assert f"{store}: {says}" in line
         assert not daily.exists()  # refused before the folder is made
+
+
+def test_overwrite_replaces_an_export_of_another_reconstruction_and_nothing_of_the_users(
+    rec_a, rec_b, daily_a, client, tmp_path, capsys
+):
+    daily = tmp_path / "daily"
+    shutil.copytree(daily_a, daily)
+    shutil.copy(daily / DAILY[0], daily / "SGD-SM2_20150430.nc")  # a day the new reconstruction does not have
+    (daily / "notes.txt").write_text("mine")
+    before = snapshot(daily)
+    for extra in ([], ["--overwrite"]):  # a file of the user's: refused either way, nothing touched
+        capsys.readouterr()
+        assert main(["export", "--store", str(rec_b), "--out", str(daily), *extra, *on(client)]) == 2
+        assert snapshot(daily) == before
+    assert "is not an export folder of sgdsm" in one_error_line(capsys.readouterr().err)
+    (daily / "notes.txt").unlink()
+    assert main(["export", "--store", str(rec_b), "--out", str(daily), "--overwrite", *on(client)]) == 0
+    assert sorted(p.name for p in daily.iterdir()) == [*DAILY, "SHA256SUMS", "manifest.json"]
+    assert json.loads((daily / "manifest.json").read_text())["provenance"]["result_store"] == str(rec_b)
+    assert main(["verify", str(daily)]) == 0
