@@ -223,6 +223,7 @@ class RunFit(Strict):
 class RunExport(Strict):
     out: str
     cog: bool = False
+    overwrite: bool = False  # replace an export of another reconstruction at out (never a folder of anything else)
 
 
 Kind = Literal["person", "group", "institution", "position"]

@@ -34,7 +34,7 @@ def demo_config(out_dir: Path) -> RunConfig:
             overwrite=True,
         ),
         reconstruct=RunReconstruct(out=str(out_dir / "reconstructed.zarr"), overwrite=True),
-        export=RunExport(out=str(out_dir / "daily")),
+        export=RunExport(out=str(out_dir / "daily"), overwrite=True),  # the rebuilt reconstruction's files
     )
 
 

@@ -151,10 +151,12 @@ def reconstruct_step(
     progress: BarFactory | None = progress_bar,
     note: Note = stderr_note,
     metadata: ProductMetadata | None = None,
+    replace_export: bool = False,
 ) -> dict[str, Any]:
     """Reconstruct (and export, overlapped) with a progress bar; a GPU left idle and a cube without rain are noted.
 
-    ``metadata`` names the daily files' creator and licence (the run file's ``metadata`` section).
+    ``metadata`` names the daily files' creator and licence (the run file's ``metadata`` section);
+    ``replace_export``: an export of another reconstruction at ``export_to`` is replaced (``export.overwrite``).
     """
     import torch
 
@@ -176,6 +178,7 @@ def reconstruct_step(
             cog=cog,
             total=lambda n: set_total(bar, n),
             metadata=metadata,
+            replace_export=replace_export,
         )
     if summary["days_with_precip"] == 0:
         note(
@@ -278,6 +281,7 @@ class Run:
             progress=progress,
             note=note,
             metadata=self.config.metadata,
+            replace_export=ex.overwrite if ex else False,
         )
         seconds["reconstruct"] = time.perf_counter() - t
         return PipelineSummary(stage=staged, reconstruct=result, exported=ex is not None, seconds=seconds)

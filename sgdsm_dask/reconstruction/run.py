@@ -106,6 +106,7 @@ def reconstruct(
     cog: bool = False,
     total: Callable[[int], None] | None = None,
     metadata: Any | None = None,
+    replace_export: bool = False,
 ) -> dict[str, Any]:
     """Build, resume or (``append``) extend the reconstruction store; returns a summary.
 
@@ -118,18 +119,18 @@ def reconstruct(
     (those resumed included) once the layout is known, for a bar's ETA;
     ``progress`` then counts each of them. ``metadata`` (a
     :class:`~sgdsm_dask.config.ProductMetadata`) names the daily files'
-    creator and licence. With ``overwrite``, an export of sgdsm that
-    ``export_to`` holds (of the store being rebuilt, or another) is replaced
-    (:meth:`~sgdsm_dask.export.DailyFiles.check`).
+    creator and licence. With ``replace_export``, an export of another
+    reconstruction that ``export_to`` holds is replaced
+    (:meth:`~sgdsm_dask.export.DailyFiles.check`; a store rebuilt with
+    ``overwrite`` is another reconstruction).
     """
     require_shared(req.out, client)
     sink = None
     if export_to is not None:
         from ..export import DailyFiles
 
-        # absolute on the client; an object store is one line. A store rebuilt (overwrite) has a new identity:
-        # the folder's earlier export of sgdsm is replaced with it, never a folder of anything else
-        sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata, replace=overwrite)
+        # absolute on the client; an object store is one line
+        sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata, replace=replace_export)
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):
