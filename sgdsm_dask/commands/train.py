@@ -109,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..model.network import get_config
     from ..pipeline import progress_bar
-    from ..training.checkpoint import working_copy
+    from ..training.checkpoint import claim_out, working_copy
     from ..training.train import TrainConfig, choose_device, train
 
+    claim_out(args.out, args.overwrite)  # before the samples are read: a file of the user's is never replaced
     cfg = get_config(args.config)
     reqs = sample_requests(args, cfg.memory_decay)
     device = choose_device(args.device)

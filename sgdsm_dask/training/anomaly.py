@@ -174,10 +174,11 @@ def fit(
     """
     from ..errors import ConfigError
     from ..model.network import Normalisation
-    from .checkpoint import Checkpoint, exists, provenance, save
+    from .checkpoint import Checkpoint, claim_out, exists, provenance, save
 
     if exists(out) and not overwrite:
         raise ConfigError(f"{out} exists; give --overwrite to replace it")
+    claim_out(out, overwrite)  # a file of the user's is never replaced, --overwrite or not
     cfg = cfg or AnomalyConfig()
     net = train([cube_from_store(s, region) for s in stores], cfg, log=log, **train_options)  # type: ignore[arg-type]
     norm = Normalisation(sm_scale=cfg.sm_scale, precip_scale=cfg.precip_scale)

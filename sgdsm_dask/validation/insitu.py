@@ -49,20 +49,22 @@ OURS = re.compile(
 def claim_folder(out_dir: str) -> Folder:
     """The output folder ``out_dir``, once it may be written; one line naming it otherwise, nothing written.
 
-    An object store's prefix is written only if it is absent, empty or
-    holds nothing but what ``sgdsm validate`` writes (:data:`OURS`), the
-    rule of every folder sgdsm writes on a store (docs/cloud.md); a local
-    folder is taken as it is (its tables and plots are replaced).
+    A local folder or an object store's prefix is written only if it is
+    absent, empty or holds nothing but what ``sgdsm validate`` writes
+    (:data:`OURS`: an earlier validation's tables and plots, replaced), the
+    rule of every folder sgdsm writes (docs/reliability.md, docs/cloud.md).
+    Before, a local folder was written into whatever it held.
     """
     where = Folder(out_dir)
-    if where.remote:
-        foreign = [n for n in where.names() if not OURS.fullmatch(n)]
-        if foreign:
-            raise InputError(
-                out_dir,
-                f"holds files sgdsm validate did not write ({len(foreign)}, such as {foreign[0]}); nothing was "
-                "written: give another --out",
-            )
+    if not where.remote and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputError(out_dir, "is a file; --out names a folder (nothing was written)")
+    foreign = [n for n in where.names() if not OURS.fullmatch(n)]
+    if foreign:
+        raise InputError(
+            out_dir,
+            f"holds files sgdsm validate did not write ({len(foreign)}, such as {foreign[0]}); nothing was "
+            "written: give another --out",
+        )
     return where
 
 

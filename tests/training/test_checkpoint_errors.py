@@ -249,3 +249,30 @@ def test_a_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, 
     with pytest.raises(ConfigError, match="diverged in epoch 1: .*; nothing was written to"):
         run(1, tmp_path / "fresh.pt")
     assert not (tmp_path / "fresh.pt").exists()
+
+
+def test_fit_and_train_never_replace_a_file_of_the_users_overwrite_or_not(tmp_path, capsys):
+    # refused before the store is read (it need not even exist): one line naming the file, every file kept
+    mine = tmp_path / "model.pt"
+    mine.write_text("my notes, not a checkpoint")
+    lonely = tmp_path / "new.pt.sha256"
+    lonely.write_text("a file of mine that happens to have this name")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    fit = ["fit", "--store", str(tmp_path / "no.zarr"), "--steps", "0"]
+    train = ["train", "--store", str(tmp_path / "no.zarr"), "--config", "tiny"]
+    for args, path, words in (
+        ([*fit, "--out", str(mine), "--overwrite"], mine, "is not a checkpoint of sgdsm"),
+        ([*train, "--out", str(mine), "--overwrite"], mine, "is not a checkpoint of sgdsm"),
+        ([*fit, "--out", str(tmp_path / "new.pt")], lonely, "exists beside no checkpoint"),
+        ([*train, "--out", str(tmp_path / "new.pt")], lonely, "exists beside no checkpoint"),
+    ):
+        capsys.readouterr()
+        assert main(args) == 2, args
+        line = one_error_line(capsys.readouterr().err)
+        assert str(path) in line and words in line, line
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # a checkpoint of sgdsm's is replaced with --overwrite, as before
+    shipped = tmp_path / "ours.pt"
+    shutil.copy(checkpoint.shipped_path("anomaly"), shipped)
+    (tmp_path / "ours.pt.sha256").write_text(checkpoint.SHIPPED["anomaly"] + "  ours.pt\n")
+    checkpoint.claim_out(shipped, overwrite=True)

@@ -43,6 +43,15 @@ def test_validate_against_the_truth_store_writes_maps_and_a_table(archive, rec4,
     assert main([*args, "--scheduler", client.scheduler.address]) == 2
     assert "scores.zarr: already exists" in one_error_line(capsys.readouterr().err)
     assert sorted(p.name for p in (out / "scores.zarr").iterdir()) == before
+    # a local folder of the user's is refused before anything is written, and kept
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.md").write_text("mine")
+    assert main([*args, "--out", str(mine), "--scheduler", client.scheduler.address]) == 2
+    assert "holds files sgdsm validate did not write (1, such as chapter1.md)" in one_error_line(
+        capsys.readouterr().err
+    )
+    assert [p.name for p in mine.iterdir()] == ["chapter1.md"] and (mine / "chapter1.md").read_text() == "mine"
 
 
 def test_validate_names_a_reference_that_is_not_a_store(rec4, tmp_path, capsys):
