@@ -85,7 +85,8 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
         return {}
     if daily:
         _unidentified(out_dir, daily)
-    theirs = [n for n in names if not TEMPORARY.fullmatch(n) and n not in (COLLECTION, ITEMS)]
+    # unmarked: even a STAC catalogue is not an export's (one comes with a manifest), but the user's own
+    theirs = [n for n in names if not TEMPORARY.fullmatch(n)]
     if theirs:
         _not_an_export(out_dir, theirs)
     return {}

@@ -1,6 +1,7 @@
 """The daily files of a reconstruction: their CF contents, COGs, reruns and folders (the 10-day cube of two blocks)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sgdsm_dask.export import export
 from sgdsm_dask.io import zarr_store
 from sgdsm_dask.io.files import file_entry
 from sgdsm_dask.reconstruction import ReconstructRequest, reconstruct
+from sgdsm_dask.testing import one_error_line
 from sgdsm_dask.training import checkpoint
 from tests.reconstruction.conftest import read
 
@@ -153,3 +155,18 @@ def test_an_export_rerun_reads_only_the_files_changed_since_its_manifest(ten_day
     export(rec, str(daily))
     assert hashed == [touched.name]
     assert main(["verify", str(daily)]) == 0
+
+
+def test_the_daily_files_never_go_into_a_store(ten_days, tmp_path, capsys):
+    rec = tmp_path / "rec.zarr"
+    staged_before = sorted(p.relative_to(ten_days) for p in Path(ten_days).rglob("*"))
+    for export_to, words in (
+        (rec, f"--export {rec} is the store of --out {rec}"),
+        (rec / "daily", f"--export {rec / 'daily'} lies inside the store of --out {rec}"),
+        (Path(ten_days) / "daily", f"lies inside the store of --store {ten_days}"),
+    ):
+        args = ["reconstruct", "--store", ten_days, "--out", str(rec), "--export", str(export_to), "--workers", "1"]
+        assert main(args) == 2
+        assert words in one_error_line(capsys.readouterr().err)
+        assert not rec.exists()  # refused before anything was written
+    assert sorted(p.relative_to(ten_days) for p in Path(ten_days).rglob("*")) == staged_before

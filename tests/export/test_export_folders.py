@@ -71,8 +71,10 @@ def test_a_killed_export_resumes_for_its_reconstruction_and_is_refused_to_anothe
         {"notes.txt": b"field campaign, April 2015\n"},
         {"manifest.json": b'{"project": "my own manifest"}\n', "SHA256SUMS": b"not sgdsm's\n"},
         {"results/table.csv": b"station,sm\nA,0.21\n"},
+        {"collection.json": b'{"type": "Collection", "id": "my-own"}\n'},
+        {"items/SGD-SM2_20150402.json": b'{"type": "Feature"}\n'},
     ],
-    ids=["a_file_of_the_user", "another_programs_manifest", "a_subfolder"],
+    ids=["a_file_of_the_user", "another_programs_manifest", "a_subfolder", "a_stac_collection", "stac_items"],
 )
 def test_a_folder_of_the_users_files_is_refused_untouched(rec_a, client, tmp_path, capsys, theirs):
     daily = tmp_path / "mine"
