@@ -258,11 +258,31 @@ class Run:
         )
         return cls(config=config, stage=sreq, reconstruct=rreq)
 
+    def refuse_outputs(self) -> None:
+        """One line, before anything is written, for an output that no step of this run could take.
+
+        The export folder of the user's (or inside a store), and a fit
+        checkpoint that would replace a file of theirs; the stores are
+        claimed as each step opens them, the export folder's
+        reconstruction is compared once it exists.
+        """
+        from .export import folder
+        from .reconstruction.run import export_apart
+        from .training.checkpoint import claim_out
+
+        ex, fit = self.config.export, self.config.fit
+        if ex is not None:
+            folder.precheck(ex.out)  # with export.overwrite too: only an export of sgdsm is replaced
+            export_apart(folder.location(ex.out), {"--out": self.reconstruct.out, "--store": self.reconstruct.staged})
+        if fit is not None:
+            claim_out(fit.out, fit.overwrite)
+
     def execute(
         self, client: Any, *, progress: BarFactory | None = progress_bar, note: Note = stderr_note
     ) -> PipelineSummary:
         """Stage, then reconstruct with the daily files written while later time chunks are reconstructed."""
         st, rc, ex = self.config.stage, self.config.reconstruct, self.config.export
+        self.refuse_outputs()  # before staging writes anything
         t = time.perf_counter()
         staged = stage_step(self.stage, client, overwrite=st.overwrite, progress=progress, note=note)
         seconds = {"stage": time.perf_counter() - t}

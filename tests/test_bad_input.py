@@ -262,3 +262,22 @@ def test_the_demo_runs_again_in_its_folder_and_keeps_a_picture_of_the_users(tmp_
     for _ in range(2):
         assert main(["demo", str(out), "--days", "3", "--workers", "1"]) == 0
         assert main(["verify", str(out / "daily")]) == 0
+
+
+def test_a_run_refuses_outputs_of_the_users_before_it_stages(archive, tmp_path, capsys):
+    from tests.conftest import write_run_file
+
+    cfg = write_run_file(tmp_path / "run.yaml", archive, 5, tail="fit:\n  out: fitted.pt\n  steps: 0\n")
+    (tmp_path / "daily").mkdir()
+    (tmp_path / "daily" / "notes.txt").write_text("mine")
+    (tmp_path / "fitted.pt.sha256").write_text("mine too")
+    before = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
+    for fix, words in (
+        (lambda: None, "is not an export folder of sgdsm"),
+        (lambda: (tmp_path / "daily" / "notes.txt").unlink(), "exists beside no checkpoint fitted.pt"),
+    ):
+        fix()
+        assert main(["run", str(cfg), "--workers", "1"]) == 2
+        assert words in one_error_line(capsys.readouterr().err)
+        assert not (tmp_path / "staged.zarr").exists()  # refused before staging wrote anything
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")} == before - {"daily/notes.txt"}

@@ -83,13 +83,30 @@ def check(out_dir: str, provenance: dict[str, Any]) -> Known:
         if daily:  # a marked folder without daily files holds nothing to mix: any export may take it
             _same_reconstruction(out_dir, mark, now)
         return {}
+    _unowned(out_dir, names)
+    return {}
+
+
+def precheck(out_dir: str) -> None:
+    """What :func:`check` refuses whatever the reconstruction (a folder no export of sgdsm marked); changes nothing.
+
+    For ``sgdsm run``, before it stages: the reconstruction whose identity
+    :func:`check` compares does not exist yet.
+    """
+    out_dir = location(out_dir)
+    if manifest.previous(out_dir) is None and manifest.owner(out_dir) is None:
+        _unowned(out_dir, Folder(out_dir).names())
+
+
+def _unowned(out_dir: str, names: list[str]) -> None:
+    """One line unless a folder with neither manifest nor marker holds nothing but temporaries."""
+    daily = [name for name in names if manifest.SAFE_NAME.fullmatch(name)]
     if daily:
         _unidentified(out_dir, daily)
     # unmarked: even a STAC catalogue is not an export's (one comes with a manifest), but the user's own
     theirs = [n for n in names if not TEMPORARY.fullmatch(n)]
     if theirs:
         _not_an_export(out_dir, theirs)
-    return {}
 
 
 def _unidentified(out_dir: str, daily: list[str]) -> None:

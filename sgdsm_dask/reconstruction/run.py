@@ -95,7 +95,7 @@ def run(
     return n
 
 
-def _apart(folder: str, stores: dict[str, str]) -> None:
+def export_apart(folder: str, stores: dict[str, str]) -> None:
     """One line if the export ``folder`` is one of ``stores`` (option -> store), or inside or around one.
 
     The daily files would land among the store's arrays (or the store in
@@ -154,7 +154,7 @@ def reconstruct(
 
         # absolute on the client; an object store is one line
         sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata, replace=replace_export)
-        _apart(sink.out, {"--out": req.out, "--store": req.staged})
+        export_apart(sink.out, {"--out": req.out, "--store": req.staged})
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):
