@@ -267,13 +267,12 @@ class Run:
         reconstruction is compared once it exists.
         """
         from .export import folder
-        from .reconstruction.run import export_apart
         from .training.checkpoint import claim_out
 
         ex, fit = self.config.export, self.config.fit
         if ex is not None:
             folder.precheck(ex.out)  # with export.overwrite too: only an export of sgdsm is replaced
-            export_apart(folder.location(ex.out), {"--out": self.reconstruct.out, "--store": self.reconstruct.staged})
+            folder.apart(folder.location(ex.out), {"--out": self.reconstruct.out, "--store": self.reconstruct.staged})
         if fit is not None:
             claim_out(fit.out, fit.overwrite)
 

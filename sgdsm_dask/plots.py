@@ -37,15 +37,9 @@ def ours(png: str | Path) -> bool:
 
 def claim_png(png: str | Path, option: str) -> None:
     """An InputError unless ``png`` is absent or a picture of ours (checked before anything is drawn)."""
-    from .errors import InputError
+    from .io.outputs import claim_file
 
-    path = Path(png)
-    if path.exists() or path.is_symlink():
-        if path.is_dir() or not ours(path):
-            raise InputError(
-                str(png),
-                f"exists and is not a picture sgdsm drew; give another {option} or move it (nothing was written)",
-            )
+    claim_file(str(png), ours, "a picture sgdsm drew", option)
 
 
 def coverage_curve(ds: xr.Dataset) -> np.ndarray:

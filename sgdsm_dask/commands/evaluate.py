@@ -85,27 +85,23 @@ def show(text: str, out: str | None) -> None:
         atomic_write(out, lambda tmp: tmp.write_text(text + "\n"))
 
 
-def claim_out(out: str | None) -> None:
+def claim_table(out: str | None) -> None:
     """An InputError unless ``--out`` is absent or a table an earlier ``sgdsm evaluate`` wrote (checked before the run).
 
     Rerunning an evaluation replaces its own table; any other file there
     (notes, a table of another tool) is the user's, and is kept.
     """
-    from ..errors import InputError
-    from ..paths import exists, filesystem
+    from ..io.outputs import claim_file
+    from ..paths import filesystem
     from ..validation.simulated import TABLE_START
 
-    if not out or not exists(out):
-        return
-    fs, path = filesystem(out)
-    if fs.isdir(path):
-        raise InputError(out, "is a folder; --out names the table's file (nothing was written)")
-    with fs.open(path, "rb") as f:
-        start = f.read(len(TABLE_START.encode()))
-    if start != TABLE_START.encode():
-        raise InputError(
-            out, "exists and is not a table sgdsm evaluate wrote; give another --out or move it (nothing was written)"
-        )
+    def ours(path: str) -> bool:
+        fs, key = filesystem(path)
+        with fs.open(key, "rb") as f:
+            return f.read(len(TABLE_START.encode())) == TABLE_START.encode()
+
+    if out:
+        claim_file(out, ours, "a table sgdsm evaluate wrote", "--out")
 
 
 def report(args: argparse.Namespace, ev: Any, ck: Any) -> str:
@@ -201,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.ismn or args.product) and not args.report:
         raise ConfigError("--product and --ismn go into the report: add --report DIR")
     claim_report(args.report)
-    claim_out(args.out)
+    claim_table(args.out)
     if args.fit and args.checkpoint:
         raise ConfigError("--fit trains a network on the cube; give it or --checkpoint, not both")
     if args.chunked:

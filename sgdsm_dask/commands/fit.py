@@ -42,12 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..pipeline import progress_bar
     from ..training.anomaly import fit
-    from ..training.checkpoint import claim_out, exists
+    from ..training.checkpoint import exists
 
     options = {k: getattr(args, k) for k in FIT_OPTIONS}
     if exists(args.out) and not args.overwrite:  # an object on a store too, before a step is taken
         raise ConfigError(f"{args.out} exists; give --overwrite to replace it")
-    claim_out(args.out, args.overwrite)
     with progress_bar(args.steps, "fit", unit="step") as bar:
         digest = fit(
             args.store,

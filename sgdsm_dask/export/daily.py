@@ -54,12 +54,10 @@ class DailyFiles:
         sgdsm is taken instead (:func:`folder.earlier_export`): its files are
         removed when the export opens.
         """
-        from ..errors import InputError
-
         self.stale: list[str] = []
         try:
             self.known = folder.check(self.out, provenance)
-        except InputError:
+        except folder.AnotherReconstruction:
             if not self.replace:
                 raise
             self.stale, self.known = folder.earlier_export(self.out), {}

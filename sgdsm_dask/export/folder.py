@@ -128,14 +128,14 @@ def _not_an_export(out_dir: str, theirs: list[str]) -> None:
 
 
 def earlier_export(out_dir: str) -> list[str]:
-    """The daily files (and checksums) of the earlier export of sgdsm that ``out_dir`` holds, to replace it.
+    """The daily files (and checksums) of the export of another reconstruction in ``out_dir``, to replace it.
 
-    For a folder :func:`check` refuses as another reconstruction's, where
-    the request says to replace it (``sgdsm export --overwrite``, and the
-    demo, which rebuilds its reconstruction each run). Only a folder whose
-    manifest or marker shows it is an export of sgdsm, holding nothing but
-    an export's files, is replaced; anything else is the one line of
-    :func:`check`, nothing touched. Changes nothing itself.
+    For a folder :func:`check` refused with :class:`AnotherReconstruction`
+    (so its manifest or marker names it an export of sgdsm), where the
+    request says to replace it (``sgdsm export --overwrite``, a run file's
+    ``export.overwrite``, the demo, which rebuilds its reconstruction each
+    run). A folder that also holds anything no export writes is refused
+    all the same, untouched. Changes nothing itself.
     """
     out_dir = location(out_dir)
     names = Folder(out_dir).names()
@@ -143,10 +143,35 @@ def earlier_export(out_dir: str) -> list[str]:
     theirs = [n for n in names if not (ours.fullmatch(n) or TEMPORARY.fullmatch(n) or n == ITEMS)]
     if theirs:
         _not_an_export(out_dir, theirs)
-    daily = [n for n in names if manifest.SAFE_NAME.fullmatch(n)]
-    if manifest.previous(out_dir) is None and manifest.owner(out_dir) is None:  # nothing says it is an export
-        _unidentified(out_dir, daily) if daily else _not_an_export(out_dir, names)
-    return [*daily, *([manifest.SUMS] if manifest.SUMS in names else [])]
+    return [n for n in names if manifest.SAFE_NAME.fullmatch(n) or n == manifest.SUMS]
+
+
+def apart(out_dir: str, stores: dict[str, str]) -> None:
+    """One line if the export folder ``out_dir`` is one of ``stores`` (option -> store), or inside or around one.
+
+    The daily files would land among the store's arrays (or the store in
+    the folder), and each would then hold what the other does not expect.
+    """
+    from ..errors import ConfigError
+
+    def parts(path: str) -> tuple[str, ...]:
+        return tuple(p for p in absolute(str(path)).rstrip("/").split("/") if p)
+
+    mine = parts(out_dir)
+    for option, store in stores.items():
+        theirs = parts(store)
+        n = min(len(mine), len(theirs))
+        if mine[:n] == theirs[:n]:
+            where = "is" if len(mine) == len(theirs) else "lies inside" if len(mine) > len(theirs) else "holds"
+            raise ConfigError(
+                f"--export {out_dir} {where} the store of {option} {store}: give the daily files a folder of their "
+                "own (nothing was written)"
+            )
+
+
+class AnotherReconstruction(InputError):
+    """The folder holds the export of another reconstruction (its manifest or marker says so): :func:`check`'s refusal
+    that an export asked to replace it (``sgdsm export --overwrite``) turns into :func:`earlier_export`."""
 
 
 def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any]) -> None:
@@ -156,7 +181,7 @@ def _same_reconstruction(out_dir: str, was: dict[str, Any], now: dict[str, Any])
     # the settings that differ; the store's id alone only when nothing else does (a rebuilt store)
     keys = [k for k in now if was.get(k) != now[k] and k != "store_id"] or ["store_id"]
     diff = ", ".join(f"{k} {was.get(k)!r} -> {now[k]!r}" for k in keys)
-    raise InputError(
+    raise AnotherReconstruction(
         out_dir,
         f"holds the daily files of another reconstruction ({diff}); choose another folder or remove them",
     )

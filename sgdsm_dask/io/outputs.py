@@ -46,6 +46,24 @@ NAMES = {"staged": "staged cube", "result": "reconstruction store", "truth": "sy
 Claim = Literal["create", "resume", "other"]
 
 
+def claim_file(path: str, ours: Callable[[str], bool], what: str, option: str) -> None:
+    """One line unless the single file ``path`` is absent or ``ours(path)`` (checked before anything is written).
+
+    The rule of the files sgdsm writes over (a table, a picture, a
+    checkpoint with ``--overwrite``), as :func:`claim` is for stores: a
+    folder or a file of the user's at that name is kept. ``what`` names what
+    would be ours ("a table sgdsm evaluate wrote"), ``option`` the option to
+    change.
+    """
+    from ..paths import exists
+
+    if not exists(str(path)):
+        return
+    fs, key = filesystem(str(path))
+    if fs.isdir(key) or not ours(str(path)):
+        raise InputError(str(path), f"exists and is not {what}; give another {option} or move it (nothing was written)")
+
+
 def fingerprint(key: Any) -> str:
     """The identity of a request: 16 hex digits of the SHA-256 of ``key`` as JSON with sorted keys."""
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

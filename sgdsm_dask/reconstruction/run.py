@@ -95,29 +95,6 @@ def run(
     return n
 
 
-def export_apart(folder: str, stores: dict[str, str]) -> None:
-    """One line if the export ``folder`` is one of ``stores`` (option -> store), or inside or around one.
-
-    The daily files would land among the store's arrays (or the store in
-    the folder), and each would then hold what the other does not expect.
-    """
-    from ..paths import absolute
-
-    def parts(path: str) -> tuple[str, ...]:
-        return tuple(p for p in absolute(str(path)).rstrip("/").split("/") if p)
-
-    mine = parts(folder)
-    for option, store in stores.items():
-        theirs = parts(store)
-        n = min(len(mine), len(theirs))
-        if mine[:n] == theirs[:n]:
-            where = "is" if len(mine) == len(theirs) else "lies inside" if len(mine) > len(theirs) else "holds"
-            raise ConfigError(
-                f"--export {folder} {where} the store of {option} {store}: give the daily files a folder of their own "
-                "(nothing was written)"
-            )
-
-
 def reconstruct(
     req: ReconstructRequest,
     client: Any | None = None,
@@ -150,11 +127,11 @@ def reconstruct(
     require_shared(req.out, client)
     sink = None
     if export_to is not None:
-        from ..export import DailyFiles
+        from ..export import DailyFiles, folder
 
         # absolute on the client; an object store is one line
         sink = DailyFiles(export_to, cog=cog, client=client, metadata=metadata, replace=replace_export)
-        export_apart(sink.out, {"--out": req.out, "--store": req.staged})
+        folder.apart(sink.out, {"--out": req.out, "--store": req.staged})
     ck = load(req.checkpoint_path())
     lay = plan_layout(req, ck.config.hidden, getattr(ck.config, "memory_map", False))
     if isinstance(ck.config, AnomalyConfig):

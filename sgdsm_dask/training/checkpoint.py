@@ -247,29 +247,28 @@ def exists(path: str | os.PathLike) -> bool:
 def claim_out(path: str | os.PathLike, overwrite: bool) -> None:
     """Refuse, before any training, a checkpoint ``--out`` whose writing would replace a file of the user's.
 
-    With ``overwrite``, an existing ``path`` must be a checkpoint of sgdsm
+    With ``overwrite``, anything at ``path`` must be a checkpoint of sgdsm
     (it loads as one; its hash is not checked, so a damaged one of ours may
     be replaced). Where no checkpoint is at ``path``, a ``.sha256`` beside
     it is not one sgdsm wrote (it writes the two together), and the save
     would replace it. Without ``overwrite`` an existing ``path`` is the
     caller's to judge (``fit`` refuses it, ``train`` resumes it).
     """
+    from ..io.outputs import claim_file
     from ..paths import exists as anything_at
 
+    def ours(at: str) -> bool:
+        try:
+            load(at, check_hash=False)
+        except InputError:
+            return False
+        return True
+
+    if overwrite:
+        claim_file(str(path), ours, "a checkpoint of sgdsm", "--out")
     where = _location(path)
-    if exists(where):
-        if overwrite:
-            try:
-                load(path, check_hash=False)
-            except InputError:
-                raise InputError(
-                    str(path),
-                    "exists and is not a checkpoint of sgdsm; --overwrite replaces only a checkpoint "
-                    "(nothing was written)",
-                ) from None
-        return
     side = str(_sidecar(where))
-    if anything_at(side):
+    if not exists(where) and anything_at(side):
         raise InputError(
             side,
             f"exists beside no checkpoint {_name(where)}, so sgdsm did not write it; move it or choose another "
